@@ -1,6 +1,7 @@
 // The `entroscope` command.
 import { Command } from 'commander';
 import { registerRun } from './commands/run.ts';
+import { registerSpectrum } from './commands/spectrum.ts';
 import { registerWorker } from './commands/worker.ts';
 import { userMessage } from './errors.ts';
 
@@ -11,6 +12,7 @@ const program = new Command()
 
 registerRun(program);
 registerWorker(program);
+registerSpectrum(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -17,6 +17,9 @@ export interface EvaluationInput {
 }
 
 export interface EvaluationResult {
+  storeUri: string;
+  /** Store key prefix of every output of this evaluation. */
+  prefix: string;
   summaryUri: string;
   summary: EvaluationSummary;
   shardsTotal: number;
@@ -130,5 +133,5 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   progress.phase = 'summarising';
   const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, gram: top });
   progress.phase = 'done';
-  return { summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted: pending.length };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted: pending.length };
 }

@@ -1,6 +1,7 @@
 /**
- * NumPy `.npy` reader and writer for 2-D float32/float64 little-endian C-order arrays (hidden-state
- * dumps from the Python oracle, fixtures, benchmarks).
+ * NumPy `.npy` reader and writer for float32/float64 little-endian C-order arrays (hidden-state
+ * dumps from the Python oracle, fixtures, benchmarks): `readNpy` for 2-D matrices (tokens × hidden),
+ * `readNpyArray` for any number of dimensions (e.g. layers × tokens × hidden).
  *
  * Format (numpy.lib.format, versions 1.0/2.0/3.0):
  *   "\x93NUMPY" | major u8 | minor u8 | header_len (u16 LE for v1, u32 LE for v2/v3) | header | data
@@ -12,6 +13,16 @@ export interface NpyMatrix {
   data: Float32Array | Float64Array;
   rows: number;
   cols: number;
+}
+
+/** An n-dimensional array, row-major (C order); shape [] is a scalar. */
+export interface NpyArray {
+  data: Float32Array | Float64Array;
+  shape: number[];
+  /** '<f4' or '<f8'. */
+  descr: string;
+  /** The shape as written in the header, e.g. "(2, 3, 4)", for error messages. */
+  shapeText: string;
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -29,8 +40,15 @@ function headerField(header: string, key: string, file: string): string {
   return m[1];
 }
 
-/** Parses a .npy file's bytes; `file` names it in errors. The returned data is a copy. */
+/** Parses a 2-D .npy file's bytes; `file` names it in errors. The returned data is a copy. */
 export function readNpy(bytes: Uint8Array, file = '<npy>'): NpyMatrix {
+  const { data, shape, shapeText } = readNpyArray(bytes, file);
+  if (shape.length !== 2) throw new Error(`${file}: expected a 2-D array (tokens × hidden), got shape ${shapeText}`);
+  return { data, rows: shape[0], cols: shape[1] };
+}
+
+/** Parses a .npy file's bytes, any number of dimensions; `file` names it in errors. Data is a copy. */
+export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new Error(`${file}: not a .npy file (bad magic; expected "\\x93NUMPY")`);
   }
@@ -63,17 +81,17 @@ export function readNpy(bytes: Uint8Array, file = '<npy>'): NpyMatrix {
     throw new Error(`${file}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   }
   const shapeText = headerField(header, 'shape', file);
-  const shape = shapeText.slice(1, -1).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (shape.length !== 2 || !shape.every((s) => /^\d+$/.test(s))) {
-    throw new Error(`${file}: expected a 2-D array (tokens × hidden), got shape ${shapeText}`);
+  const dims = shapeText.slice(1, -1).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (!/^[([]/.test(shapeText) || !dims.every((s) => /^\d+$/.test(s))) {
+    throw new Error(`${file}: .npy header has an unreadable shape ${shapeText}`);
   }
-  const [rows, cols] = shape.map(Number);
+  const shape = dims.map(Number);
 
-  const count = rows * cols;
+  const count = shape.reduce((a, b) => a * b, 1);
   const dataBytes = count * dtype.bytes;
   if (bytes.length - dataStart < dataBytes) {
     throw new Error(
-      `${file}: truncated data: shape (${rows}, ${cols}) ${descr} needs ${dataBytes} bytes, file has ${bytes.length - dataStart}`,
+      `${file}: truncated data: shape ${shapeText} ${descr} needs ${dataBytes} bytes, file has ${bytes.length - dataStart}`,
     );
   }
   const data = dtype.make(count);
@@ -85,14 +103,22 @@ export function readNpy(bytes: Uint8Array, file = '<npy>'): NpyMatrix {
       data[i] = dtype.bytes === 4 ? view.getFloat32(at, true) : view.getFloat64(at, true);
     }
   }
-  return { data, rows, cols };
+  return { data, shape, descr, shapeText };
 }
 
 /** Serialises a rows×cols row-major matrix as a version 1.0 .npy file ('<f4' or '<f8'). */
 export function writeNpy(data: Float32Array | Float64Array, rows: number, cols: number): Uint8Array {
   if (data.length !== rows * cols) throw new Error(`writeNpy: ${data.length} values, expected ${rows}×${cols}`);
+  return writeNpyArray(data, [rows, cols]);
+}
+
+/** Serialises a row-major array of any shape as a version 1.0 .npy file ('<f4' or '<f8'). */
+export function writeNpyArray(data: Float32Array | Float64Array, shape: number[]): Uint8Array {
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== count) throw new Error(`writeNpy: ${data.length} values, expected ${shape.join('×')} = ${count}`);
   const descr = data instanceof Float32Array ? '<f4' : '<f8';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const unpadded = 10 + header.length + 1;
   header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
   const out = new Uint8Array(10 + header.length + data.byteLength);

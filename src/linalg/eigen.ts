@@ -1,11 +1,11 @@
 // Eigenvalues of a dense real symmetric matrix, float64, no eigenvectors.
 //
 // Algorithm (the classical two-phase method, Golub & Van Loan, "Matrix Computations", 4th ed.):
-//   1. Householder tridiagonalisation, QᵀAQ = T (GVL §8.3.1, Alg. 8.3.1; LAPACK dsytd2).
-//      At step k the reflector P = I − τ v vᵀ zeroes row k right of its super-diagonal, and the
-//      trailing block B is updated by the symmetric rank-2 form
-//          p = τ B v,  w = p − (τ/2)(pᵀv) v,  B ← B − v wᵀ − w vᵀ
-//      (GVL eq. 8.3.2). Only the upper triangle of B is stored and touched.
+//   1. Householder tridiagonalisation, QᵀAQ = T (GVL §8.3.1, Alg. 8.3.1), blocked as LAPACK
+//      dsytrd/dlatrd: panels of reflectors with the trailing update applied as one rank-2k update.
+//      Only the upper triangle is stored and touched. It runs in the WebAssembly SIMD kernel
+//      (tridiagonalizeWasm.ts, source wasm/tridiagonalize.c) and falls back to the same algorithm
+//      in TypeScript (tridiagonalize.ts) where the .wasm cannot load.
 //   2. Pal–Walker–Kahan root-free implicit QL/QR with Wilkinson-type shifts on T, eigenvalues only
 //      (LAPACK dsterf; Parlett, "The Symmetric Eigenvalue Problem", §8.15). Unlike Numerical
 //      Recipes' tqli it splits and scales each block and picks QL or QR by which end is larger.
@@ -15,6 +15,9 @@
 //
 // Backward stable: the computed eigenvalues are exact for A + E with ‖E‖ = O(n ε ‖A‖), hence each
 // is within O(n ε ‖A‖) of the true one (Weyl); tests require ≤ 1e-10·‖A‖.
+
+import { tridiagonalizeUpperBlocked } from './tridiagonalize.ts';
+import { tridiagonalizeUpperWasm } from './tridiagonalizeWasm.ts';
 
 /** Average iteration cap per eigenvalue of the QL/QR phase (the whole solve gets n times this),
  * as LAPACK dsterf's MAXIT. */
@@ -39,15 +42,14 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 
   // Exact power-of-two scaling to max|a_ij| ∈ [0.5, 2).
   const exponent = -Math.round(Math.log2(amax));
-  const w = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const row = i * n;
-    for (let j = i; j < n; j++) w[row + j] = scaleByPowerOfTwo(a[row + j], exponent);
-  }
-
   const diag = new Float64Array(n);
   const off = new Float64Array(Math.max(n - 1, 0));
-  tridiagonalizeUpper(w, n, diag, off);
+  const fill = (w: Float64Array): void => copyScaledUpper(a, n, exponent, w);
+  if (!tridiagonalizeUpperWasm(n, diag, off, fill)) {
+    const w = new Float64Array(n * n);
+    fill(w);
+    tridiagonalizeUpperBlocked(w, n, diag, off);
+  }
   const lambda = symmetricEigenvaluesTridiagonal(diag, off);
   for (let i = 0; i < n; i++) lambda[i] = scaleByPowerOfTwo(lambda[i], -exponent);
   return lambda;
@@ -88,145 +90,27 @@ function maxAbsUpper(a: Float64Array, n: number): number {
   return m;
 }
 
+/** w[i][j] = a[i][j]·2^e on the upper triangle (exact: a power of two). */
+function copyScaledUpper(a: Float64Array, n: number, e: number, w: Float64Array): void {
+  if (Math.abs(e) <= 1000) {
+    const f = 2 ** e;
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      for (let j = i; j < n; j++) w[row + j] = a[row + j] * f;
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    for (let j = i; j < n; j++) w[row + j] = scaleByPowerOfTwo(a[row + j], e);
+  }
+}
+
 /** x·2^e without overflow of 2^e itself (|e| may exceed 1023 for subnormal inputs). */
 function scaleByPowerOfTwo(x: number, e: number): number {
   while (e > 1000) { x *= 2 ** 1000; e -= 1000; }
   while (e < -1000) { x *= 2 ** -1000; e += 1000; }
   return x * 2 ** e;
-}
-
-/**
- * Householder reduction of the symmetric matrix held in the upper triangle of `w` (n×n,
- * row-major, destroyed) to tridiagonal form: diag (n), off (n−1).
- *
- * Row k right of the diagonal is contiguous in row-major storage, so each reflector is built from
- * a contiguous slice. The rank-2 update of step k and the symmetric mat-vec of step k+1 are fused
- * into one sweep over the trailing upper triangle (each element is loaded and stored once per
- * step): that halves the memory traffic of the textbook two-sweep form, which is what bounds this
- * level-2 algorithm once the matrix leaves the cache.
- */
-function tridiagonalizeUpper(w: Float64Array, n: number, diag: Float64Array, off: Float64Array): void {
-  // Vectors are indexed in global column coordinates (k+1 … n−1) to avoid offset arithmetic.
-  // (v, p): reflector and rank-2 partner of the step being applied; (vNext, pNext): the next one.
-  let v = new Float64Array(n);
-  let p = new Float64Array(n);
-  let vNext = new Float64Array(n);
-  let pNext = new Float64Array(n);
-  let pending = false; // whether (v, p) still has to be applied to the trailing block
-  for (let k = 0; k < n - 2; k++) {
-    const rowK = k * n;
-    // Bring row k up to date (the pending update of step k−1 on row k).
-    if (pending) {
-      const vk = v[k];
-      const pk = p[k];
-      for (let j = k; j < n; j++) w[rowK + j] -= vk * p[j] + pk * v[j];
-    }
-    diag[k] = w[rowK + k];
-    // x = w[k, k+1:n]; reflector (I − τ uuᵀ) x = β e₁ with u[k+1] = 1 (LAPACK dlarfg).
-    const alpha = w[rowK + k + 1];
-    let sigma = 0;
-    for (let j = k + 2; j < n; j++) { const x = w[rowK + j]; sigma += x * x; }
-    let tau = 0;
-    if (sigma === 0) {
-      off[k] = alpha;
-    } else {
-      const beta = alpha >= 0 ? -Math.sqrt(alpha * alpha + sigma) : Math.sqrt(alpha * alpha + sigma);
-      tau = (beta - alpha) / beta;
-      const inv = 1 / (alpha - beta);
-      vNext[k + 1] = 1;
-      for (let j = k + 2; j < n; j++) vNext[j] = w[rowK + j] * inv;
-      off[k] = beta;
-    }
-    if (tau === 0 && !pending) continue; // P = I and nothing to apply
-    // One sweep over rows i > k: apply the pending rank-2 update, then accumulate
-    // pNext = B vNext from the updated upper triangle (symmetric mat-vec, row i and column i).
-    for (let j = k + 1; j < n; j++) pNext[j] = 0;
-    if (tau === 0) {
-      // Only the pending update (the next reflector is the identity).
-      for (let i = k + 1; i < n; i++) {
-        const row = i * n;
-        const vi = v[i];
-        const pi = p[i];
-        for (let j = i; j < n; j++) w[row + j] -= vi * p[j] + pi * v[j];
-      }
-      pending = false;
-      continue;
-    }
-    if (pending) {
-      for (let i = k + 1; i < n; i++) {
-        const row = i * n;
-        const vi = v[i];
-        const pi = p[i];
-        const ui = vNext[i];
-        const bii = w[row + i] - 2 * vi * pi;
-        w[row + i] = bii;
-        // Unrolled by two with two partial sums: breaks the add-latency chain on s, which is
-        // what bounds this loop in V8's scalar code (measured ~1.6× over the plain loop).
-        let s0 = bii * ui;
-        let s1 = 0;
-        let j = i + 1;
-        for (; j + 1 < n; j += 2) {
-          const r = row + j;
-          const b0 = w[r] - vi * p[j] - pi * v[j];
-          const b1 = w[r + 1] - vi * p[j + 1] - pi * v[j + 1];
-          w[r] = b0;
-          w[r + 1] = b1;
-          s0 += b0 * vNext[j];
-          s1 += b1 * vNext[j + 1];
-          pNext[j] += b0 * ui;
-          pNext[j + 1] += b1 * ui;
-        }
-        if (j < n) {
-          const b = w[row + j] - vi * p[j] - pi * v[j];
-          w[row + j] = b;
-          s0 += b * vNext[j];
-          pNext[j] += b * ui;
-        }
-        pNext[i] += s0 + s1;
-      }
-    } else {
-      for (let i = k + 1; i < n; i++) {
-        const row = i * n;
-        const ui = vNext[i];
-        let s0 = w[row + i] * ui;
-        let s1 = 0;
-        let j = i + 1;
-        for (; j + 1 < n; j += 2) {
-          const b0 = w[row + j];
-          const b1 = w[row + j + 1];
-          s0 += b0 * vNext[j];
-          s1 += b1 * vNext[j + 1];
-          pNext[j] += b0 * ui;
-          pNext[j + 1] += b1 * ui;
-        }
-        if (j < n) {
-          const b = w[row + j];
-          s0 += b * vNext[j];
-          pNext[j] += b * ui;
-        }
-        pNext[i] += s0 + s1;
-      }
-    }
-    // pNext := τ B u − (τ²/2)(uᵀ B u) u, the rank-2 partner (GVL eq. 8.3.2).
-    let pu = 0;
-    for (let j = k + 1; j < n; j++) { pNext[j] *= tau; pu += pNext[j] * vNext[j]; }
-    const half = 0.5 * tau * pu;
-    for (let j = k + 1; j < n; j++) pNext[j] -= half * vNext[j];
-    [v, vNext] = [vNext, v];
-    [p, pNext] = [pNext, p];
-    pending = true;
-  }
-  // The last 2×2 block, after the last pending update.
-  for (let k = Math.max(n - 2, 0); k < n; k++) {
-    const rowK = k * n;
-    if (pending) {
-      const vk = v[k];
-      const pk = p[k];
-      for (let j = k; j < n; j++) w[rowK + j] -= vk * p[j] + pk * v[j];
-    }
-    diag[k] = w[rowK + k];
-    if (k + 1 < n) off[k] = w[rowK + k + 1];
-  }
 }
 
 /**

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { symmetricEigenvalues, symmetricEigenvaluesTridiagonal } from '../../src/linalg/eigen.ts';
+import { tridiagonalizeUpper, tridiagonalizeUpperBlocked } from '../../src/linalg/tridiagonalize.ts';
+import { tridiagonalizeUpperWasm, wasmTridiagonalizeAvailable } from '../../src/linalg/tridiagonalizeWasm.ts';
 import { gaussian, mulberry32 } from '../helpers/prng.ts';
 
 const TOLERANCE = 1e-10;
@@ -196,6 +198,104 @@ test('bad shapes and non-finite entries are rejected', () => {
   assert.throws(() => symmetricEigenvalues(new Float64Array(4), 1.5), RangeError);
   assert.throws(() => symmetricEigenvalues(Float64Array.of(1, Number.NaN, 0, 1), 2), RangeError);
   assert.throws(() => symmetricEigenvalues(Float64Array.of(Number.POSITIVE_INFINITY), 1), RangeError);
+});
+
+/** Eigenvalues of the tridiagonal form that `reduce` computes from a copy of the upper triangle of a. */
+function eigenvaluesVia(
+  a: Float64Array,
+  n: number,
+  reduce: (w: Float64Array, diag: Float64Array, off: Float64Array) => void,
+): Float64Array {
+  const w = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) w[i * n + j] = a[i * n + j];
+  const diag = new Float64Array(n);
+  const off = new Float64Array(Math.max(n - 1, 0));
+  reduce(w, diag, off);
+  return symmetricEigenvaluesTridiagonal(diag, off);
+}
+
+/** Test matrices for the reduction paths: a known spectrum (n ≥ 2) and a rank-deficient Gram. */
+function reductionCases(n: number): Array<{ label: string; a: Float64Array; norm: number }> {
+  const lambda = uniformSpectrum(n, 300 + n);
+  const cases = [{ label: `known spectrum n=${n}`, a: withSpectrum(lambda, 400 + n), norm: spectralNorm(lambda) }];
+  const k = Math.max(1, Math.floor(n / 3));
+  const rng = mulberry32(500 + n);
+  const z = Float64Array.from({ length: k * n }, () => gaussian(rng)); // Z: k×n
+  const g = new Float64Array(n * n); // ZᵀZ, rank k
+  for (let r = 0; r < k; r++) {
+    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) g[i * n + j] += z[r * n + i] * z[r * n + j];
+  }
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += g[i * n + i];
+  cases.push({ label: `rank-${k} Gram n=${n}`, a: g, norm: trace });
+  return cases;
+}
+
+function maxAbsDifference(x: Float64Array, y: Float64Array): number {
+  assert.equal(x.length, y.length);
+  let worst = 0;
+  for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
+  return worst;
+}
+
+const REDUCTION_SIZES = [1, 2, 3, 31, 64, 65, 130, 300];
+
+test('blocked and unblocked TypeScript reductions agree to 1e-12·‖A‖ across panel boundaries', () => {
+  for (const n of REDUCTION_SIZES) {
+    for (const { label, a, norm } of reductionCases(n)) {
+      const reference = eigenvaluesVia(a, n, (w, d, e) => tridiagonalizeUpper(w, n, d, e));
+      // (block size, crossover): single reflectors, ragged panels, the defaults.
+      for (const [nb, nx] of [[1, 1], [7, 7], [8, 20], [32, 64]]) {
+        const got = eigenvaluesVia(a, n, (w, d, e) => tridiagonalizeUpperBlocked(w, n, d, e, nb, nx));
+        const delta = maxAbsDifference(got, reference);
+        assert.ok(delta <= 1e-12 * norm, `${label} nb=${nb} nx=${nx}: max |Δλ| = ${delta} > 1e-12·‖A‖`);
+      }
+    }
+  }
+});
+
+test('the WebAssembly reduction loads and agrees with the TypeScript one to 1e-12·‖A‖', () => {
+  // The .wasm is committed (infra/build-wasm.sh rebuilds it); Node 20 has WebAssembly SIMD.
+  assert.ok(wasmTridiagonalizeAvailable(), 'src/linalg/wasm/eigen.wasm did not load');
+  for (const n of REDUCTION_SIZES) {
+    for (const { label, a, norm } of reductionCases(n)) {
+      const reference = eigenvaluesVia(a, n, (w, d, e) => tridiagonalizeUpper(w, n, d, e));
+      for (const nb of [1, 3, 8, 32, 64]) {
+        const diag = new Float64Array(n);
+        const off = new Float64Array(Math.max(n - 1, 0));
+        const ran = tridiagonalizeUpperWasm(n, diag, off, (w) => {
+          // Garbage below the diagonal: the kernel must read the upper triangle only.
+          w.fill(Number.NaN);
+          for (let i = 0; i < n; i++) for (let j = i; j < n; j++) w[i * n + j] = a[i * n + j];
+        }, nb);
+        assert.ok(ran, 'the wasm reduction did not run');
+        const delta = maxAbsDifference(symmetricEigenvaluesTridiagonal(diag, off), reference);
+        assert.ok(delta <= 1e-12 * norm, `${label} nb=${nb}: max |Δλ| = ${delta} > 1e-12·‖A‖`);
+      }
+    }
+  }
+});
+
+test('nothing is printed while solving (no debug output on stdout or stderr)', () => {
+  // A regression guard: a 768×768 solve once printed per-iteration debug lines.
+  const n = 768;
+  const a = withSpectrum(uniformSpectrum(n, 71), 72, 4);
+  const writes: string[] = [];
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const log = console.log;
+  const capture = (chunk: unknown): boolean => { writes.push(String(chunk)); return true; };
+  process.stdout.write = capture as typeof process.stdout.write;
+  process.stderr.write = capture as typeof process.stderr.write;
+  console.log = (...parts: unknown[]) => { writes.push(parts.join(' ')); };
+  try {
+    symmetricEigenvalues(a, n);
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    console.log = log;
+  }
+  assert.deepEqual(writes, []);
 });
 
 const PYTHON = join(homedir(), '.cache', 'entroscope', 'venv', 'bin', 'python');

