@@ -12,6 +12,6 @@ export const defaults = {
   model: () => join(defaults.cacheDir(), 'models', 'all-minilm-l6-v2'),
   /** 200 sentences of the Brown corpus (redistribution permitted), shipped in the repo. */
   data: () => join(repoRoot, 'data', 'demo', 'brown-200.jsonl'),
-  temporalPort: 7233,
+  temporalPort: Number(process.env.ENTROSCOPE_TEMPORAL_PORT ?? 7233),
   namespace: () => process.env.TEMPORAL_NAMESPACE ?? 'default',
 };

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as activities from '../activities/index.ts';
 import { TASK_QUEUES, type QueueRole } from '../workflows/taskQueues.ts';
 import { defaultPoolSize } from '../src/parallel/threadPool.ts';
+import { closeS3 } from '../src/store/s3Store.ts';
 
 export interface WorkerOptions {
   address: string;
@@ -59,6 +60,7 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await done;
       await connection.close();
+      closeS3();
     },
   };
 }

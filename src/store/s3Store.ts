@@ -29,6 +29,12 @@ function client(): S3Client {
   return sharedClient;
 }
 
+/** Closes the shared client's sockets (keep-alive connections would hold a process open). */
+export function closeS3(): void {
+  sharedClient?.destroy();
+  sharedClient = undefined;
+}
+
 export class S3Store implements ObjectStore {
   readonly uri: string;
   constructor(
