@@ -11,7 +11,6 @@ import { sharedPool } from '../src/parallel/threadPool.ts';
 import { samplesFromArrow, samplesToArrow } from '../src/arrow/sampleTable.ts';
 import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
-import { pooledMetrics } from '../src/metrics/pooled.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
@@ -214,7 +213,7 @@ export async function summarize(input: { storeUri: string; prefix: string; gram:
       tokens: rows.reduce((a, r) => a + r.tokens, 0),
       truncatedSamples: rows.filter((r) => r.truncated).length,
       metrics: datasetMetrics(perSample, { seed: plan.spec.seed }),
-      pooled: pooledMetrics(gram.s, gram.n, gram.dim),
+      pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
       configSha256: plan.configSha256,
       seed: plan.spec.seed,
       outputs: {

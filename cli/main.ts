@@ -1,5 +1,6 @@
 // The `entroscope` command.
 import { Command } from 'commander';
+import { registerLayers } from './commands/layers.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSpectrum } from './commands/spectrum.ts';
 import { registerWorker } from './commands/worker.ts';
@@ -13,6 +14,7 @@ const program = new Command()
 registerRun(program);
 registerWorker(program);
 registerSpectrum(program);
+registerLayers(program);
 
 try {
   await program.parseAsync(process.argv);

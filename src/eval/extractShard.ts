@@ -1,8 +1,10 @@
 // One shard, start to finish, without Temporal: tokenise → run the model batch by batch → per
-// sample metrics of the real (unpadded) tokens → the shard's partial Gram S = Σ z zᵀ and n.
+// sample metrics of the real (unpadded) tokens at every requested layer → one partial Gram
+// S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
 import { InputError } from '../errors.ts';
 import { OnnxModel } from '../model/onnxModel.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
+import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
@@ -18,28 +20,47 @@ export interface ExtractShardInput {
   /** Dataset row of texts[0]. */
   startRow: number;
   texts: string[];
+  /**
+   * Layers to measure (onnxTaps.resolveLayers: `last`, `all`, `embeddings`, `block.3`, `final`, or
+   * hidden_states indices `0,6,12`); default `['last']`.
+   */
+  layers?: string[];
+  /** Also compute each sample's next-token loss (models with `logits`; null elsewhere). */
+  loss?: boolean;
+}
+
+/** A per-sample row plus the sample's next-token loss (the same on every layer's row). */
+export interface ExtractedSample extends SampleRow {
+  /** Mean next-token cross-entropy (nats); null when not asked, no logits, or fewer than 2 tokens. */
+  loss?: number | null;
 }
 
 export interface ExtractShardOutput {
-  samples: SampleRow[];
+  /** Grouped by layer (in `layers` order), each group in dataset row order. */
+  samples: ExtractedSample[];
+  /** One partial Gram per layer, in `layers` order. */
+  grams: PartialGram[];
+  /** grams[0], kept for callers that measure one layer. */
   gram: PartialGram;
+  /** Resolved layer names, in order (e.g. `['embeddings', 'block.2', 'last']`). */
+  layers: string[];
   tokens: number;
   inferenceMs: number;
   metricsMs: number;
 }
 
-const LAYER = 'last';
-
-// One session and tokenizer per model per thread: loading MiniLM takes ~100 ms, a shard far less.
+// One session and tokenizer per model (and layer set) per thread: loading MiniLM takes ~100 ms, a
+// shard far less.
 const models = new Map<string, Promise<OnnxModel>>();
 const tokenizers = new Map<string, TextTokenizer>();
 
-function modelFor(path: string, intraOpThreads: number): Promise<OnnxModel> {
-  let m = models.get(path);
+function modelFor(path: string, intraOpThreads: number, layers: string[], logits: boolean): Promise<OnnxModel> {
+  const key = JSON.stringify([path, layers, logits]);
+  let m = models.get(key);
   if (!m) {
-    m = OnnxModel.load(path, { intraOpThreads });
-    m.catch(() => models.delete(path));
-    models.set(path, m);
+    m = OnnxModel.load(path, { intraOpThreads, layers, logits });
+    m.catch(() => models.delete(key));
+    models.set(key, m);
   }
   return m;
 }
@@ -52,62 +73,84 @@ function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
 }
 
 export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
-  const model = await modelFor(input.onnxPath, input.intraOpThreads);
+  const wantLoss = input.loss === true;
+  const model = await modelFor(input.onnxPath, input.intraOpThreads, input.layers ?? ['last'], wantLoss);
+  const layers = model.layers;
   const { ids, truncated } = await tokenizerFor(input.tokenizerPath, input.maxTokens).encode(input.texts);
 
   // Batch texts of similar length together so little compute goes to padding; the metrics do not
   // depend on the batching (padding rows never enter them).
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
-  const samples: SampleRow[] = new Array(ids.length);
-  let pooled: PooledGram | undefined;
+  const samples: ExtractedSample[][] = layers.map(() => new Array(ids.length));
+  const pooled: Array<PooledGram | undefined> = layers.map(() => undefined);
+  const losses: Array<number | null> = new Array(ids.length).fill(null);
   let inferenceMs = 0;
   let metricsMs = 0;
   let tokens = 0;
   for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
     const members = order.slice(b0, b0 + input.batchSize);
     const t0 = performance.now();
-    const out = await model.run(members.map((i) => ids[i]));
+    const out = await model.runAll(members.map((i) => ids[i]));
     const t1 = performance.now();
     inferenceMs += t1 - t0;
-    pooled ??= new PooledGram(out.dim);
     members.forEach((i, b) => {
       const n = ids[i].length;
       tokens += n;
-      const x = out.hidden.subarray(b * out.seqLen * out.dim, (b * out.seqLen + n) * out.dim);
       const row = input.startRow + i;
-      let result;
-      try {
-        result = sampleMetrics(x, n, out.dim);
-      } catch (err) {
-        throw new InputError(`dataset row ${row}, layer ${LAYER} (${model.hiddenOutput}): ${(err as Error).message}`);
+      if (out.logits) {
+        const { logits, seqLen, vocab } = out.logits;
+        try {
+          losses[i] = nextTokenLoss(logits.subarray(b * seqLen * vocab, (b * seqLen + n) * vocab), ids[i], vocab);
+        } catch (err) {
+          throw new InputError(`dataset row ${row}, ${model.logitsOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+        }
       }
-      const m = result.metrics;
-      if (!m.skipped) pooled!.add(result.normalized);
-      samples[i] = {
-        row,
-        layer: LAYER,
-        tokens: n,
-        truncated: truncated[i],
-        dim: out.dim,
-        skipped: m.skipped,
-        skipReason: m.skipReason ?? null,
-        droppedRows: m.droppedRows,
-        entropy: m.entropy ?? null,
-        normalizedEntropy: m.normalizedEntropy ?? null,
-        erank: m.erank ?? null,
-        renyi2: m.renyi2 ?? null,
-        nuclearNorm: m.nuclearNorm ?? null,
-      };
+      layers.forEach((layer, l) => {
+        const h = out.layers[l];
+        const x = h.hidden.subarray(b * h.seqLen * h.dim, (b * h.seqLen + n) * h.dim);
+        let result;
+        try {
+          result = sampleMetrics(x, n, h.dim);
+        } catch (err) {
+          throw new InputError(`dataset row ${row}, layer ${layer.name} (${layer.tensor}): ${(err as Error).message}`);
+        }
+        const m = result.metrics;
+        const g = (pooled[l] ??= new PooledGram(h.dim));
+        if (!m.skipped) g.add(result.normalized);
+        samples[l][i] = {
+          row,
+          layer: layer.name,
+          tokens: n,
+          truncated: truncated[i],
+          dim: h.dim,
+          skipped: m.skipped,
+          skipReason: m.skipReason ?? null,
+          droppedRows: m.droppedRows,
+          entropy: m.entropy ?? null,
+          normalizedEntropy: m.normalizedEntropy ?? null,
+          erank: m.erank ?? null,
+          renyi2: m.renyi2 ?? null,
+          nuclearNorm: m.nuclearNorm ?? null,
+        };
+      });
     });
     metricsMs += performance.now() - t1;
     onProgress?.(Math.min(b0 + input.batchSize, order.length));
   }
-  if (!pooled) throw new InputError(`shard at row ${input.startRow} is empty`);
-  const s = pooled.s.slice();
-  symmetrizeFromUpper(s, pooled.dim);
+  if (ids.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
+  const covers = [{ start: input.startRow, end: input.startRow + input.texts.length }];
+  const grams = layers.map((layer, l): PartialGram => {
+    const p = pooled[l]!;
+    const s = p.s.slice();
+    symmetrizeFromUpper(s, p.dim);
+    return { dim: p.dim, n: p.n, s, covers, layer: layer.name };
+  });
+  if (wantLoss) for (const group of samples) group.forEach((r, i) => (r.loss = losses[i]));
   return {
-    samples,
-    gram: { dim: pooled.dim, n: pooled.n, s, covers: [{ start: input.startRow, end: input.startRow + input.texts.length }], layer: LAYER },
+    samples: samples.flat(),
+    grams,
+    gram: grams[0],
+    layers: layers.map((l) => l.name),
     tokens,
     inferenceMs,
     metricsMs,

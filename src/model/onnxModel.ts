@@ -1,11 +1,14 @@
 // An ONNX transformer run by onnxruntime-node. Inputs are discovered from the graph (input_ids,
-// attention_mask, token_type_ids, position_ids), not hard-coded; the hidden-state output is
-// `last_hidden_state` or else the first rank-3 float output that is not `logits`.
+// attention_mask, token_type_ids, position_ids), not hard-coded. By default it returns the model's
+// hidden-state output (`last_hidden_state`, else the first rank-3 float output that is not
+// `logits`); with `layers` it runs a tapped copy of the graph (see onnxTaps.ts) and returns every
+// requested layer, and with `logits` also the causal LM's logits.
 //
 // Note: InferenceSession.run is a promise around a *synchronous* native call, so callers that must
 // keep an event loop responsive (Temporal activities) run this inside a worker thread.
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
+import { tappedModel, type LayerTap } from './onnxTaps.ts';
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
@@ -17,48 +20,85 @@ export interface HiddenBatch {
   dim: number;
 }
 
+/** Logits of one batch: `logits: batch×seqLen×vocab` float32, row-major. */
+export interface LogitsBatch {
+  logits: Float32Array;
+  batch: number;
+  seqLen: number;
+  vocab: number;
+}
+
+export interface LoadOptions {
+  intraOpThreads?: number;
+  /** Layer names (see onnxTaps.resolveLayers); default `['last']`. */
+  layers?: readonly string[];
+  /** Also return `logits` when the model has them. */
+  logits?: boolean;
+  /** Where tapped graphs are cached; default `$ENTROSCOPE_CACHE`. */
+  cacheDir?: string;
+}
+
+/** Every requested layer (in `OnnxModel.layers` order) and, when asked for and present, the logits. */
+export interface BatchOutputs {
+  layers: HiddenBatch[];
+  logits?: LogitsBatch;
+}
+
+/** A layer the model returns: its name (`last`, `block.3` …) and the graph tensor holding it. */
+export type LayerOutput = Pick<LayerTap, 'name' | 'tensor'>;
+
 export class OnnxModel {
   private constructor(
     readonly path: string,
     private readonly session: ort.InferenceSession,
     readonly inputNames: readonly string[],
-    readonly hiddenOutput: string,
+    /** Requested layers, in order; `run` returns the first. */
+    readonly layers: readonly LayerOutput[],
+    /** The logits output name, when requested and present. */
+    readonly logitsOutput: string | undefined,
+    /** The ONNX file actually loaded (a cached tapped copy when layers needed a rewrite). */
+    readonly sessionPath: string,
   ) {}
 
-  static async load(path: string, opts: { intraOpThreads?: number } = {}): Promise<OnnxModel> {
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(path, {
-        intraOpNumThreads: opts.intraOpThreads ?? 1,
-        interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
-      });
-    } catch (err) {
-      throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);
-    }
-    const unknown = session.inputNames.filter((n) => !KNOWN_INPUTS.has(n));
-    if (!session.inputNames.includes('input_ids') || unknown.length > 0) {
-      throw new InputError(
-        `ONNX model ${path} has inputs [${session.inputNames.join(', ')}]; entroscope feeds ` +
-          `input_ids (required), attention_mask, token_type_ids, position_ids` +
-          (unknown.length ? ` — cannot feed: ${unknown.join(', ')}` : ''),
-      );
-    }
-    const meta = session.outputMetadata;
-    const candidates = meta.filter(
-      (m) => m.isTensor && m.type === 'float32' && m.shape.length === 3 && m.name !== 'logits',
-    );
-    const hidden = candidates.find((m) => m.name === 'last_hidden_state') ?? candidates[0];
-    if (!hidden) {
-      throw new InputError(
-        `ONNX model ${path} has no rank-3 float32 hidden-state output (outputs: ${session.outputNames.join(', ')})`,
-      );
-    }
-    return new OnnxModel(path, session, session.inputNames, hidden.name);
+  /** The tensor `run` returns (the first requested layer). */
+  get hiddenOutput(): string {
+    return this.layers[0].tensor;
   }
 
-  /** Runs one right-padded batch; padding positions get attention_mask 0. */
+  static async load(path: string, opts: LoadOptions = {}): Promise<OnnxModel> {
+    const layers = opts.layers && opts.layers.length > 0 ? opts.layers : ['last'];
+    let session = await createSession(path, opts.intraOpThreads);
+    checkInputs(session, path);
+    const outputs = session.outputMetadata;
+    const plain = outputs.filter((m) => m.isTensor && m.type === 'float32' && m.shape.length === 3 && m.name !== 'logits');
+    const hidden = plain.find((m) => m.name === 'last_hidden_state') ?? plain[0];
+    const hasLogits = session.outputNames.includes('logits');
+    // Fast path: the default layer is already an output, no graph decode needed.
+    if (layers.length === 1 && layers[0] === 'last' && hidden && (!opts.logits || !hasLogits)) {
+      return new OnnxModel(path, session, session.inputNames, [{ name: 'last', tensor: hidden.name }], undefined, path);
+    }
+    const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits });
+    if (tapped.path !== path) {
+      await session.release();
+      session = await createSession(tapped.path, opts.intraOpThreads);
+    }
+    return new OnnxModel(
+      path,
+      session,
+      session.inputNames,
+      tapped.taps.map((t) => ({ name: t.name, tensor: t.tensor })),
+      tapped.logits,
+      tapped.path,
+    );
+  }
+
+  /** Runs one right-padded batch and returns the first requested layer (default: last). */
   async run(ids: number[][]): Promise<HiddenBatch> {
+    return (await this.runAll(ids)).layers[0];
+  }
+
+  /** Runs one right-padded batch (padding positions get attention_mask 0); every requested output. */
+  async runAll(ids: number[][]): Promise<BatchOutputs> {
     const batch = ids.length;
     const seqLen = Math.max(...ids.map((r) => r.length));
     const inputIds = new BigInt64Array(batch * seqLen);
@@ -79,16 +119,70 @@ export class OnnxModel {
       position_ids: new ort.Tensor('int64', positions, dims),
     };
     const feeds = Object.fromEntries(this.inputNames.map((n) => [n, all[n]]));
-    const out = await this.session.run(feeds, [this.hiddenOutput]);
-    const tensor = out[this.hiddenOutput];
-    const [b, s, d] = tensor.dims;
-    if (b !== batch || s !== seqLen) {
-      throw new InputError(`tensor ${this.hiddenOutput} of ${this.path} has shape [${tensor.dims.join(', ')}], expected [${batch}, ${seqLen}, d]`);
-    }
-    return { hidden: tensor.data as Float32Array, batch, seqLen, dim: d };
+    const names = [...new Set([...this.layers.map((l) => l.tensor), ...(this.logitsOutput ? [this.logitsOutput] : [])])];
+    const out = await this.session.run(feeds, names);
+    const read = (name: string) => {
+      const tensor = out[name];
+      const [b, s, d] = tensor.dims;
+      if (tensor.dims.length !== 3 || b !== batch || s !== seqLen) {
+        throw new InputError(`tensor ${name} of ${this.path} has shape [${tensor.dims.join(', ')}], expected [${batch}, ${seqLen}, d]`);
+      }
+      return { data: toFloat32(tensor, name, this.path), d };
+    };
+    const layers = this.layers.map((l) => {
+      const { data, d } = read(l.tensor);
+      return { hidden: data, batch, seqLen, dim: d };
+    });
+    if (!this.logitsOutput) return { layers };
+    const { data, d } = read(this.logitsOutput);
+    return { layers, logits: { logits: data, batch, seqLen, vocab: d } };
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+async function createSession(path: string, intraOpThreads = 1): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(path, {
+      intraOpNumThreads: intraOpThreads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+  } catch (err) {
+    throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);
+  }
+}
+
+function checkInputs(session: ort.InferenceSession, path: string): void {
+  const unknown = session.inputNames.filter((n) => !KNOWN_INPUTS.has(n));
+  if (!session.inputNames.includes('input_ids') || unknown.length > 0) {
+    throw new InputError(
+      `ONNX model ${path} has inputs [${session.inputNames.join(', ')}]; entroscope feeds ` +
+        `input_ids (required), attention_mask, token_type_ids, position_ids` +
+        (unknown.length ? ` — cannot feed: ${unknown.join(', ')}` : ''),
+    );
+  }
+}
+
+/** float32 as is; float16 widened (IEEE 754 binary16). */
+function toFloat32(tensor: ort.Tensor, name: string, path: string): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type === 'float16') {
+    const src = new Uint16Array((tensor.data as Uint16Array).buffer, (tensor.data as Uint16Array).byteOffset, tensor.size);
+    const out = new Float32Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
+    return out;
+  }
+  throw new InputError(`tensor ${name} of ${path} is ${tensor.type}; hidden states must be float32 or float16`);
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }

@@ -1,0 +1,78 @@
+// CSV and TSV (RFC 4180 quoting, parsed by csv-parse): the first record is the header and names the
+// fields. Every record must have as many fields as the header. Streams (gzip too); a shard resumes
+// at its first record's byte offset after re-reading the header.
+import { pipeline, Readable } from 'node:stream';
+import { parse, type Info } from 'csv-parse';
+import { InputError } from '../errors.ts';
+import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
+import { missingFieldsMessage, type FormatReader, type RecordLocator, type SourceRecord } from './formatReader.ts';
+
+interface Parsed {
+  record: string[];
+  info: Info;
+}
+
+/** Parsed records of the decoded text from byte `start`; `lineBase` lines precede it. */
+async function* parsedRecords(source: ByteSource, delimiter: string, start: number, lineBase: number): AsyncGenerator<Parsed> {
+  const parser = pipeline(
+    Readable.from(decodedStream(source, start)),
+    parse({
+      delimiter,
+      bom: start === 0,
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true, // checked here, to name the record and both counts
+      relax_quotes: delimiter === '\t', // TSV writers often leave quotes inside fields unescaped
+    }),
+    () => {},
+  );
+  try {
+    for await (const parsed of parser as AsyncIterable<Parsed>) yield parsed;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    const e = err as Error & { lines?: number };
+    const line = e.lines !== undefined ? ` line ${lineBase + e.lines}` : '';
+    throw new InputError(`${source.uri}${line}: ${e.message}`);
+  } finally {
+    parser.destroy();
+  }
+}
+
+async function readHeader(source: ByteSource, delimiter: string): Promise<Parsed | undefined> {
+  for await (const parsed of parsedRecords(source, delimiter, 0, 0)) return parsed;
+  return undefined;
+}
+
+export function csvReader(source: ByteSource, delimiter: ',' | '\t'): FormatReader {
+  return {
+    async describe() {
+      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
+      return { bytes, sha256 };
+    },
+    async *records(needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
+      await source.sizeBytes();
+      const header = await readHeader(source, delimiter);
+      if (!header) return;
+      const columns = header.record;
+      const missing = needed.filter((f) => !columns.includes(f));
+      if (missing.length) throw new InputError(missingFieldsMessage(source.uri, 'column', missing, columns));
+      const start = from?.byteOffset ?? header.info.bytes;
+      const lineBase = from ? (from.lineNumber ?? 1) - 1 : header.info.lines;
+      let physicalRow = from?.physicalRow ?? 0;
+      let prev = { bytes: 0, lines: 0 };
+      for await (const { record, info } of parsedRecords(source, delimiter, start, lineBase)) {
+        const r = physicalRow + 1;
+        const line = lineBase + info.lines;
+        const where = () => `${source.uri} record ${r} (line ${line})`;
+        if (record.length !== columns.length) {
+          throw new InputError(`${where()}: ${record.length} field${record.length === 1 ? '' : 's'}, but the header has ${columns.length} (ragged row)`);
+        }
+        const fields: Record<string, unknown> = {};
+        for (let i = 0; i < columns.length; i++) fields[columns[i]] = record[i];
+        yield { fields, at: { physicalRow, byteOffset: start + prev.bytes, lineNumber: lineBase + prev.lines + 1 }, where };
+        prev = { bytes: info.bytes, lines: info.lines };
+        physicalRow++;
+      }
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// JSON Lines: one JSON object per line; blank lines are skipped and not counted as records. Streams
+// (gzip too); a shard resumes at its byte offset (for gzip: decompresses up to it).
+import { InputError } from '../errors.ts';
+import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
+import type { FormatReader, RecordLocator, SourceRecord } from './formatReader.ts';
+
+/** Lines of the decoded text from byte `start`, each with the byte offset where it begins. */
+export async function* decodedLines(source: ByteSource, start = 0): AsyncGenerator<{ text: string; offset: number }> {
+  let pending: Buffer[] = [];
+  let pendingStart = start;
+  let offset = start;
+  for await (const chunk of decodedStream(source, start)) {
+    let from = 0;
+    for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
+      pending.push(chunk.subarray(from, i));
+      yield { text: Buffer.concat(pending).toString('utf8'), offset: pendingStart };
+      pending = [];
+      pendingStart = offset + i + 1;
+      from = i + 1;
+    }
+    if (from < chunk.length) pending.push(chunk.subarray(from));
+    offset += chunk.length;
+  }
+  if (pending.length) yield { text: Buffer.concat(pending).toString('utf8'), offset: pendingStart };
+}
+
+function parseObject(line: string, where: () => string): Record<string, unknown> {
+  let row: unknown;
+  try {
+    row = JSON.parse(line);
+  } catch (err) {
+    throw new InputError(`${where()}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!row || typeof row !== 'object' || Array.isArray(row)) {
+    throw new InputError(`${where()}: expected a JSON object, got ${Array.isArray(row) ? 'an array' : row === null ? 'null' : typeof row}`);
+  }
+  return row as Record<string, unknown>;
+}
+
+export function jsonlReader(source: ByteSource): FormatReader {
+  return {
+    async describe() {
+      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
+      return { bytes, sha256 };
+    },
+    async *records(_needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
+      await source.sizeBytes(); // a clear "not found" before streaming
+      let physicalRow = from?.physicalRow ?? 0;
+      let lineNumber = (from?.lineNumber ?? 1) - 1;
+      for await (const { text, offset } of decodedLines(source, from?.byteOffset ?? 0)) {
+        lineNumber++;
+        const line = offset === 0 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+        if (line.trim() === '') continue;
+        const n = lineNumber;
+        const where = () => `${source.uri} line ${n}`;
+        yield { fields: parseObject(line, where), at: { physicalRow, byteOffset: offset, lineNumber: n }, where };
+        physicalRow++;
+      }
+    },
+  };
+}
