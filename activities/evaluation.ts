@@ -46,6 +46,21 @@ export interface ReduceInput {
   fanIn: number;
 }
 
+/** A file in the results, for manifests. */
+export interface FileEntry {
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** The content of a shard's done.json. */
+export interface ShardDone {
+  shard: number;
+  rows: [number, number];
+  tokens: number;
+  files: FileEntry[];
+}
+
 export interface SummaryResult {
   summaryUri: string;
   summary: EvaluationSummary;
@@ -108,8 +123,8 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
     const texts = await readJsonlShard(plan.dataset.path, plan.spec.textField, shard);
-    let done = 0;
-    const beat = setInterval(() => ctx.heartbeat({ done }), 1000);
+    let textsDone = 0;
+    const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
     let out;
     try {
       out = await sharedPool().run(
@@ -123,7 +138,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
           startRow: shard.startRow,
           texts,
         },
-        (d) => (done = d),
+        (d) => (textsDone = d),
       );
     } finally {
       clearInterval(beat);
@@ -133,13 +148,16 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     await store.put(keys.shardSamples(plan.prefix, shard), samplesBytes);
     await store.put(keys.shardGram(plan.prefix, shard), gramBytes);
     // Written last: a shard without done.json is not finished, whatever else exists.
-    await putJson(store, keys.shardDone(plan.prefix, shard), {
+    const done: ShardDone = {
       shard: input.shard,
       rows: [shard.startRow, shard.startRow + shard.rows],
-      samplesSha256: sha256(samplesBytes),
-      gramSha256: sha256(gramBytes),
       tokens: out.tokens,
-    });
+      files: [
+        { key: keys.shardSamples(plan.prefix, shard), bytes: samplesBytes.length, sha256: sha256(samplesBytes) },
+        { key: keys.shardGram(plan.prefix, shard), bytes: gramBytes.length, sha256: sha256(gramBytes) },
+      ],
+    };
+    await putJson(store, keys.shardDone(plan.prefix, shard), done);
     return {
       shard: input.shard,
       samples: out.samples.length,
@@ -182,7 +200,10 @@ export async function summarize(input: { storeUri: string; prefix: string; gram:
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input.prefix);
     const rows = [];
+    const files: FileEntry[] = [];
+    const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
     for (const s of plan.shards) {
+      files.push(...(await getJson<ShardDone>(store, keys.shardDone(plan.prefix, s))).files);
       const key = keys.shardSamples(plan.prefix, s);
       rows.push(...samplesFromArrow(await store.get(key), store.uriOf(key)));
     }
@@ -192,7 +213,9 @@ export async function summarize(input: { storeUri: string; prefix: string; gram:
     if (JSON.stringify(gram.covers) !== JSON.stringify(expected)) {
       throw new Error(`${store.uriOf(input.gram)} covers ${JSON.stringify(gram.covers)}, expected every row ${JSON.stringify(expected)}`);
     }
-    if (input.gram !== gramKey) await store.put(gramKey, gramToArrow(gram));
+    const gramBytes = gramToArrow(gram);
+    await store.put(gramKey, gramBytes);
+    files.push(entry(gramKey, gramBytes));
     const perSample: SampleMetrics[] = rows.map((r) => ({
       tokens: r.tokens,
       dim: r.dim,
@@ -224,15 +247,12 @@ export async function summarize(input: { storeUri: string; prefix: string; gram:
       },
       versions: resultVersions(),
     };
-    await putJson(store, keys.summary(plan.prefix), summary);
+    const summaryBytes = new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n');
+    await store.put(keys.summary(plan.prefix), summaryBytes);
+    files.push(entry(keys.plan(plan.prefix), await store.get(keys.plan(plan.prefix))), entry(keys.summary(plan.prefix), summaryBytes));
     // The manifest is written last: its presence means the evaluation's outputs are complete.
-    const files = await store.list(`${plan.prefix}/`);
-    const manifest = [];
-    for (const key of files.filter((k) => !k.endsWith('manifest.json') && !k.includes('/reduce/'))) {
-      const bytes = await store.get(key);
-      manifest.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
-    }
-    await putJson(store, keys.manifest(plan.prefix), { spec: plan.spec, versions: summary.versions, files: manifest });
+    // Shard files' sums come from their done.json, computed when they were written.
+    await putJson(store, keys.manifest(plan.prefix), { spec: plan.spec, versions: summary.versions, files });
     return { summaryUri: store.uriOf(keys.summary(plan.prefix)), summary };
   });
 }

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerLayers } from './commands/layers.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSpectrum } from './commands/spectrum.ts';
+import { registerUntrain } from './commands/untrain.ts';
 import { registerWorker } from './commands/worker.ts';
 import { userMessage } from './errors.ts';
 
@@ -15,6 +16,7 @@ registerRun(program);
 registerWorker(program);
 registerSpectrum(program);
 registerLayers(program);
+registerUntrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import * as activities from '../activities/index.ts';
 import { TASK_QUEUES, type QueueRole } from '../workflows/taskQueues.ts';
 import { defaultPoolSize } from '../src/parallel/threadPool.ts';
 import { closeS3 } from '../src/store/s3Store.ts';
+import { temporalConnectionOptions } from './connectionOptions.ts';
 
 export interface WorkerOptions {
   address: string;
@@ -34,7 +35,7 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({ address: opts.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(opts.address));
   const extraction = opts.extractionConcurrency ?? defaultPoolSize(1);
   const workers: Worker[] = [];
   for (const role of opts.roles) {

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { defaults } from '../defaults.ts';
 import { ensureDevServer, type DevServer } from '../temporalDevServer.ts';
 import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
+import { temporalConnectionOptions } from '../../workers/connectionOptions.ts';
 import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { parseEvaluationSpec } from '../../src/eval/evaluationSpec.ts';
 import { storeUri } from '../../src/store/openStore.ts';
@@ -76,7 +77,7 @@ async function run(opts: RunOptions): Promise<EvaluationResult> {
       address = server.address;
       workers = await startWorkers({ address, namespace: opts.namespace, roles: ALL_ROLES });
     }
-    connection = await Connection.connect({ address });
+    connection = await Connection.connect(temporalConnectionOptions(address));
     const client = new Client({ connection, namespace: opts.namespace });
     // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
     const workflowId = `eval-${sha256Json({ model: spec.model, data: spec.data, store: spec.store, textField: spec.textField, shardSize: spec.shardSize, maxTokens: spec.maxTokens }).slice(0, 20)}`;
