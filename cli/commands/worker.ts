@@ -1,9 +1,7 @@
 // `entroscope worker`: a long-running worker process for a Temporal cluster.
 import type { Command } from 'commander';
-import { startWorkers } from '../../workers/worker.ts';
 import { ALL_ROLES, type QueueRole } from '../../workflows/taskQueues.ts';
 import { defaults } from '../defaults.ts';
-import { quietTemporalRuntime } from '../runtime.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -17,6 +15,9 @@ export function registerWorker(program: Command): void {
       const roles = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
       const bad = roles.filter((r) => !(ALL_ROLES as string[]).includes(r));
       if (bad.length) throw new Error(`unknown queue role(s): ${bad.join(', ')} (known: ${ALL_ROLES.join(', ')})`);
+      // Loaded here, not at start-up: other commands need neither Temporal's worker nor ONNX.
+      const { quietTemporalRuntime } = await import('../runtime.ts');
+      const { startWorkers } = await import('../../workers/worker.ts');
       quietTemporalRuntime();
       const address = opts.temporal ?? process.env.TEMPORAL_ADDRESS ?? `127.0.0.1:${defaults.temporalPort}`;
       const running = await startWorkers({

@@ -19,7 +19,7 @@ export function arrowReader(source: ByteSource): FormatReader {
       try {
         let reader;
         try {
-          reader = await RecordBatchReader.from(handle ?? decodedStream(source));
+          reader = handle ? await RecordBatchReader.from(handle) : await RecordBatchReader.from(decodedStream(source));
           await reader.open();
         } catch (err) {
           throw new InputError(`${source.uri}: not a readable Arrow IPC file or stream (${(err as Error).message})`);

@@ -2,7 +2,7 @@
 // sample metrics of the real (unpadded) tokens at every requested layer → one partial Gram
 // S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
 import { InputError } from '../errors.ts';
-import { OnnxModel } from '../model/onnxModel.ts';
+import { OnnxModel, type GraphOptimization } from '../model/onnxModel.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
@@ -27,6 +27,8 @@ export interface ExtractShardInput {
   layers?: string[];
   /** Also compute each sample's next-token loss (models with `logits`; null elsewhere). */
   loss?: boolean;
+  /** onnxruntime graph optimisation (OnnxModel LoadOptions); default `all`. */
+  graphOptimization?: GraphOptimization;
 }
 
 /** A per-sample row plus the sample's next-token loss (the same on every layer's row). */
@@ -54,11 +56,12 @@ export interface ExtractShardOutput {
 const models = new Map<string, Promise<OnnxModel>>();
 const tokenizers = new Map<string, TextTokenizer>();
 
-function modelFor(path: string, intraOpThreads: number, layers: string[], logits: boolean): Promise<OnnxModel> {
-  const key = JSON.stringify([path, layers, logits]);
+function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
+  const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], logits: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
+  const key = JSON.stringify([input.onnxPath, opts]);
   let m = models.get(key);
   if (!m) {
-    m = OnnxModel.load(path, { intraOpThreads, layers, logits });
+    m = OnnxModel.load(input.onnxPath, opts);
     m.catch(() => models.delete(key));
     models.set(key, m);
   }
@@ -74,7 +77,7 @@ function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
 
 export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
   const wantLoss = input.loss === true;
-  const model = await modelFor(input.onnxPath, input.intraOpThreads, input.layers ?? ['last'], wantLoss);
+  const model = await modelFor(input);
   const layers = model.layers;
   const { ids, truncated } = await tokenizerFor(input.tokenizerPath, input.maxTokens).encode(input.texts);
 

@@ -8,7 +8,7 @@
 // keep an event loop responsive (Temporal activities) run this inside a worker thread.
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
-import { tappedModel, type LayerTap } from './onnxTaps.ts';
+import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
 
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
@@ -36,7 +36,15 @@ export interface LoadOptions {
   logits?: boolean;
   /** Where tapped graphs are cached; default `$ENTROSCOPE_CACHE`. */
   cacheDir?: string;
+  /**
+   * onnxruntime graph optimisation; default `all`. Fusions change float rounding slightly, and for
+   * int8 models a rounding flip before a requantisation moves outputs by ~1e-5 relative between
+   * onnxruntime versions at `all`; `basic` gives results reproducible across versions.
+   */
+  graphOptimization?: GraphOptimization;
 }
+
+export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 
 /** Every requested layer (in `OnnxModel.layers` order) and, when asked for and present, the logits. */
 export interface BatchOutputs {
@@ -58,6 +66,8 @@ export class OnnxModel {
     readonly logitsOutput: string | undefined,
     /** The ONNX file actually loaded (a cached tapped copy when layers needed a rewrite). */
     readonly sessionPath: string,
+    /** Dynamically quantised: batches are run one sample at a time (see ModelTaps.batchCoupled). */
+    readonly batchCoupled: boolean,
   ) {}
 
   /** The tensor `run` returns (the first requested layer). */
@@ -67,20 +77,13 @@ export class OnnxModel {
 
   static async load(path: string, opts: LoadOptions = {}): Promise<OnnxModel> {
     const layers = opts.layers && opts.layers.length > 0 ? opts.layers : ['last'];
-    let session = await createSession(path, opts.intraOpThreads);
+    const listing = await modelTaps(path, { cacheDir: opts.cacheDir });
+    const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits, listing });
+    const session = await createSession(tapped.path, opts.intraOpThreads, opts.graphOptimization);
     checkInputs(session, path);
-    const outputs = session.outputMetadata;
-    const plain = outputs.filter((m) => m.isTensor && m.type === 'float32' && m.shape.length === 3 && m.name !== 'logits');
-    const hidden = plain.find((m) => m.name === 'last_hidden_state') ?? plain[0];
-    const hasLogits = session.outputNames.includes('logits');
-    // Fast path: the default layer is already an output, no graph decode needed.
-    if (layers.length === 1 && layers[0] === 'last' && hidden && (!opts.logits || !hasLogits)) {
-      return new OnnxModel(path, session, session.inputNames, [{ name: 'last', tensor: hidden.name }], undefined, path);
-    }
-    const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits });
-    if (tapped.path !== path) {
-      await session.release();
-      session = await createSession(tapped.path, opts.intraOpThreads);
+    const missing = tapped.taps.filter((t) => !session.outputNames.includes(t.tensor));
+    if (missing.length > 0) {
+      throw new InputError(`ONNX model ${tapped.path} lacks outputs ${missing.map((t) => `${t.tensor} (layer ${t.name})`).join(', ')}`);
     }
     return new OnnxModel(
       path,
@@ -89,6 +92,7 @@ export class OnnxModel {
       tapped.taps.map((t) => ({ name: t.name, tensor: t.tensor })),
       tapped.logits,
       tapped.path,
+      listing.taps.batchCoupled,
     );
   }
 
@@ -99,6 +103,7 @@ export class OnnxModel {
 
   /** Runs one right-padded batch (padding positions get attention_mask 0); every requested output. */
   async runAll(ids: number[][]): Promise<BatchOutputs> {
+    if (this.batchCoupled && ids.length > 1) return this.runOneByOne(ids);
     const batch = ids.length;
     const seqLen = Math.max(...ids.map((r) => r.length));
     const inputIds = new BigInt64Array(batch * seqLen);
@@ -138,17 +143,38 @@ export class OnnxModel {
     return { layers, logits: { logits: data, batch, seqLen, vocab: d } };
   }
 
+  /** Each sample alone, assembled into one zero-padded batch (for batch-coupled models). */
+  private async runOneByOne(ids: number[][]): Promise<BatchOutputs> {
+    const batch = ids.length;
+    const seqLen = Math.max(...ids.map((r) => r.length));
+    const parts: BatchOutputs[] = [];
+    for (const row of ids) parts.push(await this.runAll([row]));
+    const stack = (pick: (p: BatchOutputs) => { data: Float32Array; s: number; d: number }) => {
+      const d = pick(parts[0]).d;
+      const data = new Float32Array(batch * seqLen * d);
+      parts.forEach((p, b) => data.set(pick(p).data, b * seqLen * d));
+      return { data, d };
+    };
+    const layers = this.layers.map((_, l) => {
+      const { data, d } = stack((p) => ({ data: p.layers[l].hidden, s: p.layers[l].seqLen, d: p.layers[l].dim }));
+      return { hidden: data, batch, seqLen, dim: d };
+    });
+    if (!this.logitsOutput) return { layers };
+    const { data, d } = stack((p) => ({ data: p.logits!.logits, s: p.logits!.seqLen, d: p.logits!.vocab }));
+    return { layers, logits: { logits: data, batch, seqLen, vocab: d } };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
 }
 
-async function createSession(path: string, intraOpThreads = 1): Promise<ort.InferenceSession> {
+async function createSession(path: string, intraOpThreads = 1, level: GraphOptimization = 'all'): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(path, {
       intraOpNumThreads: intraOpThreads,
       interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: level,
     });
   } catch (err) {
     throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);

@@ -14,7 +14,7 @@
 // with c = norms per block = K / L, L = number of attention blocks (Softmax or fused attention ops).
 // `last` is the model's hidden-state output (`last_hidden_state`, else the first rank-3 float output
 // that is not `logits`), else `final`.
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
@@ -56,6 +56,12 @@ export interface ModelTaps {
   layout: 'post-norm' | 'pre-norm' | 'unknown';
   /** The logits output, for causal LMs. */
   logits?: string;
+  /**
+   * The graph quantises activations dynamically (DynamicQuantizeLinear: one scale per tensor,
+   * taken over the whole batch), so a sample's outputs depend on what else is in its batch and on
+   * the padding: such models must run one sample at a time to be batch-size invariant.
+   */
+  batchCoupled: boolean;
 }
 
 interface Norm {
@@ -64,11 +70,13 @@ interface Norm {
   input: string;
   output: string;
   scale?: string;
+  bias?: string;
 }
 
 const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization']);
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 const ATTENTION_OPS = new Set(['Softmax', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention']);
+const DYNAMIC_QUANT_OPS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
 
 class GraphIndex {
   readonly producer = new Map<string, number>();
@@ -108,26 +116,30 @@ function otherInput(n: NodeProto, x: string): string | undefined {
 }
 
 /** Follows an optional γ multiply and β add after a normalised tensor. */
-function affineTail(g: GraphIndex, y: string): { output: string; scale?: string } {
+function affineTail(g: GraphIndex, y: string): { output: string; scale?: string; bias?: string } {
   let scale: string | undefined;
+  let bias: string | undefined;
   const mul = g.soleConsumer(y, 'Mul');
   if (mul && g.initializers.has(otherInput(mul, y) ?? '')) {
     scale = otherInput(mul, y);
     y = mul.output[0];
     const add = g.soleConsumer(y, 'Add');
-    if (add && g.initializers.has(otherInput(add, y) ?? '')) y = add.output[0];
+    if (add && g.initializers.has(otherInput(add, y) ?? '')) {
+      bias = otherInput(add, y);
+      y = add.output[0];
+    }
   }
-  return { output: y, scale };
+  return { output: y, scale, bias };
 }
 
 function findNorms(g: GraphIndex): Norm[] {
   const norms: Norm[] = [];
   g.graph.node.forEach((n, i) => {
     if (NORM_OPS.has(n.op_type)) {
-      norms.push({ at: i, input: n.input[0], output: n.output[0], scale: n.input[1] });
+      norms.push({ at: i, input: n.input[0], output: n.output[0], scale: n.input[1], bias: n.input[2] });
     } else if (SKIP_NORM_OPS.has(n.op_type)) {
       // Fused residual add + norm: the residual stream is the optional 4th output.
-      if (n.output[3]) norms.push({ at: i, input: n.output[3], output: n.output[0], scale: n.input[2] });
+      if (n.output[3]) norms.push({ at: i, input: n.output[3], output: n.output[0], scale: n.input[2], bias: n.input[3] });
     } else if (n.op_type === 'ReduceMean') {
       const x = n.input[0];
       // LayerNorm: Sub(x, mean(x)) → Div(·, sqrt(var + eps)) → Mul(γ) → Add(β).
@@ -163,6 +175,13 @@ function findNorms(g: GraphIndex): Norm[] {
     }
   });
   return norms.sort((a, b) => a.at - b.at);
+}
+
+/** The initialisers that are norm scales (γ) and norm biases (β), found as findTaps finds norms. */
+export function normParameters(model: ModelProto): { scales: Set<string>; biases: Set<string> } {
+  const norms = findNorms(new GraphIndex(model.graph));
+  const names = (xs: Array<string | undefined>) => new Set(xs.filter((x): x is string => !!x));
+  return { scales: names(norms.map((n) => n.scale)), biases: names(norms.map((n) => n.bias)) };
 }
 
 /** The model's own hidden-state output, as OnnxModel has always chosen it. */
@@ -224,7 +243,8 @@ export function findTaps(model: ModelProto): ModelTaps {
   }
   const lastTensor = hidden?.name ?? taps.find((t) => t.name === 'final')?.tensor;
   if (lastTensor) taps.push({ ...tap('last', lastTensor), ...(hidden?.dims ? { shape: hidden.dims } : {}) });
-  return { taps, blocks: layout === 'unknown' ? 0 : blocks, layout, ...(logits ? { logits } : {}) };
+  const batchCoupled = graph.node.some((n) => DYNAMIC_QUANT_OPS.has(n.op_type));
+  return { taps, blocks: layout === 'unknown' ? 0 : blocks, layout, ...(logits ? { logits } : {}), batchCoupled };
 }
 
 /**
@@ -287,12 +307,38 @@ export interface TappedModel {
 
 /**
  * Lists a model's taps, cached beside its tapped variants under
- * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.json` so later loads skip decoding the graph.
+ * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v2.json` so later loads skip decoding the graph.
  */
-export async function modelTaps(onnxPath: string, opts: { cacheDir?: string; sha256?: string } = {}): Promise<{ taps: ModelTaps; sha256: string; model?: ModelProto }> {
-  const hash = opts.sha256 ?? (await sha256File(onnxPath));
-  const dir = join(opts.cacheDir ?? cacheRoot(), 'tapped', hash);
-  const listing = join(dir, 'taps.json');
+export interface TapListing {
+  taps: ModelTaps;
+  /** sha256 of the ONNX file. */
+  sha256: string;
+  /** The decoded model, when this call had to decode it. */
+  model?: ModelProto;
+}
+
+// Per process: path + size + mtime → listing, so a thread pool hashes a model once per thread.
+const listings = new Map<string, TapListing>();
+
+export async function modelTaps(onnxPath: string, opts: { cacheDir?: string } = {}): Promise<TapListing> {
+  let st;
+  try {
+    st = statSync(onnxPath);
+  } catch (err) {
+    throw new InputError(`cannot read ONNX model ${onnxPath}: ${(err as Error).message}`);
+  }
+  const key = JSON.stringify([resolve(onnxPath), st.size, st.mtimeMs, opts.cacheDir ?? cacheRoot()]);
+  const memo = listings.get(key);
+  if (memo) return { taps: memo.taps, sha256: memo.sha256 };
+  const listing = await listTaps(onnxPath, opts.cacheDir);
+  listings.set(key, { taps: listing.taps, sha256: listing.sha256 });
+  return listing;
+}
+
+async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise<TapListing> {
+  const hash = await sha256File(onnxPath);
+  const dir = join(cacheDir ?? cacheRoot(), 'tapped', hash);
+  const listing = join(dir, 'taps.v2.json');
   if (existsSync(listing)) return { taps: JSON.parse(readFileSync(listing, 'utf8')) as ModelTaps, sha256: hash };
   const model = readModel(onnxPath);
   const taps = findTaps(model);
@@ -309,9 +355,9 @@ export async function modelTaps(onnxPath: string, opts: { cacheDir?: string; sha
 export async function tappedModel(
   onnxPath: string,
   layers: readonly string[],
-  opts: { cacheDir?: string; logits?: boolean } = {},
+  opts: { cacheDir?: string; logits?: boolean; listing?: TapListing } = {},
 ): Promise<TappedModel> {
-  const listed = await modelTaps(onnxPath, opts);
+  const listed = opts.listing ?? (await modelTaps(onnxPath, opts));
   const taps = resolveLayers(listed.taps, layers, onnxPath);
   const logits = opts.logits ? listed.taps.logits : undefined;
   if (taps.every((t) => t.isOutput)) return { path: onnxPath, taps, ...(logits ? { logits } : {}) };

@@ -5,7 +5,8 @@ onnx's own helpers, every sample runs alone (batch 1, no padding), and DESIGN §
 computed in float64 numpy.
 
 Reads JSON on stdin:
-  {"model": path.onnx, "layers": {layer name: tensor name}, "ids": [[token ids], ...], "loss": bool}
+  {"model": path.onnx, "layers": {layer name: tensor name}, "ids": [[token ids], ...], "loss": bool,
+   "optimization": "all" | "basic" | "disabled" (onnxruntime graph optimisation, default all)}
 Prints JSON:
   {"perSample": [{"tokens": n, "loss": float | null,
                   "layers": {name: {"skipped": bool, "entropy", "erank", "normalizedEntropy",
@@ -66,7 +67,13 @@ def main():
             model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None))
             outputs.add(tensor)
     want_loss = bool(req.get("loss")) and "logits" in outputs
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    so = ort.SessionOptions()
+    so.graph_optimization_level = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }[req.get("optimization", "all")]
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     fetch = list(dict.fromkeys(req["layers"].values())) + (["logits"] if want_loss else [])
     per_sample = []

@@ -1,0 +1,133 @@
+// The work of `entroscope run`, loaded only when that command runs (Temporal, ONNX: heavy imports).
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { defaults } from '../defaults.ts';
+import { ensureDevServer, type DevServer } from '../temporalDevServer.ts';
+import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
+import { temporalConnectionOptions } from '../../workers/connectionOptions.ts';
+import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import { parseEvaluationSpec } from '../../src/eval/evaluationSpec.ts';
+import { storeUri } from '../../src/store/openStore.ts';
+import { sha256Json } from '../../src/io/hash.ts';
+import { evaluationWorkflow, progressQuery, type EvaluationResult } from '../../workflows/evaluation.ts';
+import { formatTable } from '../format.ts';
+import { quietTemporalRuntime } from '../runtime.ts';
+
+export interface RunOptions {
+  model?: string;
+  data?: string;
+  textField: string;
+  shardSize: string;
+  batchSize: string;
+  maxTokens: string;
+  store?: string;
+  temporal?: string;
+  namespace: string;
+  parallel: string;
+  json?: boolean;
+  stateDir: string;
+}
+
+export async function run(opts: RunOptions): Promise<EvaluationResult> {
+  const stateDir = resolve(opts.stateDir);
+  const spec = parseEvaluationSpec({
+    model: resolve(opts.model ?? defaults.model()),
+    data: resolve(opts.data ?? defaults.data()),
+    textField: opts.textField,
+    shardSize: Number(opts.shardSize),
+    batchSize: Number(opts.batchSize),
+    maxTokens: Number(opts.maxTokens),
+    store: storeUri(opts.store ?? resolve(stateDir, 'store')),
+    maxParallelShards: Number(opts.parallel),
+  });
+  quietTemporalRuntime();
+  const external = opts.temporal ?? process.env.TEMPORAL_ADDRESS;
+  let server: DevServer | undefined;
+  let workers: RunningWorkers | undefined;
+  let connection: Connection | undefined;
+  try {
+    let address = external;
+    if (!address) {
+      server = await ensureDevServer(stateDir, defaults.temporalPort);
+      address = server.address;
+      workers = await startWorkers({ address, namespace: opts.namespace, roles: ALL_ROLES });
+    }
+    connection = await Connection.connect(temporalConnectionOptions(address));
+    const client = new Client({ connection, namespace: opts.namespace });
+    // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
+    const workflowId = `eval-${sha256Json({ model: spec.model, data: spec.data, store: spec.store, textField: spec.textField, shardSize: spec.shardSize, maxTokens: spec.maxTokens }).slice(0, 20)}`;
+    let handle;
+    try {
+      handle = await client.workflow.start(evaluationWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId, args: [{ spec }] });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      process.stderr.write(`entroscope: attaching to running workflow ${workflowId}\n`);
+      handle = client.workflow.getHandle<typeof evaluationWorkflow>(workflowId);
+    }
+    const stopProgress = showProgress(() => handle.query(progressQuery), opts.json === true);
+    const workerFailure = workers?.done.then(() => {
+      throw new Error('the embedded worker stopped unexpectedly');
+    });
+    try {
+      return await (workerFailure ? Promise.race([handle.result(), workerFailure]) : handle.result());
+    } finally {
+      await stopProgress();
+    }
+  } finally {
+    await connection?.close();
+    await workers?.shutdown();
+    await server?.stop();
+  }
+}
+
+/** A progress bar on a terminal, a line every few seconds otherwise; from the workflow's query. */
+function showProgress(poll: () => Promise<{ phase: string; shardsTotal: number; shardsDone: number; samples: number }>, quiet: boolean): () => Promise<void> {
+  const tty = process.stderr.isTTY;
+  const bar = tty ? new cliProgress.SingleBar({ format: 'shards {bar} {value}/{total} | {phase} | {samples} samples | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  let started = false;
+  let lastLine = '';
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(async () => {
+    try {
+      const query = poll();
+      inFlight = query.catch(() => undefined);
+      const p = await query;
+      if (bar) {
+        if (!started && p.shardsTotal > 0) {
+          bar.start(p.shardsTotal, p.shardsDone, { phase: p.phase, samples: p.samples });
+          started = true;
+        } else if (started) bar.update(p.shardsDone, { phase: p.phase, samples: p.samples });
+      } else if (!quiet) {
+        const line = `entroscope: ${p.phase}: ${p.shardsDone}/${p.shardsTotal} shards`;
+        if (line !== lastLine) process.stderr.write(line + '\n');
+        lastLine = line;
+      }
+    } catch {
+      // Queries fail while the workflow is not yet picked up; the next tick retries.
+    }
+  }, tty ? 250 : 2000);
+  // Stopping waits for a query in flight, so the connection is never closed under it.
+  return async () => {
+    clearInterval(timer);
+    await inFlight;
+    if (started) bar?.stop();
+  };
+}
+
+export function printResult(r: EvaluationResult): void {
+  const s = r.summary;
+  const m = s.metrics;
+  const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
+  process.stdout.write(
+    formatTable(
+      ['model', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'],
+      [[s.model.name, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy), fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(s.pooled.pooledErank, 2)]],
+    ),
+  );
+  process.stdout.write(
+    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), layer ${s.layer}, d=${s.dim}; ` +
+      `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
+      `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
+  );
+}

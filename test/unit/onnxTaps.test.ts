@@ -1,0 +1,195 @@
+// Layer taps on generated tiny transformers: the graph heuristic finds the tensors the generator
+// built as hidden states; the tapped graph run through extractShard matches the independent Python
+// oracle (onnx exposes the same tensors, onnxruntime runs each sample alone, numpy does DESIGN §1,
+// and the next-token loss); results do not depend on batch size or padding.
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { extractShard, type ExtractShardInput, type ExtractShardOutput } from '../../src/eval/extractShard.ts';
+import { OnnxModel } from '../../src/model/onnxModel.ts';
+import { findTaps, modelTaps, resolveLayers, tappedModel } from '../../src/model/onnxTaps.ts';
+import { decodeModel, readModel } from '../../src/model/onnxProto.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TextTokenizer } from '../../src/model/tokenizer.ts';
+import { runOracle } from '../helpers/services.ts';
+
+// Tapped graphs go to a private cache, never the user's.
+const dir = mkdtempSync(join(tmpdir(), 'entroscope-taps-'));
+process.env.ENTROSCOPE_CACHE = join(dir, 'cache');
+
+const oracleScript = new URL('../oracle/layers_oracle.py', import.meta.url).pathname;
+const METRICS = ['entropy', 'erank', 'normalizedEntropy', 'renyi2', 'nuclearNorm'] as const;
+const TEXTS = [
+  'the cat sat on the mat .',
+  '',
+  'one',
+  'he was a good man , and she said so in the year of the great water .',
+  'a a a a a a',
+  'where did you find the animal ? under the house , near the light .',
+  'hello world',
+  'we can make it work if they help',
+  'w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13',
+];
+
+const causal = () => writeTinyTransformer(join(dir, 'causal'), TINY_PRESETS['causal-d64-l4']);
+const encoder = () => writeTinyTransformer(join(dir, 'encoder'), TINY_PRESETS['encoder-d32-l2']);
+let causalModel: ReturnType<typeof causal>;
+let encoderModel: ReturnType<typeof encoder>;
+before(() => {
+  causalModel = causal();
+  encoderModel = encoder();
+});
+
+function shard(m: { onnxPath: string; tokenizerPath: string }, over: Partial<ExtractShardInput>): Promise<ExtractShardOutput> {
+  return extractShard({
+    onnxPath: m.onnxPath,
+    tokenizerPath: m.tokenizerPath,
+    maxTokens: 32,
+    batchSize: 4,
+    intraOpThreads: 1,
+    startRow: 0,
+    texts: TEXTS,
+    ...over,
+  });
+}
+
+function relClose(actual: number | null | undefined, expected: number | null | undefined, tol: number, what: string): void {
+  assert.ok(actual != null && expected != null, `${what}: ${actual} vs ${expected}`);
+  const err = Math.abs(actual - expected) / Math.max(Math.abs(expected), 1e-12);
+  assert.ok(err <= tol, `${what}: ${actual} vs ${expected} (relative error ${err.toExponential(2)})`);
+}
+
+describe('finding taps', () => {
+  test('the heuristic finds exactly the hidden states the generator built, for every preset', () => {
+    for (const [name, cfg] of Object.entries(TINY_PRESETS)) {
+      const m = writeTinyTransformer(join(dir, name), cfg);
+      const found = findTaps(readModel(m.onnxPath));
+      assert.equal(found.blocks, cfg.layers, name);
+      assert.equal(found.layout, cfg.kind === 'causal' ? 'pre-norm' : 'post-norm', name);
+      assert.deepEqual(Object.fromEntries(found.taps.map((t) => [t.name, t.tensor])), m.taps, name);
+      assert.equal(found.batchCoupled, false);
+      assert.deepEqual(found.taps[0].shape, ['batch', 'sequence', cfg.dModel]);
+    }
+  });
+
+  test('a logits-only causal model offers `last` as its final norm, and its logits', () => {
+    const found = findTaps(readModel(causalModel.onnxPath));
+    assert.equal(found.logits, 'logits');
+    const last = found.taps.find((t) => t.name === 'last')!;
+    assert.equal(last.tensor, found.taps.find((t) => t.name === 'final')!.tensor);
+    assert.equal(last.isOutput, false);
+  });
+
+  test('layer requests resolve names, hidden_states indices and all; an unknown name lists the valid ones', () => {
+    const found = findTaps(readModel(causalModel.onnxPath));
+    assert.deepEqual(resolveLayers(found, ['0,2', 'last'], 'm').map((t) => t.name), ['embeddings', 'block.1', 'last']);
+    assert.deepEqual(resolveLayers(found, ['all'], 'm').map((t) => t.name), ['embeddings', 'block.0', 'block.1', 'block.2', 'block.3', 'final']);
+    assert.throws(
+      () => resolveLayers(found, ['block.7'], 'm.onnx'),
+      (err: Error) =>
+        err.name === 'InputError' &&
+        err.message.includes('no layer "block.7"') &&
+        err.message.includes('embeddings, block.0, block.1, block.2, block.3, final, last'),
+    );
+  });
+
+  test('OnnxModel.load with an unknown layer fails naming the layers that exist', async () => {
+    await assert.rejects(OnnxModel.load(encoderModel.onnxPath, { layers: ['block.9'] }), /no layer "block\.9".*embeddings, block\.0, block\.1, last/);
+  });
+
+  test('the tapped graph is written once to the cache, keyed by model hash and tap list, and reused', async () => {
+    const a = await tappedModel(causalModel.onnxPath, ['embeddings', 'block.2']);
+    const b = await tappedModel(causalModel.onnxPath, ['embeddings', 'block.2']);
+    const listing = await modelTaps(causalModel.onnxPath);
+    assert.equal(a.path, b.path);
+    assert.ok(a.path.startsWith(join(process.env.ENTROSCOPE_CACHE!, 'tapped', listing.sha256)));
+    const tapped = decodeModel(readFileSync(a.path), a.path);
+    const outs = tapped.graph.output.map((o) => o.name);
+    assert.deepEqual(outs, ['logits', ...a.taps.map((t) => t.tensor)]);
+    // No temp files left behind by the atomic write.
+    assert.ok(readdirSync(join(process.env.ENTROSCOPE_CACHE!, 'tapped', listing.sha256)).every((f) => !f.endsWith('.tmp')));
+    // The default layer of an encoder needs no rewrite.
+    assert.equal((await tappedModel(encoderModel.onnxPath, ['last'])).path, encoderModel.onnxPath);
+    assert.ok(existsSync(a.path));
+  });
+});
+
+describe('metrics at any layer', () => {
+  const LAYERS = ['embeddings', 'block.2', 'last'];
+
+  test('per-layer metrics and next-token loss match the onnx + numpy oracle to 1e-6 on a generated causal model', async () => {
+    const listing = await modelTaps(causalModel.onnxPath);
+    const tensors = Object.fromEntries(LAYERS.map((l) => [l, listing.taps.taps.find((t) => t.name === l)!.tensor]));
+    const { ids } = await TextTokenizer.load(causalModel.tokenizerPath, 32).encode(TEXTS);
+    const [ours, oracle] = await Promise.all([
+      shard(causalModel, { layers: LAYERS, loss: true, startRow: 10 }),
+      runOracle<{ perSample: Array<{ tokens: number; loss: number | null; layers: Record<string, Record<string, number | boolean>> }> }>(
+        oracleScript,
+        { model: causalModel.onnxPath, layers: tensors, ids, loss: true },
+      ),
+    ]);
+    assert.equal(ours.samples.length, TEXTS.length * LAYERS.length);
+    let compared = 0;
+    for (const row of ours.samples) {
+      const i = row.row - 10;
+      const want = oracle.perSample[i];
+      assert.equal(row.tokens, want.tokens);
+      if (want.loss === null) assert.equal(row.loss, null, `row ${i} loss`);
+      else relClose(row.loss, want.loss, 1e-6, `row ${i} loss`);
+      assert.equal(row.skipped, want.layers[row.layer].skipped, `row ${i} ${row.layer} skipped`);
+      if (row.skipped) continue;
+      for (const m of METRICS) relClose(row[m], want.layers[row.layer][m] as number, 1e-6, `row ${i} ${row.layer} ${m}`);
+      compared++;
+    }
+    assert.ok(compared >= (TEXTS.length - 2) * LAYERS.length);
+    // Rows of one layer share no values with another: the taps really are different tensors.
+    assert.notEqual(ours.samples[0].entropy, ours.samples[TEXTS.length].entropy);
+  });
+
+  for (const [kind, model] of [['causal', () => causalModel], ['encoder', () => encoderModel]] as const) {
+    test(`${kind}: batch size 1 and 7 give the same metrics, loss and partial Grams to 1e-6`, async () => {
+      const [one, seven] = await Promise.all([
+        shard(model(), { layers: ['all'], loss: true, batchSize: 1 }),
+        shard(model(), { layers: ['all'], loss: true, batchSize: 7 }),
+      ]);
+      assert.deepEqual(one.layers, seven.layers);
+      one.samples.forEach((r, k) => {
+        const s = seven.samples[k];
+        assert.equal(`${s.row}/${s.layer}`, `${r.row}/${r.layer}`);
+        assert.equal(s.skipped, r.skipped);
+        if (r.loss != null) relClose(s.loss, r.loss, 1e-6, `row ${r.row} loss`);
+        if (!r.skipped) for (const m of METRICS) relClose(s[m], r[m], 1e-6, `row ${r.row} ${r.layer} ${m}`);
+      });
+      one.grams.forEach((g, l) => {
+        assert.equal(seven.grams[l].layer, g.layer);
+        assert.equal(seven.grams[l].n, g.n);
+        for (let i = 0; i < g.s.length; i++) assert.ok(Math.abs(g.s[i] - seven.grams[l].s[i]) <= 1e-6 * g.n, `gram ${g.layer}[${i}]`);
+      });
+      // Loss needs logits: an encoder's rows say null, a causal model's say a number.
+      if (kind === 'encoder') assert.ok(one.samples.every((r) => r.loss === null));
+      else assert.equal(typeof one.samples[0].loss, 'number');
+    });
+  }
+
+  test('padding never enters: a short text batched with a long one has exactly its own hidden rows', async () => {
+    const model = await OnnxModel.load(causalModel.onnxPath, { layers: ['block.1', 'last'], logits: true });
+    const short = [2, 15, 20, 30];
+    const long = [2, ...Array.from({ length: 20 }, (_, i) => 10 + i)];
+    const alone = await model.runAll([short]);
+    const mixed = await model.runAll([long, short]);
+    model.layers.forEach((_, l) => {
+      const d = alone.layers[l].dim;
+      const a = alone.layers[l].hidden;
+      const m = mixed.layers[l].hidden.subarray(mixed.layers[l].seqLen * d, (mixed.layers[l].seqLen + short.length) * d);
+      for (let i = 0; i < short.length * d; i++) assert.ok(Math.abs(a[i] - m[i]) <= 1e-5 * (1 + Math.abs(a[i])), `layer ${l} value ${i}`);
+    });
+    const encoder = await OnnxModel.load(encoderModel.onnxPath, { layers: ['embeddings', 'last'] });
+    const e1 = await encoder.runAll([short]);
+    const e2 = await encoder.runAll([short, long]);
+    const d = e1.layers[1].dim;
+    for (let i = 0; i < short.length * d; i++) assert.ok(Math.abs(e1.layers[1].hidden[i] - e2.layers[1].hidden[i]) <= 1e-5, `encoder value ${i}`);
+    await Promise.all([model.release(), encoder.release()]);
+  });
+});
