@@ -6,14 +6,14 @@ import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
 import { parseEvaluationSpec, type EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import { keys, planEvaluation, type EvaluationPlan } from '../src/eval/plan.ts';
-import { readJsonlShard } from '../src/data/jsonlDataset.ts';
+import { readDatasetShard } from '../src/data/dataset.ts';
 import { sharedPool } from '../src/parallel/threadPool.ts';
-import { samplesFromArrow, samplesToArrow } from '../src/arrow/sampleTable.ts';
+import { samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
 import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
-import type { EvaluationSummary } from '../src/eval/summary.ts';
+import type { EvaluationSummary, LayerSummary } from '../src/eval/summary.ts';
 import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
 
 /** Inclusive-exclusive runs of shard indices, so a payload stays small for 100k shards. */
@@ -24,6 +24,8 @@ export interface PlanResult {
   prefix: string;
   shardCount: number;
   rows: number;
+  /** Resolved hidden-state taps, in request order. */
+  layers: string[];
   /** Shards that still need extraction. */
   pending: IndexRanges;
 }
@@ -40,6 +42,7 @@ export interface ShardResult {
 export interface ReduceInput {
   storeUri: string;
   prefix: string;
+  layer: string;
   /** 1 sums shard partials; level L sums nodes of level L − 1. */
   level: number;
   index: number;
@@ -111,7 +114,7 @@ export async function planShards(specInput: EvaluationSpecInput): Promise<PlanRe
     await putJson(store, keys.plan(plan.prefix), plan);
     const done = new Set(await store.list(`${plan.prefix}/shards/`));
     const pending = plan.shards.flatMap((s, i) => (done.has(keys.shardDone(plan.prefix, s)) ? [] : [i]));
-    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, pending: toRanges(pending) };
+    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, layers: plan.layers, pending: toRanges(pending) };
   });
 }
 
@@ -122,7 +125,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     const plan = await loadPlan(store, input.prefix);
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
-    const texts = await readJsonlShard(plan.dataset.path, plan.spec.textField, shard);
+    const texts = await readDatasetShard(plan.dataset.source, shard);
     let textsDone = 0;
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
     let out;
@@ -137,31 +140,36 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
           intraOpThreads: 1,
           startRow: shard.startRow,
           texts,
+          layers: plan.layers,
+          loss: plan.spec.loss,
         },
         (d) => (textsDone = d),
       );
     } finally {
       clearInterval(beat);
     }
+    const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
+    const files: FileEntry[] = [];
     const samplesBytes = samplesToArrow(out.samples);
-    const gramBytes = gramToArrow(out.gram);
     await store.put(keys.shardSamples(plan.prefix, shard), samplesBytes);
-    await store.put(keys.shardGram(plan.prefix, shard), gramBytes);
+    files.push(entry(keys.shardSamples(plan.prefix, shard), samplesBytes));
+    for (const gram of out.grams) {
+      const gramBytes = gramToArrow(gram);
+      await store.put(keys.shardGram(plan.prefix, shard, gram.layer), gramBytes);
+      files.push(entry(keys.shardGram(plan.prefix, shard, gram.layer), gramBytes));
+    }
     // Written last: a shard without done.json is not finished, whatever else exists.
     const done: ShardDone = {
       shard: input.shard,
       rows: [shard.startRow, shard.startRow + shard.rows],
       tokens: out.tokens,
-      files: [
-        { key: keys.shardSamples(plan.prefix, shard), bytes: samplesBytes.length, sha256: sha256(samplesBytes) },
-        { key: keys.shardGram(plan.prefix, shard), bytes: gramBytes.length, sha256: sha256(gramBytes) },
-      ],
+      files,
     };
     await putJson(store, keys.shardDone(plan.prefix, shard), done);
     return {
       shard: input.shard,
-      samples: out.samples.length,
-      skipped: out.samples.filter((s) => s.skipped).length,
+      samples: shard.rows,
+      skipped: out.samples.filter((s) => s.skipped && s.layer === plan.layers[0]).length,
       tokens: out.tokens,
       inferenceMs: Math.round(out.inferenceMs),
       metricsMs: Math.round(out.metricsMs),
@@ -171,7 +179,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
 
 /**
  * One node of the reduction tree: sums partial Grams `index·fanIn … index·fanIn + fanIn − 1` of the
- * level below (level 0 = the shards' own partials) into `reduce/level-<level>/<index>`. The workflow
+ * level below (level 0 = the shards' own partials) into `reduce/<layer>/level-<level>/<index>`. The workflow
  * names nodes by numbers only, so payloads stay small however many shards there are. Idempotent:
  * an existing output is kept.
  */
@@ -179,14 +187,17 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
   return userErrorsFinal(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input.prefix);
-    const output = keys.reduced(plan.prefix, input.level, input.index);
+    const output = keys.reduced(plan.prefix, input.layer, input.level, input.index);
     if (await store.exists(output)) return output;
     const below = Math.ceil(plan.shards.length / input.fanIn ** (input.level - 1)); // nodes one level down
     const first = input.index * input.fanIn;
     const last = Math.min(first + input.fanIn, below);
     const parts = [];
     for (let i = first; i < last; i++) {
-      const key = input.level === 1 ? keys.shardGram(plan.prefix, plan.shards[i]) : keys.reduced(plan.prefix, input.level - 1, i);
+      const key =
+        input.level === 1
+          ? keys.shardGram(plan.prefix, plan.shards[i], input.layer)
+          : keys.reduced(plan.prefix, input.layer, input.level - 1, i);
       parts.push(gramFromArrow(await store.get(key), store.uriOf(key)));
       Context.current().heartbeat();
     }
@@ -195,11 +206,37 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
   });
 }
 
-export async function summarize(input: { storeUri: string; prefix: string; gram: string }): Promise<SummaryResult> {
+/** Rows of one layer as the metric core's SampleMetrics. */
+function metricsOf(rows: SampleRow[]): SampleMetrics[] {
+  return rows.map((r) => ({
+    tokens: r.tokens,
+    dim: r.dim,
+    skipped: r.skipped,
+    skipReason: r.skipReason ?? undefined,
+    droppedRows: r.droppedRows,
+    entropy: r.entropy ?? undefined,
+    normalizedEntropy: r.normalizedEntropy ?? undefined,
+    erank: r.erank ?? undefined,
+    renyi2: r.renyi2 ?? undefined,
+    nuclearNorm: r.nuclearNorm ?? undefined,
+  }));
+}
+
+/** Mean next-token loss over the samples that have one (causal models), else null. */
+function meanLoss(rows: SampleRow[]): number | null {
+  const losses = rows.map((r) => r.loss).filter((l): l is number => typeof l === 'number');
+  return losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null;
+}
+
+/**
+ * Dataset metrics per layer from every shard's rows, pooled metrics from each layer's reduced Gram
+ * (which must cover every row exactly once), then summary.json and, last, manifest.json.
+ */
+export async function summarize(input: { storeUri: string; prefix: string; grams: Record<string, string> }): Promise<SummaryResult> {
   return userErrorsFinal(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input.prefix);
-    const rows = [];
+    const rows: SampleRow[] = [];
     const files: FileEntry[] = [];
     const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
     for (const s of plan.shards) {
@@ -207,42 +244,47 @@ export async function summarize(input: { storeUri: string; prefix: string; gram:
       const key = keys.shardSamples(plan.prefix, s);
       rows.push(...samplesFromArrow(await store.get(key), store.uriOf(key)));
     }
-    const gramKey = keys.gram(plan.prefix);
-    const gram = gramFromArrow(await store.get(input.gram), store.uriOf(input.gram));
-    const expected = [{ start: 0, end: plan.dataset.rows }];
-    if (JSON.stringify(gram.covers) !== JSON.stringify(expected)) {
-      throw new Error(`${store.uriOf(input.gram)} covers ${JSON.stringify(gram.covers)}, expected every row ${JSON.stringify(expected)}`);
+    const expected = JSON.stringify([{ start: 0, end: plan.dataset.rows }]);
+    const layers: LayerSummary[] = [];
+    for (const layer of plan.layers) {
+      const top = input.grams[layer];
+      if (!top) throw new Error(`no reduced Gram for layer ${layer}`);
+      const gram = gramFromArrow(await store.get(top), store.uriOf(top));
+      if (JSON.stringify(gram.covers) !== expected) {
+        throw new Error(`${store.uriOf(top)} covers ${JSON.stringify(gram.covers)}, expected every row ${expected}`);
+      }
+      const gramKey = keys.gram(plan.prefix, layer);
+      const gramBytes = gramToArrow(gram);
+      await store.put(gramKey, gramBytes);
+      files.push(entry(gramKey, gramBytes));
+      const layerRows = rows.filter((r) => r.layer === layer);
+      layers.push({
+        layer,
+        dim: gram.dim,
+        metrics: datasetMetrics(metricsOf(layerRows), { seed: plan.spec.seed }),
+        pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
+        meanLoss: meanLoss(layerRows),
+        gram: store.uriOf(gramKey),
+      });
     }
-    const gramBytes = gramToArrow(gram);
-    await store.put(gramKey, gramBytes);
-    files.push(entry(gramKey, gramBytes));
-    const perSample: SampleMetrics[] = rows.map((r) => ({
-      tokens: r.tokens,
-      dim: r.dim,
-      skipped: r.skipped,
-      skipReason: r.skipReason ?? undefined,
-      droppedRows: r.droppedRows,
-      entropy: r.entropy ?? undefined,
-      normalizedEntropy: r.normalizedEntropy ?? undefined,
-      erank: r.erank ?? undefined,
-      renyi2: r.renyi2 ?? undefined,
-      nuclearNorm: r.nuclearNorm ?? undefined,
-    }));
+    const first = rows.filter((r) => r.layer === plan.layers[0]);
     const summary: EvaluationSummary = {
       model: { name: plan.model.name, onnxSha256: plan.model.onnxSha256, tokenizerSha256: plan.model.tokenizerSha256 },
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
-      layer: gram.layer,
-      dim: gram.dim,
-      tokens: rows.reduce((a, r) => a + r.tokens, 0),
-      truncatedSamples: rows.filter((r) => r.truncated).length,
-      metrics: datasetMetrics(perSample, { seed: plan.spec.seed }),
-      pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
+      layer: layers[0].layer,
+      dim: layers[0].dim,
+      tokens: first.reduce((a, r) => a + r.tokens, 0),
+      truncatedSamples: first.filter((r) => r.truncated).length,
+      metrics: layers[0].metrics,
+      pooled: layers[0].pooled,
+      meanLoss: layers[0].meanLoss,
+      layers,
       configSha256: plan.configSha256,
       seed: plan.spec.seed,
       outputs: {
         prefix: store.uriOf(plan.prefix),
         summary: store.uriOf(keys.summary(plan.prefix)),
-        gram: store.uriOf(gramKey),
+        gram: layers[0].gram,
         shards: plan.shards.length,
       },
       versions: resultVersions(),

@@ -117,21 +117,23 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
 
   progress.phase = 'reducing';
   const fanIn = input.spec.reduceFanIn ?? 16;
-  let nodes = plan.shardCount;
-  let level = 0;
-  let top = '';
-  do {
-    level++;
-    const count = Math.ceil(nodes / fanIn);
-    const indices = Array.from({ length: count }, (_, i) => i);
-    await slidingWindow(indices, window, async (index) => {
-      top = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, level, index, fanIn });
-    });
-    nodes = count;
-  } while (nodes > 1);
+  const grams: Record<string, string> = {};
+  for (const layer of plan.layers) {
+    let nodes = plan.shardCount;
+    let level = 0;
+    do {
+      level++;
+      const count = Math.ceil(nodes / fanIn);
+      const indices = Array.from({ length: count }, (_, i) => i);
+      await slidingWindow(indices, window, async (index) => {
+        grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index, fanIn });
+      });
+      nodes = count;
+    } while (nodes > 1);
+  }
 
   progress.phase = 'summarising';
-  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, gram: top });
+  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams });
   progress.phase = 'done';
   return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted: pending.length };
 }

@@ -17,7 +17,12 @@ import { quietTemporalRuntime } from '../runtime.ts';
 export interface RunOptions {
   model?: string;
   data?: string;
-  textField: string;
+  format?: string;
+  textField?: string;
+  template?: string;
+  nonEmpty?: string;
+  limit?: string;
+  layers: string;
   shardSize: string;
   batchSize: string;
   maxTokens: string;
@@ -34,7 +39,12 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
   const spec = parseEvaluationSpec({
     model: resolve(opts.model ?? defaults.model()),
     data: resolve(opts.data ?? defaults.data()),
+    format: opts.format,
     textField: opts.textField,
+    template: opts.template?.replace(/\\n/g, '\n').replace(/\\t/g, '\t'),
+    nonEmpty: opts.nonEmpty ? opts.nonEmpty.split(',').map((f) => f.trim()) : undefined,
+    limit: opts.limit === undefined ? undefined : Number(opts.limit),
+    layers: opts.layers.split(',').map((l) => l.trim()),
     shardSize: Number(opts.shardSize),
     batchSize: Number(opts.batchSize),
     maxTokens: Number(opts.maxTokens),
@@ -56,7 +66,8 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
     connection = await Connection.connect(temporalConnectionOptions(address));
     const client = new Client({ connection, namespace: opts.namespace });
     // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
-    const workflowId = `eval-${sha256Json({ model: spec.model, data: spec.data, store: spec.store, textField: spec.textField, shardSize: spec.shardSize, maxTokens: spec.maxTokens }).slice(0, 20)}`;
+    const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
+    const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
     let handle;
     try {
       handle = await client.workflow.start(evaluationWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId, args: [{ spec }] });
@@ -117,16 +128,21 @@ function showProgress(poll: () => Promise<{ phase: string; shardsTotal: number; 
 
 export function printResult(r: EvaluationResult): void {
   const s = r.summary;
-  const m = s.metrics;
   const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
+  const withLoss = s.layers.some((l) => l.meanLoss !== null);
+  const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'];
   process.stdout.write(
     formatTable(
-      ['model', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'],
-      [[s.model.name, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy), fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(s.pooled.pooledErank, 2)]],
+      withLoss ? [...header, 'meanLoss'] : header,
+      s.layers.map((l) => {
+        const m = l.metrics;
+        const row = [s.model.name, l.layer, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy), fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2)];
+        return withLoss ? [...row, fmt(l.meanLoss)] : row;
+      }),
     ),
   );
   process.stdout.write(
-    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), layer ${s.layer}, d=${s.dim}; ` +
+    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
       `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
   );

@@ -17,6 +17,8 @@ export interface SampleRow {
   erank: number | null;
   renyi2: number | null;
   nuclearNorm: number | null;
+  /** Mean next-token cross-entropy of the sample (causal models with logits), else null. */
+  loss?: number | null;
 }
 
 const METRIC_COLUMNS = ['entropy', 'normalizedEntropy', 'erank', 'renyi2', 'nuclearNorm'] as const;
@@ -34,6 +36,7 @@ export function samplesToArrow(rows: SampleRow[]): Uint8Array {
     ...Object.fromEntries(
       METRIC_COLUMNS.map((c) => [c, A.vectorFromArray(rows.map((r) => r[c]), new A.Float64())]),
     ),
+    loss: A.vectorFromArray(rows.map((r) => r.loss ?? null), new A.Float64()),
   });
   return A.tableToIPC(table, 'file');
 }
@@ -62,6 +65,7 @@ export function samplesFromArrow(bytes: Uint8Array, source: string): SampleRow[]
       erank: (o.erank as number | null) ?? null,
       renyi2: (o.renyi2 as number | null) ?? null,
       nuclearNorm: (o.nuclearNorm as number | null) ?? null,
+      loss: (o.loss as number | null | undefined) ?? null,
     });
   }
   return out;

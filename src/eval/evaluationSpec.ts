@@ -5,9 +5,20 @@ import { z } from 'zod';
 export const EvaluationSpecSchema = z.object({
   /** Model folder (model.onnx + tokenizer.json) or .onnx file, as the workers see it. */
   model: z.string().min(1, 'model: give a model folder or .onnx file'),
-  /** JSON Lines dataset path. */
-  data: z.string().min(1, 'data: give a .jsonl file'),
-  textField: z.string().min(1).default('text'),
+  /** Dataset: JSONL, CSV/TSV, Parquet, Arrow IPC (optionally .gz), or a folder of .txt files. */
+  data: z.string().min(1, 'data: give a dataset file (.jsonl, .csv, .tsv, .parquet, .arrow) or a folder of .txt files'),
+  format: z.enum(['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
+  /** Field holding the text; or `template` over several fields. */
+  textField: z.string().min(1).optional(),
+  template: z.string().min(1).optional(),
+  /** Keep only rows whose listed fields are non-empty (e.g. the paper's dolly selection: context). */
+  nonEmpty: z.array(z.string().min(1)).optional(),
+  limit: z.number().int().positive().optional(),
+  sample: z.object({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  /** Hidden-state taps: `last`, `all`, names from `entroscope layers`, or hidden_states indices. */
+  layers: z.array(z.string().min(1)).min(1).default(['last']),
+  /** Next-token loss, for models with logits (ignored for others). */
+  loss: z.boolean().default(true),
   /** Rows per shard: one extraction activity each. */
   shardSize: z.number().int().positive().max(1_000_000).default(64),
   /** Texts per ONNX batch inside a shard. */
@@ -29,7 +40,10 @@ export type EvaluationSpec = z.output<typeof EvaluationSpecSchema>;
 
 /** Parses and validates; the error lists each bad field by name. */
 export function parseEvaluationSpec(input: unknown): EvaluationSpec {
-  const result = EvaluationSpecSchema.safeParse(input);
+  const result = EvaluationSpecSchema.refine((s) => !(s.textField && s.template), {
+    message: 'give textField or template, not both',
+    path: ['template'],
+  }).safeParse(input);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(spec)'}: ${i.message}`);
     throw new Error(`invalid evaluation spec:\n${lines.join('\n')}`);

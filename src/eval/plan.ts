@@ -3,11 +3,12 @@
 // range), so a re-run finds finished work and skips it.
 import { basename, resolve } from 'node:path';
 import { resolveModelFiles } from '../model/modelRef.ts';
-import { scanJsonl, type ShardBoundary } from '../data/jsonlDataset.ts';
+import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
+import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
 
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 
 export interface EvaluationPlan {
   planVersion: number;
@@ -15,10 +16,12 @@ export interface EvaluationPlan {
   prefix: string;
   spec: EvaluationSpec;
   model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string };
-  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string };
+  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; source: ResolvedDatasetSource };
+  /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
+  layers: string[];
   /** Hash of the settings that change results (not of paths, store or parallelism). */
   configSha256: string;
-  shards: ShardBoundary[];
+  shards: DatasetShard[];
 }
 
 function slug(name: string): string {
@@ -28,17 +31,31 @@ function slug(name: string): string {
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
   const files = resolveModelFiles(spec.model);
   const dataPath = resolve(spec.data);
-  const [onnxSha256, tokenizerSha256, scan] = await Promise.all([
-    sha256File(files.onnxPath),
+  const source: DatasetSource = {
+    path: dataPath,
+    format: spec.format,
+    textField: spec.textField,
+    template: spec.template,
+    filter: spec.nonEmpty ? { nonEmpty: spec.nonEmpty } : undefined,
+    limit: spec.limit,
+    sample: spec.sample,
+  };
+  const [tokenizerSha256, scan, listing] = await Promise.all([
     sha256File(files.tokenizerPath),
-    scanJsonl(dataPath, spec.textField, spec.shardSize),
+    scanDataset(source, spec.shardSize),
+    modelTaps(files.onnxPath), // hashes the model, lists its taps (cached)
   ]);
+  const onnxSha256 = listing.sha256;
+  // An unknown layer fails here, before any shard runs, listing the ones that exist.
+  const layers = resolveLayers(listing.taps, spec.layers, files.onnxPath).map((t) => t.name);
+  const { path: _path, ...selection } = scan.source;
   const configSha256 = sha256Json({
     planVersion: PLAN_VERSION,
-    textField: spec.textField,
+    selection,
     shardSize: spec.shardSize,
     maxTokens: spec.maxTokens,
-    layer: 'last',
+    layers,
+    loss: spec.loss,
   });
   const modelId = `${slug(files.name)}-${sha256Json([onnxSha256, tokenizerSha256]).slice(0, 12)}`;
   const datasetId = `${slug(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
@@ -47,7 +64,8 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
     spec,
     model: { ...files, onnxSha256, tokenizerSha256 },
-    dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256 },
+    dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
+    layers,
     configSha256,
     shards: scan.shards,
   };
@@ -56,15 +74,16 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
 /** Output keys, all under the plan's prefix. */
 export const keys = {
   plan: (prefix: string) => `${prefix}/plan.json`,
-  shardDir: (prefix: string, s: ShardBoundary) =>
+  shardDir: (prefix: string, s: DatasetShard) =>
     `${prefix}/shards/${String(s.startRow).padStart(9, '0')}-${String(s.startRow + s.rows).padStart(9, '0')}`,
-  shardSamples: (prefix: string, s: ShardBoundary) => `${keys.shardDir(prefix, s)}/samples.arrow`,
-  shardGram: (prefix: string, s: ShardBoundary) => `${keys.shardDir(prefix, s)}/gram.arrow`,
+  /** Per-sample rows of every layer. */
+  shardSamples: (prefix: string, s: DatasetShard) => `${keys.shardDir(prefix, s)}/samples.arrow`,
+  shardGram: (prefix: string, s: DatasetShard, layer: string) => `${keys.shardDir(prefix, s)}/gram-${layer}.arrow`,
   /** Written last by an extraction: its presence means the shard is complete. */
-  shardDone: (prefix: string, s: ShardBoundary) => `${keys.shardDir(prefix, s)}/done.json`,
-  reduced: (prefix: string, level: number, index: number) =>
-    `${prefix}/reduce/level-${level}/${String(index).padStart(6, '0')}.arrow`,
-  gram: (prefix: string) => `${prefix}/gram.arrow`,
+  shardDone: (prefix: string, s: DatasetShard) => `${keys.shardDir(prefix, s)}/done.json`,
+  reduced: (prefix: string, layer: string, level: number, index: number) =>
+    `${prefix}/reduce/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
+  gram: (prefix: string, layer: string) => `${prefix}/gram-${layer}.arrow`,
   summary: (prefix: string) => `${prefix}/summary.json`,
   manifest: (prefix: string) => `${prefix}/manifest.json`,
 };

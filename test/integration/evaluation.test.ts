@@ -13,6 +13,7 @@ import { openStore } from '../../src/store/openStore.ts';
 import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { quietTemporalRuntime } from '../../cli/runtime.ts';
+import { userMessage } from '../../cli/errors.ts';
 import type { EvaluationSpecInput } from '../../src/eval/evaluationSpec.ts';
 import { ensureBucket, modelDir, requireEnv, runCli, runOracle } from '../helpers/services.ts';
 
@@ -50,7 +51,7 @@ async function sampleRows(r: EvaluationResult): Promise<SampleRow[]> {
   const keys = (await store.list(`${r.prefix}/shards/`)).filter((k) => k.endsWith('samples.arrow'));
   const rows: SampleRow[] = [];
   for (const k of keys) rows.push(...samplesFromArrow(await store.get(k), k));
-  return rows.sort((a, b) => a.row - b.row);
+  return rows.sort((a, b) => a.row - b.row || a.layer.localeCompare(b.layer));
 }
 
 async function extractionsScheduled(workflowId: string): Promise<number> {
@@ -134,6 +135,33 @@ describe('evaluation of real MiniLM through real Temporal', () => {
     assert.deepEqual(await store.get(keysBefore.find((k) => k.endsWith('samples.arrow'))!), samplesBefore);
     assert.equal(again.summary.metrics.meanEntropy, first.summary.metrics.meanEntropy);
     assert.equal(again.summary.pooled.pooledEntropy, first.summary.pooled.pooledEntropy);
+  });
+});
+
+describe('layers and dataset formats through the workflow', () => {
+  test('a CSV copy of the data with three layers gives one summary per layer, and the same last layer as JSONL', async () => {
+    const csv = join(dir, 'sample.csv');
+    const quote = (t: string) => `"${t.replace(/"/g, '""')}"`;
+    await writeFile(csv, 'id,text\n' + texts.map((t, i) => `${i},${quote(t)}`).join('\n') + '\n');
+    const layers = ['embeddings', 'block.2', 'last'];
+    const r = await evaluate({ model, data: csv, shardSize: SHARD, store: `file://${join(dir, 'store-layers')}`, layers }, 'layers');
+    assert.deepEqual(r.summary.layers.map((l) => l.layer), layers);
+    for (const l of r.summary.layers) assert.equal(l.metrics.samplesUsed, TEXTS, `layer ${l.layer}`);
+    const rows = await sampleRows(r);
+    assert.equal(rows.length, TEXTS * layers.length, 'one row per sample per layer');
+    const last = r.summary.layers[2];
+    const o = await oracle;
+    const meanOracle = o.perSample.reduce((a, p) => a + p.entropy!, 0) / TEXTS;
+    assertRelClose(last.metrics.meanEntropy!, meanOracle, 1e-6, 'last layer mean entropy from CSV');
+    assertRelClose(last.pooled.pooledEntropy, o.pooledEntropy, 1e-6, 'last layer pooled entropy from CSV');
+    assert.notEqual(r.summary.layers[0].metrics.meanEntropy, last.metrics.meanEntropy, 'layers differ');
+  });
+
+  test('an unknown layer fails before any shard runs, listing the layers that exist', async () => {
+    await assert.rejects(
+      evaluate({ model, data: dataPath, shardSize: SHARD, store: `file://${join(dir, 'store-bad-layer')}`, layers: ['block.99'] }, 'bad-layer'),
+      (err: Error) => /block\.99/.test(userMessage(err)) && /embeddings/.test(userMessage(err)),
+    );
   });
 });
 
