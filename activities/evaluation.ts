@@ -13,7 +13,8 @@ import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
-import type { EvaluationSummary, LayerSummary } from '../src/eval/summary.ts';
+import type { EvaluationSummary, LayerSummary, UntrainedLayer } from '../src/eval/summary.ts';
+import { diffErank } from '../src/metrics/diffErank.ts';
 import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
 
 /** Inclusive-exclusive runs of shard indices, so a payload stays small for 100k shards. */
@@ -232,7 +233,13 @@ function meanLoss(rows: SampleRow[]): number | null {
  * Dataset metrics per layer from every shard's rows, pooled metrics from each layer's reduced Gram
  * (which must cover every row exactly once), then summary.json and, last, manifest.json.
  */
-export async function summarize(input: { storeUri: string; prefix: string; grams: Record<string, string> }): Promise<SummaryResult> {
+export async function summarize(input: {
+  storeUri: string;
+  prefix: string;
+  grams: Record<string, string>;
+  /** The untrained twin's per-layer results, with `diffErank`. */
+  untrained?: UntrainedLayer[];
+}): Promise<SummaryResult> {
   return userErrorsFinal(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input.prefix);
@@ -258,18 +265,31 @@ export async function summarize(input: { storeUri: string; prefix: string; grams
       await store.put(gramKey, gramBytes);
       files.push(entry(gramKey, gramBytes));
       const layerRows = rows.filter((r) => r.layer === layer);
-      layers.push({
+      const layerSummary: LayerSummary = {
         layer,
         dim: gram.dim,
         metrics: datasetMetrics(metricsOf(layerRows), { seed: plan.spec.seed }),
         pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
         meanLoss: meanLoss(layerRows),
         gram: store.uriOf(gramKey),
-      });
+      };
+      const twin = input.untrained?.find((u) => u.layer === layer);
+      if (twin) {
+        const d = diffErank(twin, layerSummary.metrics);
+        layerSummary.diffErank = { untrainedErankOfMeanEntropy: twin.erankOfMeanEntropy!, ...d, untrainSeed: plan.spec.untrainSeed };
+        layerSummary.reducedLoss = twin.meanLoss !== null && layerSummary.meanLoss !== null ? twin.meanLoss - layerSummary.meanLoss : null;
+      }
+      layers.push(layerSummary);
     }
     const first = rows.filter((r) => r.layer === plan.layers[0]);
     const summary: EvaluationSummary = {
-      model: { name: plan.model.name, onnxSha256: plan.model.onnxSha256, tokenizerSha256: plan.model.tokenizerSha256 },
+      model: {
+        name: plan.model.name,
+        onnxSha256: plan.model.onnxSha256,
+        tokenizerSha256: plan.model.tokenizerSha256,
+        ...(plan.spec.family ? { family: plan.spec.family } : {}),
+        ...(plan.spec.params ? { params: plan.spec.params } : {}),
+      },
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
       layer: layers[0].layer,
       dim: layers[0].dim,

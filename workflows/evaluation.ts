@@ -4,7 +4,7 @@
 // out over them in a bounded sliding window, reduces the partial Grams in a tree of fan-in k, and
 // summarises. Work already in the store is skipped, so re-running the same evaluation — or resuming
 // one that died — recomputes nothing that is finished.
-import { ApplicationFailure, condition, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineQuery, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
@@ -44,7 +44,7 @@ export const progressQuery = defineQuery<EvaluationProgress>('progress');
 
 const nonRetryableErrorTypes = ['InputError'];
 
-const { planShards } = proxyActivities<typeof activities>({
+const { planShards, prepareUntrainedTwin } = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.extraction,
   startToCloseTimeout: '30 minutes',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes },
@@ -101,6 +101,21 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   setHandler(progressQuery, () => progress);
 
   const plan = await planShards(input.spec);
+
+  // Diff-eRank: the untrained twin is evaluated as a child workflow, in parallel with this one.
+  const twin = input.spec.diffErank
+    ? (async () => {
+        const seed = input.spec.untrainSeed ?? 0;
+        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed });
+        const child = await startChild(evaluationWorkflow, {
+          workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
+          args: [{ spec: { ...input.spec, model, diffErank: false, family: undefined, params: undefined } }],
+        });
+        return child.result();
+      })()
+    : undefined;
+  // Handled below by `await twin`; marked handled now so a failure while we extract is not "unhandled".
+  twin?.catch(() => undefined);
   const pending = plan.pending.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
   progress.shardsTotal = plan.shardCount;
   progress.shardsReused = plan.shardCount - pending.length;
@@ -132,8 +147,12 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     } while (nodes > 1);
   }
 
+  const untrained = twin
+    ? (await twin).summary.layers.map((l) => ({ layer: l.layer, erankOfMeanEntropy: l.metrics.erankOfMeanEntropy, meanLoss: l.meanLoss }))
+    : undefined;
+
   progress.phase = 'summarising';
-  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams });
+  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams, untrained });
   progress.phase = 'done';
   return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted: pending.length };
 }

@@ -23,6 +23,10 @@ export interface RunOptions {
   nonEmpty?: string;
   limit?: string;
   layers: string;
+  diffErank?: boolean;
+  untrainSeed: string;
+  family?: string;
+  params?: string;
   shardSize: string;
   batchSize: string;
   maxTokens: string;
@@ -45,6 +49,10 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
     nonEmpty: opts.nonEmpty ? opts.nonEmpty.split(',').map((f) => f.trim()) : undefined,
     limit: opts.limit === undefined ? undefined : Number(opts.limit),
     layers: opts.layers.split(',').map((l) => l.trim()),
+    diffErank: opts.diffErank === true,
+    untrainSeed: Number(opts.untrainSeed),
+    family: opts.family,
+    params: opts.params === undefined ? undefined : Number(opts.params),
     shardSize: Number(opts.shardSize),
     batchSize: Number(opts.batchSize),
     maxTokens: Number(opts.maxTokens),
@@ -130,14 +138,20 @@ export function printResult(r: EvaluationResult): void {
   const s = r.summary;
   const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
   const withLoss = s.layers.some((l) => l.meanLoss !== null);
+  const withDiff = s.layers.some((l) => l.diffErank);
   const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'];
   process.stdout.write(
     formatTable(
-      withLoss ? [...header, 'meanLoss'] : header,
+      [...header, ...(withLoss ? ['meanLoss'] : []), ...(withDiff ? ['diffErank', 'erank ratio'] : []), ...(withDiff && withLoss ? ['ΔL'] : [])],
       s.layers.map((l) => {
         const m = l.metrics;
-        const row = [s.model.name, l.layer, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy), fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2)];
-        return withLoss ? [...row, fmt(l.meanLoss)] : row;
+        return [
+          s.model.name, l.layer, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy),
+          fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2),
+          ...(withLoss ? [fmt(l.meanLoss)] : []),
+          ...(withDiff ? [fmt(l.diffErank?.diffErank ?? null, 3), fmt(l.diffErank?.ratio ?? null)] : []),
+          ...(withDiff && withLoss ? [fmt(l.reducedLoss ?? null)] : []),
+        ];
       }),
     ),
   );

@@ -33,6 +33,12 @@ export const EvaluationSpecSchema = z.object({
   reduceFanIn: z.number().int().min(2).max(1000).default(16),
   /** Seed for bootstrap intervals. */
   seed: z.number().int().nonnegative().default(0),
+  /** Model family (for scaling fits) and parameter count (counted from the graph when absent). */
+  family: z.string().min(1).optional(),
+  params: z.number().positive().optional(),
+  /** Also evaluate the untrained twin (weights re-initialised from `untrainSeed`) and report Diff-eRank. */
+  diffErank: z.boolean().default(false),
+  untrainSeed: z.number().int().nonnegative().default(0),
 });
 
 export type EvaluationSpecInput = z.input<typeof EvaluationSpecSchema>;

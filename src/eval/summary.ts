@@ -13,10 +13,21 @@ export interface LayerSummary {
   meanLoss: number | null;
   /** URI of the layer's reduced Gram (S, n). */
   gram: string;
+  /** Against the untrained twin (DESIGN §1.7), with `diffErank`. */
+  diffErank?: { untrainedErankOfMeanEntropy: number; diffErank: number; ratio: number; untrainSeed: number };
+  /** ΔL = L(untrained) − L(trained) (DESIGN §1.8), for models with logits and `diffErank`. */
+  reducedLoss?: number | null;
+}
+
+/** What the trained model's summary needs of its twin's, per layer. */
+export interface UntrainedLayer {
+  layer: string;
+  erankOfMeanEntropy: number | null;
+  meanLoss: number | null;
 }
 
 export interface EvaluationSummary {
-  model: { name: string; onnxSha256: string; tokenizerSha256: string };
+  model: { name: string; onnxSha256: string; tokenizerSha256: string; family?: string; params?: number };
   dataset: { name: string; rows: number; sha256: string };
   layer: string;
   dim: number;
