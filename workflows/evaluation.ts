@@ -4,7 +4,7 @@
 // out over them in a bounded sliding window, reduces the partial Grams in a tree of fan-in k, and
 // summarises. Work already in the store is skipped, so re-running the same evaluation — or resuming
 // one that died — recomputes nothing that is finished.
-import { ApplicationFailure, condition, defineQuery, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineQuery, executeChild, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
@@ -93,6 +93,85 @@ async function slidingWindow<T>(items: T[], window: number, run: (item: T) => Pr
   if (hasFailed) throw failure;
 }
 
+// ---- scale: chunks of shards -------------------------------------------------------------------
+//
+// A Temporal history holds at most 51,200 events and 2,000 pending activities or children. So an
+// evaluation extracts at most CHUNK = k^m shards in its own history (k = the reduction fan-in,
+// k^m ≥ 256); larger ones hand each chunk to a child `extractChunkWorkflow`, which extracts its
+// shards and reduces their partials up to level m of the same global tree. The parent then only
+// reduces the chunks' nodes. 100,000 shards → 391 children of ≤ ~2,000 events each.
+
+const MIN_CHUNK_SHARDS = 256;
+
+/** Levels m (and chunk size k^m) a chunk reduces by itself. */
+export function chunkLevels(fanIn: number): { levels: number; chunkShards: number } {
+  let levels = 1;
+  let chunkShards = fanIn;
+  while (chunkShards < MIN_CHUNK_SHARDS) {
+    levels++;
+    chunkShards *= fanIn;
+  }
+  return { levels, chunkShards };
+}
+
+function expand(ranges: Array<[number, number]>, from: number, to: number): number[] {
+  const out: number[] = [];
+  for (const [a, b] of ranges) for (let i = Math.max(a, from); i < Math.min(b, to); i++) out.push(i);
+  return out;
+}
+
+export interface ChunkInput {
+  storeUri: string;
+  prefix: string;
+  layers: string[];
+  shardCount: number;
+  /** Shards [first, last) of the evaluation. */
+  first: number;
+  last: number;
+  /** Shards of the chunk still to extract (the rest are in the store). */
+  pending: number[];
+  /** Reduction levels to build (1..levels), fan-in k. */
+  levels: number;
+  fanIn: number;
+  window: number;
+}
+
+export interface ChunkResult {
+  extracted: number;
+  samples: number;
+  tokens: number;
+}
+
+/** Extracts a chunk's pending shards (sliding window), then reduces levels 1..levels over it. */
+async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: number; tokens: number }) => void): Promise<ChunkResult> {
+  const result: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
+  await slidingWindow(input.pending, input.window, async (shard) => {
+    const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, shard });
+    result.extracted++;
+    result.samples += r.samples;
+    result.tokens += r.tokens;
+    onShard(r);
+  });
+  for (const layer of input.layers) {
+    let width = 1; // shards per node at the current level
+    for (let level = 1; level <= input.levels; level++) {
+      width *= input.fanIn;
+      const firstNode = Math.floor(input.first / width);
+      const lastNode = Math.ceil(input.last / width);
+      const nodes = Array.from({ length: lastNode - firstNode }, (_, i) => firstNode + i);
+      await slidingWindow(nodes, input.window, async (index) => {
+        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, layer, level, index, fanIn: input.fanIn });
+      });
+    }
+  }
+  return result;
+}
+
+/** A chunk of a large evaluation, started by evaluationWorkflow; see the section comment above. */
+export async function extractChunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
+  return extractAndReduce(input, () => undefined);
+}
+
 // ---- workflow ----------------------------------------------------------------------------------
 
 export async function evaluationWorkflow(input: EvaluationInput): Promise<EvaluationResult> {
@@ -116,35 +195,60 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     : undefined;
   // Handled below by `await twin`; marked handled now so a failure while we extract is not "unhandled".
   twin?.catch(() => undefined);
-  const pending = plan.pending.flatMap(([a, b]) => Array.from({ length: b - a }, (_, i) => a + i));
+
+  const pendingCount = plan.pending.reduce((a, [x, y]) => a + y - x, 0);
   progress.shardsTotal = plan.shardCount;
-  progress.shardsReused = plan.shardCount - pending.length;
+  progress.shardsReused = plan.shardCount - pendingCount;
   progress.shardsDone = progress.shardsReused;
   progress.phase = 'extracting';
 
   const window = input.spec.maxParallelShards ?? 8;
-  await slidingWindow(pending, window, async (shard) => {
-    const r = await extractShard({ storeUri: plan.storeUri, prefix: plan.prefix, shard });
-    progress.shardsDone++;
+  const fanIn = input.spec.reduceFanIn ?? 16;
+  const { levels, chunkShards } = chunkLevels(fanIn);
+  const chunkCount = Math.ceil(plan.shardCount / chunkShards);
+  const chunkInput = (c: number): ChunkInput => {
+    const first = c * chunkShards;
+    const last = Math.min(first + chunkShards, plan.shardCount);
+    const base = { storeUri: plan.storeUri, prefix: plan.prefix, layers: plan.layers, shardCount: plan.shardCount, levels, fanIn, window };
+    return { ...base, first, last, pending: expand(plan.pending, first, last) };
+  };
+  const count = (r: { samples: number; tokens: number }, shards: number): void => {
+    progress.shardsDone += shards;
     progress.samples += r.samples;
     progress.tokens += r.tokens;
-  });
+  };
+  let shardsExtracted = 0;
+  if (chunkCount === 1) {
+    shardsExtracted = (await extractAndReduce(chunkInput(0), (r) => count(r, 1))).extracted;
+  } else {
+    const chunks = Array.from({ length: chunkCount }, (_, c) => c);
+    await slidingWindow(chunks, input.spec.maxParallelChunks ?? 4, async (c) => {
+      const r = await executeChild(extractChunkWorkflow, {
+        workflowId: `${workflowInfo().workflowId}/chunk-${c}`,
+        args: [chunkInput(c)],
+      });
+      shardsExtracted += r.extracted;
+      count(r, r.extracted);
+    });
+  }
 
+  // The chunks left one node each at level m; reduce those up to the root.
   progress.phase = 'reducing';
-  const fanIn = input.spec.reduceFanIn ?? 16;
   const grams: Record<string, string> = {};
   for (const layer of plan.layers) {
-    let nodes = plan.shardCount;
-    let level = 0;
-    do {
+    let nodes = chunkCount;
+    let level = levels;
+    while (nodes > 1) {
       level++;
-      const count = Math.ceil(nodes / fanIn);
-      const indices = Array.from({ length: count }, (_, i) => i);
-      await slidingWindow(indices, window, async (index) => {
-        grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index, fanIn });
-      });
-      nodes = count;
-    } while (nodes > 1);
+      const next = Math.ceil(nodes / fanIn);
+      const indices = Array.from({ length: next }, (_, i) => i);
+      await slidingWindow(indices, window, (index) =>
+        reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index, fanIn }).then(() => undefined),
+      );
+      nodes = next;
+    }
+    // The root, already built: the call (idempotent) returns its key.
+    grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index: 0, fanIn });
   }
 
   const untrained = twin
@@ -154,5 +258,5 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   progress.phase = 'summarising';
   const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams, untrained });
   progress.phase = 'done';
-  return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted: pending.length };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted };
 }

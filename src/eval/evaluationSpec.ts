@@ -29,6 +29,8 @@ export const EvaluationSpecSchema = z.object({
   store: z.string().min(1),
   /** Shards extracting at once (the workflow's sliding window). */
   maxParallelShards: z.number().int().positive().max(1000).default(8),
+  /** Chunks (child workflows of up to ~256 shards) running at once, for evaluations larger than one chunk. */
+  maxParallelChunks: z.number().int().positive().max(1000).default(4),
   /** Partial Grams summed per reduction step. */
   reduceFanIn: z.number().int().min(2).max(1000).default(16),
   /** Seed for bootstrap intervals. */
