@@ -1,10 +1,13 @@
 // The `entroscope` command.
 import { Command } from 'commander';
+import { registerCompare } from './commands/compare.ts';
 import { registerLayers } from './commands/layers.ts';
+import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSpectrum } from './commands/spectrum.ts';
 import { registerUntrain } from './commands/untrain.ts';
 import { registerWorker } from './commands/worker.ts';
+import { registerSweep } from './commands/sweep.ts';
 import { userMessage } from './errors.ts';
 
 const program = new Command()
@@ -14,9 +17,12 @@ const program = new Command()
 
 registerRun(program);
 registerWorker(program);
+registerSweep(program);
 registerSpectrum(program);
 registerLayers(program);
 registerUntrain(program);
+registerReport(program);
+registerCompare(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,18 +1,15 @@
 // The work of `entroscope run`, loaded only when that command runs (Temporal, ONNX: heavy imports).
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { defaults } from '../defaults.ts';
-import { ensureDevServer, type DevServer } from '../temporalDevServer.ts';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
-import { temporalConnectionOptions } from '../../workers/connectionOptions.ts';
-import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import { withTemporal } from './temporalSession.ts';
 import { parseEvaluationSpec } from '../../src/eval/evaluationSpec.ts';
 import { storeUri } from '../../src/store/openStore.ts';
 import { sha256Json } from '../../src/io/hash.ts';
 import { evaluationWorkflow, progressQuery, type EvaluationResult } from '../../workflows/evaluation.ts';
 import { formatTable } from '../format.ts';
-import { quietTemporalRuntime } from '../runtime.ts';
 
 export interface RunOptions {
   model?: string;
@@ -59,20 +56,7 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
     store: storeUri(opts.store ?? resolve(stateDir, 'store')),
     maxParallelShards: Number(opts.parallel),
   });
-  quietTemporalRuntime();
-  const external = opts.temporal ?? process.env.TEMPORAL_ADDRESS;
-  let server: DevServer | undefined;
-  let workers: RunningWorkers | undefined;
-  let connection: Connection | undefined;
-  try {
-    let address = external;
-    if (!address) {
-      server = await ensureDevServer(stateDir, defaults.temporalPort);
-      address = server.address;
-      workers = await startWorkers({ address, namespace: opts.namespace, roles: ALL_ROLES });
-    }
-    connection = await Connection.connect(temporalConnectionOptions(address));
-    const client = new Client({ connection, namespace: opts.namespace });
+  return withTemporal({ temporal: opts.temporal, namespace: opts.namespace, stateDir, embeddedWorker: true }, async ({ client, workerStopped }) => {
     // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
     const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
     const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
@@ -84,24 +68,18 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
       process.stderr.write(`entroscope: attaching to running workflow ${workflowId}\n`);
       handle = client.workflow.getHandle<typeof evaluationWorkflow>(workflowId);
     }
+    process.stderr.write(`entroscope: workflow ${workflowId}\n`);
     const stopProgress = showProgress(() => handle.query(progressQuery), opts.json === true);
-    const workerFailure = workers?.done.then(() => {
-      throw new Error('the embedded worker stopped unexpectedly');
-    });
     try {
-      return await (workerFailure ? Promise.race([handle.result(), workerFailure]) : handle.result());
+      return await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result());
     } finally {
       await stopProgress();
     }
-  } finally {
-    await connection?.close();
-    await workers?.shutdown();
-    await server?.stop();
-  }
+  });
 }
 
 /** A progress bar on a terminal, a line every few seconds otherwise; from the workflow's query. */
-function showProgress(poll: () => Promise<{ phase: string; shardsTotal: number; shardsDone: number; samples: number }>, quiet: boolean): () => Promise<void> {
+export function showProgress(poll: () => Promise<{ phase: string; shardsTotal: number; shardsDone: number; samples: number }>, quiet: boolean): () => Promise<void> {
   const tty = process.stderr.isTTY;
   const bar = tty ? new cliProgress.SingleBar({ format: 'shards {bar} {value}/{total} | {phase} | {samples} samples | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
   let started = false;

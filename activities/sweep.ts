@@ -1,0 +1,74 @@
+// The last step of a sweep: read every evaluation's summary, fit the scaling laws, write the
+// report tables and, last, the sweep's manifest (archive index with sizes and sha256 sums).
+import { openStore } from '../src/store/openStore.ts';
+import { putJson } from '../src/store/store.ts';
+import { sha256 } from '../src/io/hash.ts';
+import { resultVersions } from '../src/io/versions.ts';
+import { sweepFits } from '../src/sweep/sweepFits.ts';
+import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
+import type { EvaluationSummary } from '../src/eval/summary.ts';
+
+export interface SweepEvaluation {
+  workflowId: string;
+  model: string;
+  dataset: string;
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  /** Store prefix of the evaluation's outputs, once completed. */
+  prefix?: string;
+  error?: string;
+}
+
+export interface SweepOutputs {
+  manifestUri: string;
+  fitsUri: string;
+  reportUri: string;
+}
+
+const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '—' : x.toFixed(d));
+
+export async function finishSweep(input: { spec: SweepSpec; sweepId: string; evaluations: SweepEvaluation[] }): Promise<SweepOutputs> {
+  const store = openStore(input.spec.store);
+  const base = `sweeps/${input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const summaries: EvaluationSummary[] = [];
+  const files = [];
+  for (const e of input.evaluations) {
+    if (e.status !== 'completed' || !e.prefix) continue;
+    for (const name of ['summary.json', 'manifest.json']) {
+      const key = `${e.prefix}/${name}`;
+      const bytes = await store.get(key);
+      files.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
+      if (name === 'summary.json') summaries.push(JSON.parse(new TextDecoder().decode(bytes)) as EvaluationSummary);
+    }
+  }
+  const fits = sweepFits(summaries, { seed: input.spec.seed });
+  await putJson(store, `${base}/fits.json`, fits);
+
+  const lines = [`# Sweep ${input.sweepId}`, '', '| model | family | params | dataset | layer | erankOfMeanEntropy | meanEntropy | pooledErank | meanLoss | diffErank |', '|---|---|---:|---|---|---:|---:|---:|---:|---:|'];
+  for (const s of summaries) {
+    for (const l of s.layers) {
+      lines.push(`| ${s.model.name} | ${s.model.family ?? ''} | ${s.model.params ?? ''} | ${s.dataset.name} | ${l.layer} | ${fmt(l.metrics.erankOfMeanEntropy, 2)} | ${fmt(l.metrics.meanEntropy)} | ${fmt(l.pooled.pooledErank, 2)} | ${fmt(l.meanLoss)} | ${fmt(l.diffErank?.diffErank, 3)} |`);
+    }
+  }
+  const failed = input.evaluations.filter((e) => e.status === 'failed');
+  if (failed.length) {
+    lines.push('', '## Failed evaluations', '');
+    for (const e of failed) lines.push(`- ${e.model} × ${e.dataset}: ${e.error ?? 'failed'}`);
+  }
+  lines.push('', '## Scaling fits (x = parameter count)', '');
+  for (const f of fits.filter((f) => f.metric === 'erankOfMeanEntropy')) {
+    const pl = f.powerLaw.ok ? `a=${f.powerLaw.params.a.toPrecision(4)}, b=${f.powerLaw.params.b.toPrecision(4)}, c=${f.powerLaw.params.c.toPrecision(4)}, R²=${f.powerLaw.r2.toFixed(3)}` : f.powerLaw.reason;
+    const ll = f.logLinear.ok ? `a=${f.logLinear.params.a.toPrecision(4)}, b=${f.logLinear.params.b.toPrecision(4)}, R²=${f.logLinear.r2.toFixed(3)}` : f.logLinear.reason;
+    lines.push(`- ${f.family} / ${f.dataset} / ${f.layer} / ${f.metric}: power law: ${pl}; log-linear: ${ll}`);
+  }
+  const report = new TextEncoder().encode(lines.join('\n') + '\n');
+  await store.put(`${base}/report.md`, report);
+  // The manifest is written last: the sweep's archive is complete when it exists.
+  await putJson(store, `${base}/manifest.json`, {
+    sweepId: input.sweepId,
+    spec: input.spec,
+    versions: resultVersions(),
+    evaluations: input.evaluations,
+    files,
+  });
+  return { manifestUri: store.uriOf(`${base}/manifest.json`), fitsUri: store.uriOf(`${base}/fits.json`), reportUri: store.uriOf(`${base}/report.md`) };
+}

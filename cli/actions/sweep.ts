@@ -1,0 +1,182 @@
+// The work of `entroscope sweep | status | cancel | resume | schedule …` (loaded on demand).
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { readFile } from 'node:fs/promises';
+import { parseSweepSpec, type SweepSpec } from '../../src/sweep/sweepSpec.ts';
+import { sha256Json } from '../../src/io/hash.ts';
+import { storeUri } from '../../src/store/openStore.ts';
+import { sweepWorkflow, sweepProgressQuery, type SweepResult } from '../../workflows/sweep.ts';
+import { progressQuery, type EvaluationProgress } from '../../workflows/evaluation.ts';
+import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import { withTemporal, type SessionOptions } from './temporalSession.ts';
+import { showProgress } from './run.ts';
+import { formatTable } from '../format.ts';
+
+export interface ConnectOptions {
+  temporal?: string;
+  namespace: string;
+  stateDir: string;
+}
+
+async function loadSpec(file: string): Promise<SweepSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read sweep spec ${file}: ${(err as Error).message}`);
+  }
+  const spec = parseSweepSpec(text, file);
+  spec.store = storeUri(spec.store);
+  return spec;
+}
+
+/** Same spec → same sweep ID, so re-running a spec resumes it. */
+export function sweepIdOf(spec: SweepSpec): string {
+  return `sweep-${spec.name}-${sha256Json(spec).slice(0, 12)}`;
+}
+
+/** Shards done/total over a sweep's running evaluations (each asked by its own query). */
+async function sweepShardProgress(client: Client, id: string): Promise<{ phase: string; shardsTotal: number; shardsDone: number; samples: number }> {
+  const p = await client.workflow.getHandle(id).query(sweepProgressQuery);
+  let shardsTotal = 0;
+  let shardsDone = 0;
+  let samples = 0;
+  for (const e of p.evaluations.filter((e) => e.status === 'running')) {
+    try {
+      const ep = await client.workflow.getHandle(e.workflowId).query(progressQuery);
+      shardsTotal += ep.shardsTotal;
+      shardsDone += ep.shardsDone;
+      samples += ep.samples;
+    } catch {
+      // not started yet
+    }
+  }
+  const done = p.evaluations.filter((e) => e.status === 'completed' || e.status === 'failed').length;
+  return { phase: `${p.phase}, ${done}/${p.evaluations.length} evaluations`, shardsTotal, shardsDone, samples };
+}
+
+export function printSweep(r: SweepResult): void {
+  process.stdout.write(
+    formatTable(
+      ['evaluation', 'model', 'dataset', 'status'],
+      r.evaluations.map((e) => [e.workflowId, e.model, e.dataset, e.status === 'failed' ? `failed: ${e.error}` : e.status]),
+    ),
+  );
+  process.stdout.write(`\nreport: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
+}
+
+export async function sweep(file: string, opts: ConnectOptions & { id?: string; detach?: boolean; json?: boolean }): Promise<SweepResult | { sweepId: string }> {
+  const spec = await loadSpec(file);
+  if (opts.detach && !(opts.temporal ?? process.env.TEMPORAL_ADDRESS)) {
+    throw new Error('--detach needs a Temporal server (--temporal or TEMPORAL_ADDRESS) with workers running: the embedded server stops with this command');
+  }
+  const session: SessionOptions = { ...opts, embeddedWorker: true };
+  return withTemporal(session, async ({ client, workerStopped }) => {
+    const sweepId = opts.id ?? sweepIdOf(spec);
+    let handle;
+    try {
+      handle = await client.workflow.start(sweepWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId: sweepId, args: [{ spec }] });
+      process.stderr.write(`entroscope: started sweep ${sweepId}\n`);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      process.stderr.write(`entroscope: attaching to running sweep ${sweepId}\n`);
+      handle = client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
+    }
+    if (opts.detach) return { sweepId };
+    const stop = showProgress(() => sweepShardProgress(client, sweepId), opts.json === true);
+    try {
+      return await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result());
+    } finally {
+      await stop();
+    }
+  });
+}
+
+export async function status(id: string, opts: ConnectOptions & { json?: boolean }): Promise<unknown> {
+  return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    const handle = client.workflow.getHandle(id);
+    let desc;
+    try {
+      desc = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new Error(`no workflow ${id} on this Temporal server`);
+      throw err;
+    }
+    const out: Record<string, unknown> = { id, type: desc.type, status: desc.status.name, started: desc.startTime.toISOString() };
+    if (desc.status.name === 'RUNNING') {
+      if (desc.type === 'sweepWorkflow') {
+        out.progress = await handle.query(sweepProgressQuery);
+        out.shards = await sweepShardProgress(client, id);
+      } else if (desc.type === 'evaluationWorkflow') {
+        out.progress = (await handle.query(progressQuery)) as EvaluationProgress;
+      }
+    }
+    return out;
+  });
+}
+
+export async function cancel(id: string, opts: ConnectOptions): Promise<void> {
+  await withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    await client.workflow.getHandle(id).cancel();
+    process.stderr.write(`entroscope: cancellation requested for ${id}; finished shards stay in the store, \`entroscope resume ${id}\` continues\n`);
+  });
+}
+
+/** Starts a closed (failed, cancelled, terminated) sweep or evaluation again with its original input. */
+export async function resume(id: string, opts: ConnectOptions & { json?: boolean }): Promise<unknown> {
+  return withTemporal({ ...opts, embeddedWorker: true }, async ({ client, workerStopped }) => {
+    const old = client.workflow.getHandle(id);
+    const desc = await old.describe();
+    if (desc.status.name === 'RUNNING') throw new Error(`${id} is still running: nothing to resume (see \`entroscope status ${id}\`)`);
+    const history = await old.fetchHistory();
+    const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+    const args = payloads.map((p) => defaultPayloadConverter.fromPayload(p));
+    const handle = await client.workflow.start(desc.type, { taskQueue: TASK_QUEUES.orchestration, workflowId: id, args });
+    process.stderr.write(`entroscope: resumed ${id} (${desc.type}); finished shards are reused from the store\n`);
+    const result = handle.result();
+    return workerStopped ? Promise.race([result, workerStopped]) : result;
+  });
+}
+
+export async function scheduleCreate(file: string, opts: ConnectOptions & { cron: string; id?: string }): Promise<string> {
+  const spec = await loadSpec(file);
+  if (!(opts.temporal ?? process.env.TEMPORAL_ADDRESS)) {
+    throw new Error('schedules need a long-running Temporal server with workers (--temporal or TEMPORAL_ADDRESS)');
+  }
+  return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    const scheduleId = opts.id ?? `schedule-${spec.name}`;
+    await client.schedule.create({
+      scheduleId,
+      spec: { cronExpressions: [opts.cron] },
+      // Each run gets its own workflow ID (the schedule appends the time), so each is archived apart.
+      action: { type: 'startWorkflow', workflowType: sweepWorkflow, workflowId: `sweep-${spec.name}`, taskQueue: TASK_QUEUES.orchestration, args: [{ spec }] },
+      memo: { specFile: file },
+    });
+    return scheduleId;
+  });
+}
+
+export async function scheduleList(opts: ConnectOptions): Promise<Array<{ id: string; paused: boolean; cron: string[]; next?: string }>> {
+  return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    const out = [];
+    for await (const s of client.schedule.list()) {
+      const d = await client.schedule.getHandle(s.scheduleId).describe();
+      out.push({
+        id: s.scheduleId,
+        paused: d.state.paused,
+        cron: d.spec.calendars?.length ? [`${d.spec.calendars.length} calendar(s)`] : [],
+        next: d.info.nextActionTimes[0]?.toISOString(),
+      });
+    }
+    return out;
+  });
+}
+
+export async function scheduleAction(id: string, action: 'pause' | 'unpause' | 'delete', opts: ConnectOptions): Promise<void> {
+  await withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    const h = client.schedule.getHandle(id);
+    if (action === 'pause') await h.pause('paused by entroscope');
+    else if (action === 'unpause') await h.unpause('unpaused by entroscope');
+    else await h.delete();
+  });
+}

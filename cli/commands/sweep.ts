@@ -1,0 +1,71 @@
+// `entroscope sweep | status | cancel | resume | schedule`: sweeps over model families on Temporal.
+import type { Command } from 'commander';
+import { defaults } from '../defaults.ts';
+
+interface Conn {
+  temporal?: string;
+  namespace: string;
+  stateDir: string;
+}
+
+function connection(cmd: Command): Command {
+  return cmd
+    .option('--temporal <host:port>', 'Temporal server (default $TEMPORAL_ADDRESS, else an embedded dev server)')
+    .option('--namespace <ns>', 'Temporal namespace', defaults.namespace())
+    .option('--state-dir <dir>', 'embedded dev server database', defaults.stateDir());
+}
+
+const actions = () => import('../actions/sweep.ts');
+
+export function registerSweep(program: Command): void {
+  connection(
+    program
+      .command('sweep <spec>')
+      .description('evaluate every model × dataset of a YAML/JSON sweep spec, then fit and report')
+      .option('--id <workflowId>', 'sweep ID (default: derived from the spec, so re-running resumes)')
+      .option('--detach', 'start and return (needs --temporal and running workers)')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (file: string, opts: Conn & { id?: string; detach?: boolean; json?: boolean }) => {
+    const { sweep, printSweep } = await actions();
+    const r = await sweep(file, opts);
+    if (opts.json || !('evaluations' in r)) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    else printSweep(r);
+    if ('evaluations' in r && r.evaluations.some((e) => e.status === 'failed')) process.exitCode = 2;
+  });
+
+  connection(program.command('status <id>').description('progress of a sweep or evaluation (shards done/total, phase)')).action(
+    async (id: string, opts: Conn) => {
+      const { status } = await actions();
+      process.stdout.write(JSON.stringify(await status(id, opts), null, 2) + '\n');
+    },
+  );
+
+  connection(program.command('cancel <id>').description('cancel a running sweep or evaluation (finished shards stay stored)')).action(
+    async (id: string, opts: Conn) => (await actions()).cancel(id, opts),
+  );
+
+  connection(
+    program.command('resume <id>').description('start a failed or cancelled sweep or evaluation again; finished shards are reused').option('--json'),
+  ).action(async (id: string, opts: Conn & { json?: boolean }) => {
+    const r = await (await actions()).resume(id, opts);
+    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+  });
+
+  const schedule = program.command('schedule').description('recurring sweeps with Temporal Schedules');
+  connection(
+    schedule
+      .command('create <spec>')
+      .requiredOption('--cron <expr>', 'cron expression, e.g. "0 3 * * 1"')
+      .option('--id <scheduleId>', 'schedule ID (default schedule-<sweep name>)'),
+  ).action(async (file: string, opts: Conn & { cron: string; id?: string }) => {
+    process.stdout.write(`${await (await actions()).scheduleCreate(file, opts)}\n`);
+  });
+  connection(schedule.command('list')).action(async (opts: Conn) => {
+    process.stdout.write(JSON.stringify(await (await actions()).scheduleList(opts), null, 2) + '\n');
+  });
+  for (const action of ['pause', 'unpause', 'delete'] as const) {
+    connection(schedule.command(`${action} <scheduleId>`)).action(async (id: string, opts: Conn) =>
+      (await actions()).scheduleAction(id, action, opts),
+    );
+  }
+}

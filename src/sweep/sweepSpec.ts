@@ -1,0 +1,77 @@
+// A sweep: every model × every dataset, evaluated with the same settings, then fitted and reported.
+// Written as YAML or JSON; validated once here with a message per bad field, trusted inside.
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { InputError } from '../errors.ts';
+
+const ModelEntry = z.object({
+  /** Model folder or .onnx file (paths relative to the spec file). */
+  model: z.string().min(1),
+  name: z.string().min(1).optional(),
+  family: z.string().min(1).optional(),
+  params: z.number().positive().optional(),
+});
+
+const DatasetEntry = z.object({
+  data: z.string().min(1),
+  format: z.enum(['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
+  textField: z.string().min(1).optional(),
+  template: z.string().min(1).optional(),
+  nonEmpty: z.array(z.string().min(1)).optional(),
+  limit: z.number().int().positive().optional(),
+  sample: z.object({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+});
+
+export const SweepSpecSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('sweep'),
+    store: z.string().min(1),
+    models: z.array(ModelEntry).min(1, 'give at least one model'),
+    datasets: z.array(DatasetEntry).min(1, 'give at least one dataset'),
+    layers: z.array(z.string().min(1)).min(1).default(['last']),
+    loss: z.boolean().default(true),
+    diffErank: z.boolean().default(false),
+    untrainSeed: z.number().int().nonnegative().default(0),
+    shardSize: z.number().int().positive().default(64),
+    batchSize: z.number().int().positive().default(16),
+    maxTokens: z.number().int().min(2).default(256),
+    reduceFanIn: z.number().int().min(2).max(1000).default(16),
+    seed: z.number().int().nonnegative().default(0),
+    concurrency: z
+      .object({
+        /** Evaluations (model × dataset) running at once. */
+        evaluations: z.number().int().positive().max(1000).default(2),
+        /** Shards extracting at once per evaluation. */
+        shards: z.number().int().positive().max(1000).default(8),
+      })
+      .default({ evaluations: 2, shards: 8 }),
+  })
+  .strict();
+
+export type SweepSpec = z.output<typeof SweepSpecSchema>;
+
+/** Parses a YAML/JSON sweep spec; relative paths are taken from the spec file's folder. */
+export function parseSweepSpec(text: string, file: string): SweepSpec {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new InputError(`${file}: not valid YAML/JSON (${(err as Error).message})`);
+  }
+  const result = SweepSpecSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)'}: ${i.message}`);
+    throw new InputError(`${file}: invalid sweep spec\n${lines.join('\n')}`);
+  }
+  const spec = result.data;
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || isAbsolute(p) ? p : resolve(base, p));
+  spec.store = abs(spec.store);
+  for (const m of spec.models) m.model = abs(m.model);
+  for (const d of spec.datasets) d.data = abs(d.data);
+  for (const [i, d] of spec.datasets.entries()) {
+    if (d.textField && d.template) throw new InputError(`${file}: datasets[${i}]: give textField or template, not both`);
+  }
+  return spec;
+}

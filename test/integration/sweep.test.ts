@@ -1,0 +1,115 @@
+// Sweeps through the real CLI and real Temporal: a family of generated models × datasets, one broken
+// model and one malformed dataset among them; the good evaluations complete, the bad ones fail with
+// a clear reason in the report; re-running the spec reuses every shard; schedules are real
+// Temporal Schedules.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
+import { ALL_ROLES } from '../../workflows/taskQueues.ts';
+import { quietTemporalRuntime } from '../../cli/runtime.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { requireEnv, runCli } from '../helpers/services.ts';
+import type { SweepResult } from '../../workflows/sweep.ts';
+
+const address = requireEnv('TEMPORAL_ADDRESS');
+let workers: RunningWorkers;
+let connection: Connection;
+let client: Client;
+let dir: string;
+let specFile: string;
+
+before(async () => {
+  quietTemporalRuntime();
+  dir = await mkdtemp(join(tmpdir(), 'entroscope-sweep-'));
+  writeTinyTransformer(join(dir, 'small'), TINY_PRESETS['causal-d32-l2']);
+  writeTinyTransformer(join(dir, 'large'), TINY_PRESETS['causal-d64-l4']);
+  await mkdir(join(dir, 'broken'));
+  await writeFile(join(dir, 'broken', 'model.onnx'), 'this is not an ONNX file');
+  await writeFile(join(dir, 'broken', 'tokenizer.json'), await readFile(join(dir, 'small', 'tokenizer.json')));
+  const demo = (await readFile(new URL('../../data/demo/brown-200.jsonl', import.meta.url), 'utf8')).trim().split('\n');
+  await writeFile(join(dir, 'good.jsonl'), demo.slice(0, 24).join('\n') + '\n');
+  await writeFile(join(dir, 'bad.jsonl'), demo.slice(0, 5).join('\n') + '\n{"text": broken}\n');
+  specFile = join(dir, 'sweep.yaml');
+  await writeFile(
+    specFile,
+    `name: tiny-family
+store: store
+models:
+  - { model: small, name: small, family: tiny, params: 40000 }
+  - { model: large, name: large, family: tiny, params: 220000 }
+  - { model: broken, name: broken, family: tiny, params: 1000 }
+datasets:
+  - { data: good.jsonl }
+  - { data: bad.jsonl }
+layers: [last]
+shardSize: 8
+concurrency: { evaluations: 3, shards: 4 }
+`,
+  );
+  workers = await startWorkers({ address, namespace: 'default', roles: ALL_ROLES });
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+});
+
+after(async () => {
+  await connection?.close();
+  await workers?.shutdown();
+});
+
+async function extractions(workflowId: string): Promise<number> {
+  const h = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractShard').length;
+}
+
+test('a sweep completes the good evaluations, names why the bad ones failed, and writes report + manifest', async () => {
+  const r = await runCli(['sweep', specFile, '--temporal', address, '--json']);
+  assert.equal(r.code, 2, `exit code 2 when some evaluations failed; stderr: ${r.stderr}`);
+  const result = JSON.parse(r.stdout) as SweepResult;
+  assert.equal(result.evaluations.length, 6);
+  const byKey = new Map(result.evaluations.map((e) => [`${e.model}|${e.dataset.endsWith('good.jsonl') ? 'good' : 'bad'}`, e]));
+  assert.equal(byKey.get('small|good')!.status, 'completed');
+  assert.equal(byKey.get('large|good')!.status, 'completed');
+  assert.equal(byKey.get('broken|good')!.status, 'failed');
+  assert.match(byKey.get('broken|good')!.error!, /broken\/model\.onnx/);
+  for (const m of ['small', 'large', 'broken']) {
+    const e = byKey.get(`${m}|bad`)!;
+    assert.equal(e.status, 'failed');
+    if (m !== 'broken') assert.match(e.error!, /bad\.jsonl line 6: not valid JSON/);
+  }
+  const report = await readFile(new URL(result.reportUri), 'utf8');
+  assert.match(report, /## Failed evaluations/);
+  assert.match(report, /\| small \| tiny \| 40000 \| good\.jsonl \| last \|/);
+  const manifest = JSON.parse(await readFile(new URL(result.manifestUri), 'utf8')) as { files: Array<{ key: string; sha256: string }>; spec: { name: string } };
+  assert.equal(manifest.spec.name, 'tiny-family');
+  assert.equal(manifest.files.filter((f) => f.key.endsWith('summary.json')).length, 2);
+  const fits = JSON.parse(await readFile(new URL(result.fitsUri), 'utf8')) as Array<{ family: string; powerLaw: { ok: boolean; reason?: string } }>;
+  assert.ok(fits.length > 0 && fits.every((f) => f.family === 'tiny' && !f.powerLaw.ok && /point/.test(f.powerLaw.reason ?? '')), 'two points: too few to fit, said so');
+
+  // The same spec again: same sweep ID, every shard reused.
+  const again = await runCli(['sweep', specFile, '--temporal', address, '--json']);
+  const second = JSON.parse(again.stdout) as SweepResult;
+  assert.equal(second.sweepId, result.sweepId);
+  const good = second.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
+  assert.equal(await extractions(good.workflowId), 0, 'no shard extracted again');
+  const status = await runCli(['status', result.sweepId, '--temporal', address]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /"status": "COMPLETED"/);
+});
+
+test('schedules: create, list, pause and delete a recurring sweep', async () => {
+  const id = `test-schedule-${Date.now()}`;
+  const created = await runCli(['schedule', 'create', specFile, '--cron', '0 3 1 1 *', '--id', id, '--temporal', address]);
+  assert.equal(created.code, 0, created.stderr);
+  const listed = JSON.parse((await runCli(['schedule', 'list', '--temporal', address])).stdout) as Array<{ id: string; paused: boolean }>;
+  assert.ok(listed.some((s) => s.id === id && !s.paused));
+  assert.equal((await runCli(['schedule', 'pause', id, '--temporal', address])).code, 0);
+  const desc = await client.schedule.getHandle(id).describe();
+  assert.equal(desc.state.paused, true);
+  assert.equal(desc.action.type, 'startWorkflow');
+  assert.equal((await runCli(['schedule', 'delete', id, '--temporal', address])).code, 0);
+  await assert.rejects(client.schedule.getHandle(id).describe());
+});

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseSweepSpec } from '../../src/sweep/sweepSpec.ts';
+
+const good = `
+name: minilm
+store: results
+models:
+  - { model: models/a, family: minilm, params: 22700000 }
+datasets:
+  - { data: data/demo.jsonl, limit: 100 }
+layers: [embeddings, last]
+`;
+
+test('a YAML sweep spec gets defaults and paths relative to the spec file', () => {
+  const s = parseSweepSpec(good, '/work/specs/sweep.yaml');
+  assert.equal(s.store, '/work/specs/results');
+  assert.equal(s.models[0].model, '/work/specs/models/a');
+  assert.equal(s.datasets[0].data, '/work/specs/data/demo.jsonl');
+  assert.deepEqual(s.layers, ['embeddings', 'last']);
+  assert.equal(s.shardSize, 64);
+  assert.deepEqual(s.concurrency, { evaluations: 2, shards: 8 });
+});
+
+test('JSON works too, and s3:// or absolute paths are kept', () => {
+  const s = parseSweepSpec(JSON.stringify({ store: 's3://b/p', models: [{ model: '/m' }], datasets: [{ data: 's3://b/d.jsonl' }] }), 'x.json');
+  assert.equal(s.store, 's3://b/p');
+  assert.equal(s.models[0].model, '/m');
+  assert.equal(s.datasets[0].data, 's3://b/d.jsonl');
+});
+
+test('each bad field is named with its path, all at once', () => {
+  const bad = `
+store: r
+models:
+  - { family: x }
+datasets: []
+shardSize: -3
+colour: blue
+`;
+  assert.throws(() => parseSweepSpec(bad, 'bad.yaml'), (err: Error) => {
+    assert.match(err.message, /^bad\.yaml: invalid sweep spec/);
+    assert.match(err.message, /models\[0\]\.model: /);
+    assert.match(err.message, /datasets: give at least one dataset/);
+    assert.match(err.message, /shardSize: /);
+    assert.match(err.message, /colour/);
+    return true;
+  });
+});
+
+test('broken YAML names the file', () => {
+  assert.throws(() => parseSweepSpec('models: [unclosed', 'broken.yaml'), /broken\.yaml: not valid YAML/);
+});
