@@ -7,6 +7,7 @@ import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
 import { parseEvaluationSpec, type EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import { keys, planEvaluation, type EvaluationPlan } from '../src/eval/plan.ts';
 import { readDatasetShard } from '../src/data/dataset.ts';
+import { localModelFiles } from '../src/model/modelFetch.ts';
 import { sharedPool } from '../src/parallel/threadPool.ts';
 import { samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
 import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.ts';
@@ -127,6 +128,8 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
     const texts = await readDatasetShard(plan.dataset.source, shard);
+    // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
+    const model = plan.spec.model.startsWith('s3://') ? await localModelFiles(plan.spec.model) : plan.model;
     let textsDone = 0;
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
     let out;
@@ -134,8 +137,8 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
       out = await sharedPool().run(
         'extractShard',
         {
-          onnxPath: plan.model.onnxPath,
-          tokenizerPath: plan.model.tokenizerPath,
+          onnxPath: model.onnxPath,
+          tokenizerPath: model.tokenizerPath,
           maxTokens: plan.spec.maxTokens,
           batchSize: plan.spec.batchSize,
           intraOpThreads: 1,
@@ -288,7 +291,8 @@ export async function summarize(input: {
         onnxSha256: plan.model.onnxSha256,
         tokenizerSha256: plan.model.tokenizerSha256,
         ...(plan.spec.family ? { family: plan.spec.family } : {}),
-        ...(plan.spec.params ? { params: plan.spec.params } : {}),
+        params: plan.model.params,
+        ...(plan.spec.untrainedTwin ? { untrainedTwin: true } : {}),
       },
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
       layer: layers[0].layer,

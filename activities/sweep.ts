@@ -4,7 +4,8 @@ import { openStore } from '../src/store/openStore.ts';
 import { putJson } from '../src/store/store.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
-import { sweepFits } from '../src/sweep/sweepFits.ts';
+import { scalingFits } from '../src/report/scalingFits.ts';
+import type { CollectedRun } from '../src/report/collect.ts';
 import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
 
@@ -30,6 +31,7 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   const store = openStore(input.spec.store);
   const base = `sweeps/${input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
   const summaries: EvaluationSummary[] = [];
+  const runs: CollectedRun[] = [];
   const files = [];
   for (const e of input.evaluations) {
     if (e.status !== 'completed' || !e.prefix) continue;
@@ -37,10 +39,15 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
       const key = `${e.prefix}/${name}`;
       const bytes = await store.get(key);
       files.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
-      if (name === 'summary.json') summaries.push(JSON.parse(new TextDecoder().decode(bytes)) as EvaluationSummary);
+      if (name === 'summary.json') {
+        const summary = JSON.parse(new TextDecoder().decode(bytes)) as EvaluationSummary;
+        summaries.push(summary);
+        runs.push({ key: e.prefix, uri: store.uriOf(key), summary, sampleKeys: [] });
+      }
     }
   }
-  const fits = sweepFits(summaries, { seed: input.spec.seed });
+  // The same fits as `entroscope report` (src/report/scalingFits.ts), so the two never disagree.
+  const fits = scalingFits(runs, { seed: input.spec.seed });
   await putJson(store, `${base}/fits.json`, fits);
 
   const lines = [`# Sweep ${input.sweepId}`, '', '| model | family | params | dataset | layer | erankOfMeanEntropy | meanEntropy | pooledErank | meanLoss | diffErank |', '|---|---|---:|---|---|---:|---:|---:|---:|---:|'];

@@ -5,5 +5,5 @@
 # Extra arguments go to `entroscope run` (e.g. --json, --shard-size 32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash infra/install.sh --no-minio
+bash infra/install.sh --demo
 exec node bin/entroscope.js run "$@"

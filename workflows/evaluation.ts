@@ -188,7 +188,7 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
         const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed });
         const child = await startChild(evaluationWorkflow, {
           workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
-          args: [{ spec: { ...input.spec, model, diffErank: false, family: undefined, params: undefined } }],
+          args: [{ spec: { ...input.spec, model, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
         });
         return child.result();
       })()

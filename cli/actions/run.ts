@@ -35,11 +35,14 @@ export interface RunOptions {
   stateDir: string;
 }
 
+const localOrUri = (p: string): string => (p.startsWith('s3://') ? p : resolve(p));
+
 export async function run(opts: RunOptions): Promise<EvaluationResult> {
   const stateDir = resolve(opts.stateDir);
   const spec = parseEvaluationSpec({
-    model: resolve(opts.model ?? defaults.model()),
-    data: resolve(opts.data ?? defaults.data()),
+    // s3:// locations stay URIs; local paths become absolute, as workers see them.
+    model: localOrUri(opts.model ?? defaults.model()),
+    data: localOrUri(opts.data ?? defaults.data()),
     format: opts.format,
     textField: opts.textField,
     template: opts.template?.replace(/\\n/g, '\n').replace(/\\t/g, '\t'),

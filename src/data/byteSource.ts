@@ -1,6 +1,6 @@
 // Where a dataset's bytes come from. Format readers take a ByteSource (one file) or a FolderSource
 // (a folder of files), never a path, so an object-store source (s3://) only has to implement these
-// two interfaces. Local files are the only implementation so far.
+// two interfaces: local files here, S3 objects in s3ByteSource.ts.
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

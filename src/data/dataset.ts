@@ -7,7 +7,8 @@
 // stream), txt (a folder of .txt files, one text per file; fields `text` and `name`).
 import { extname } from 'node:path';
 import { InputError } from '../errors.ts';
-import { fileSource, folderSource, isLocalFolder } from './byteSource.ts';
+import { fileSource, folderSource, isLocalFolder, type ByteSource, type FolderSource } from './byteSource.ts';
+import { isS3Folder, isS3Uri, s3FolderSource, s3Source } from './s3ByteSource.ts';
 import type { FormatReader, RecordLocator, SourceRecord } from './formatReader.ts';
 import { jsonlReader } from './jsonlReader.ts';
 import { csvReader } from './csvReader.ts';
@@ -21,7 +22,7 @@ export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt'
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
 
 export interface DatasetSource {
-  /** Local file, or folder for `txt`. */
+  /** Local file or `s3://bucket/key`; a folder (local or an S3 prefix) for `txt`. */
   path: string;
   /** Inferred from the extension (after stripping `.gz`) when absent; a folder means `txt`. */
   format?: DatasetFormat;
@@ -99,7 +100,7 @@ function positiveInt(value: number | undefined, name: string): void {
 /** Checks a source and fills in defaults; infers the format from the path. */
 export async function resolveDatasetSource(source: DatasetSource): Promise<ResolvedDatasetSource> {
   if (!source.path) throw new InputError('dataset path is empty');
-  if (source.path.includes('://')) throw new InputError(`dataset ${source.path}: only local paths are supported so far`);
+  if (source.path.includes('://') && !isS3Uri(source.path)) throw new InputError(`dataset ${source.path}: only local paths and s3:// URIs are supported`);
   if (source.template !== undefined && source.textField !== undefined) {
     throw new InputError('dataset: give either textField or template, not both');
   }
@@ -110,7 +111,7 @@ export async function resolveDatasetSource(source: DatasetSource): Promise<Resol
       throw new InputError(`dataset sample.seed must be a non-negative integer, got ${source.sample.seed}`);
     }
   }
-  const folder = await isLocalFolder(source.path);
+  const folder = isS3Uri(source.path) ? await isS3Folder(source.path) : await isLocalFolder(source.path);
   let format = source.format;
   if (format === undefined) {
     if (folder) format = 'txt';
@@ -139,20 +140,28 @@ export async function resolveDatasetSource(source: DatasetSource): Promise<Resol
   };
 }
 
+function byteSourceOf(path: string): ByteSource {
+  return isS3Uri(path) ? s3Source(path) : fileSource(path);
+}
+
+function folderSourceOf(path: string): FolderSource {
+  return isS3Uri(path) ? s3FolderSource(path) : folderSource(path);
+}
+
 function readerFor(source: ResolvedDatasetSource): FormatReader {
   switch (source.format) {
     case 'jsonl':
-      return jsonlReader(fileSource(source.path));
+      return jsonlReader(byteSourceOf(source.path));
     case 'csv':
-      return csvReader(fileSource(source.path), ',');
+      return csvReader(byteSourceOf(source.path), ',');
     case 'tsv':
-      return csvReader(fileSource(source.path), '\t');
+      return csvReader(byteSourceOf(source.path), '\t');
     case 'parquet':
-      return parquetReader(fileSource(source.path));
+      return parquetReader(byteSourceOf(source.path));
     case 'arrow':
-      return arrowReader(fileSource(source.path));
+      return arrowReader(byteSourceOf(source.path));
     case 'txt':
-      return txtFolderReader(folderSource(source.path));
+      return txtFolderReader(folderSourceOf(source.path));
   }
 }
 

@@ -41,6 +41,8 @@ export const EvaluationSpecSchema = z.object({
   /** Also evaluate the untrained twin (weights re-initialised from `untrainSeed`) and report Diff-eRank. */
   diffErank: z.boolean().default(false),
   untrainSeed: z.number().int().nonnegative().default(0),
+  /** Set on the untrained twin's own evaluation (a Diff-eRank baseline, not a model of a family). */
+  untrainedTwin: z.boolean().default(false),
 });
 
 export type EvaluationSpecInput = z.input<typeof EvaluationSpecSchema>;

@@ -2,7 +2,9 @@
 // every output. Every key is a pure function of (model hash, dataset hash, config hash, shard
 // range), so a re-run finds finished work and skips it.
 import { basename, resolve } from 'node:path';
-import { resolveModelFiles } from '../model/modelRef.ts';
+import { localModelFiles } from '../model/modelFetch.ts';
+import { countParameters } from '../model/parameterCount.ts';
+import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
@@ -15,7 +17,7 @@ export interface EvaluationPlan {
   /** Store prefix of this evaluation: `evaluations/<model>/<dataset>/<config>`. */
   prefix: string;
   spec: EvaluationSpec;
-  model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string };
+  model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string; params: number };
   dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; source: ResolvedDatasetSource };
   /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
   layers: string[];
@@ -29,7 +31,8 @@ function slug(name: string): string {
 }
 
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
-  const files = resolveModelFiles(spec.model);
+  // s3:// models are fetched into this worker's cache; extraction workers fetch their own copy.
+  const files = await localModelFiles(spec.model);
   const dataPath = resolve(spec.data);
   const source: DatasetSource = {
     path: dataPath,
@@ -48,6 +51,9 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   const onnxSha256 = listing.sha256;
   // An unknown layer fails here, before any shard runs, listing the ones that exist.
   const layers = resolveLayers(listing.taps, spec.layers, files.onnxPath).map((t) => t.name);
+  // A tokenizer that emits ids the embedding does not have would fail (or worse) mid-run.
+  checkTokenizerMatchesModel(files.tokenizerPath, files.onnxPath, listing.model);
+  const params = spec.params ?? (await countParameters(files.onnxPath, { listing }));
   const { path: _path, ...selection } = scan.source;
   const configSha256 = sha256Json({
     planVersion: PLAN_VERSION,
@@ -63,7 +69,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     planVersion: PLAN_VERSION,
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
     spec,
-    model: { ...files, onnxSha256, tokenizerSha256 },
+    model: { ...files, onnxSha256, tokenizerSha256, params },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
     configSha256,

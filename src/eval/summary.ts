@@ -27,7 +27,15 @@ export interface UntrainedLayer {
 }
 
 export interface EvaluationSummary {
-  model: { name: string; onnxSha256: string; tokenizerSha256: string; family?: string; params?: number };
+  model: {
+    name: string;
+    onnxSha256: string;
+    tokenizerSha256: string;
+    family?: string;
+    params?: number;
+    /** The untrained twin of a Diff-eRank evaluation: a baseline, left out of scaling fits. */
+    untrainedTwin?: boolean;
+  };
   dataset: { name: string; rows: number; sha256: string };
   layer: string;
   dim: number;

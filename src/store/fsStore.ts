@@ -1,6 +1,8 @@
 // A store in a local folder. Writes go to a temp file in the same folder, then rename(2): atomic on
 // POSIX file systems, so a crash mid-write never leaves a partial object under its final key.
-import { mkdir, readFile, readdir, rename, stat, writeFile, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, stat, writeFile, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,30 @@ export class FsStore implements ObjectStore {
       await rename(temp, target);
     } catch (err) {
       await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async putStream(key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await pipeline(body, createWriteStream(temp));
+      await rename(temp, target);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+
+  async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      // Opened here so a missing object fails now, not on the first read.
+      const handle = await open(this.path(key), 'r');
+      return handle.createReadStream();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(this.uriOf(key));
       throw err;
     }
   }

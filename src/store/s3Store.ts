@@ -1,5 +1,8 @@
 // A store in an S3 bucket (AWS S3, MinIO or any S3-compatible service). A single PutObject is
-// atomic: readers see the old object or the whole new one, never a part.
+// atomic: readers see the old object or the whole new one, never a part. A streamed write is a
+// multipart upload (`@aws-sdk/lib-storage`): S3 shows the object only once CompleteMultipartUpload
+// succeeds, which happens only after the whole body was read; on any error the upload is aborted,
+// so its parts never become an object. Memory of a streamed write: queueSize × partSize.
 //
 // Configuration follows the AWS SDK's standard chain: credentials from env / profile / IMDS, region
 // from AWS_REGION (default us-east-1), endpoint from AWS_ENDPOINT_URL(_S3). A custom endpoint
@@ -13,7 +16,16 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
 import { NotFoundError, type ObjectStore } from './store.ts';
+
+/** S3's smallest multipart part; bodies under it go up as one PutObject. */
+const PART_BYTES = 5 * 1024 * 1024;
+/** Parts in flight at once during a streamed write. */
+const PARTS_IN_FLIGHT = 2;
+/** Concurrent connections of the shared client (a reduction's fan-in must stay well below it). */
+export const MAX_SOCKETS = 256;
 
 let sharedClient: S3Client | undefined;
 
@@ -24,6 +36,9 @@ function client(): S3Client {
       region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       forcePathStyle: endpoint !== undefined && process.env.ENTROSCOPE_S3_PATH_STYLE !== 'false',
       maxAttempts: 5,
+      // A streamed reduction holds one GetObject body open per input (fan-in k) while it uploads
+      // its output: with the SDK's default of 50 sockets, a fan-in near 50 would wait forever.
+      requestHandler: { httpAgent: { maxSockets: MAX_SOCKETS }, httpsAgent: { maxSockets: MAX_SOCKETS } },
     });
   }
   return sharedClient;
@@ -51,6 +66,29 @@ export class S3Store implements ObjectStore {
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
     await client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: bytes }));
+  }
+
+  async putStream(key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
+    const upload = new Upload({
+      client: client(),
+      params: { Bucket: this.bucket, Key: this.key(key), Body: Readable.from(body, { objectMode: false }) },
+      partSize: PART_BYTES,
+      queueSize: PARTS_IN_FLIGHT,
+      leavePartsOnError: false,
+    });
+    await upload.done();
+  }
+
+  async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {
+    try {
+      const res = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      if (!res.Body) throw new Error(`empty body for ${this.uriOf(key)}`);
+      // In Node the body is an http.IncomingMessage (a Readable), itself an async iterable of Buffers.
+      return res.Body as unknown as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      if (err instanceof NoSuchKey || err instanceof NotFound) throw new NotFoundError(this.uriOf(key));
+      throw err;
+    }
   }
 
   async get(key: string): Promise<Uint8Array> {

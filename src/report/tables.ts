@@ -1,0 +1,108 @@
+// The report's tables: every number of every evaluation (one row per model × dataset × layer) with
+// its provenance, and every scaling fit; written as Markdown, CSV or JSON, and as HTML by html.ts.
+import type { Interval } from '../metrics/datasetMetrics.ts';
+import type { CollectedRun } from './collect.ts';
+import { familyOf, type ScalingFit } from './scalingFits.ts';
+
+export type Cell = string | number | boolean | null;
+
+export interface Table {
+  columns: string[];
+  rows: Cell[][];
+}
+
+const lo = (i: Interval | null | undefined): number | null => i?.low ?? null;
+const hi = (i: Interval | null | undefined): number | null => i?.high ?? null;
+
+/** One row per run × layer, with every number and the provenance it came from. */
+export function resultsTable(runs: CollectedRun[]): Table {
+  const columns = [
+    'model', 'family', 'params', 'dataset', 'datasetRows', 'layer', 'dim', 'samplesUsed', 'samplesSkipped',
+    'meanEntropy', 'meanEntropySE', 'meanEntropyCI95Low', 'meanEntropyCI95High',
+    'erankOfMeanEntropy', 'erankOfMeanEntropyCI95Low', 'erankOfMeanEntropyCI95High',
+    'meanErank', 'meanErankSE', 'meanErankCI95Low', 'meanErankCI95High',
+    'meanNormalizedEntropy', 'meanNormalizedEntropySE', 'meanNormalizedEntropyCI95Low', 'meanNormalizedEntropyCI95High',
+    'pooledEntropy', 'pooledErank', 'pooledNormalizedEntropy', 'pooledRows',
+    'meanLoss', 'diffErank', 'diffErankRatio', 'untrainedErankOfMeanEntropy', 'reducedLoss',
+    'seed', 'onnxSha256', 'tokenizerSha256', 'datasetSha256', 'configSha256', 'versions', 'summary',
+  ];
+  const rows: Cell[][] = [];
+  for (const run of runs) {
+    const s = run.summary;
+    const versions = Object.entries(s.versions ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+    for (const l of s.layers) {
+      const m = l.metrics;
+      rows.push([
+        s.model.name, familyOf(run), s.model.params ?? null, s.dataset.name, s.dataset.rows, l.layer, l.dim, m.samplesUsed, m.samplesSkipped,
+        m.meanEntropy, m.meanEntropySE, lo(m.meanEntropyCI95), hi(m.meanEntropyCI95),
+        m.erankOfMeanEntropy, lo(m.erankOfMeanEntropyCI95), hi(m.erankOfMeanEntropyCI95),
+        m.meanErank, m.meanErankSE, lo(m.meanErankCI95), hi(m.meanErankCI95),
+        m.meanNormalizedEntropy, m.meanNormalizedEntropySE, lo(m.meanNormalizedEntropyCI95), hi(m.meanNormalizedEntropyCI95),
+        l.pooled?.pooledEntropy ?? null, l.pooled?.pooledErank ?? null, l.pooled?.pooledNormalizedEntropy ?? null, l.pooled?.n ?? null,
+        l.meanLoss ?? null, l.diffErank?.diffErank ?? null, l.diffErank?.ratio ?? null, l.diffErank?.untrainedErankOfMeanEntropy ?? null, l.reducedLoss ?? null,
+        s.seed, s.model.onnxSha256, s.model.tokenizerSha256, s.dataset.sha256, s.configSha256, versions, run.uri,
+      ]);
+    }
+  }
+  return { columns, rows };
+}
+
+/** One row per fit × model form; a group that could not be fitted gets one row with the reason. */
+export function fitsTable(fits: ScalingFit[]): Table {
+  const columns = [
+    'family', 'dataset', 'metric', 'layer', 'points', 'fit', 'a', 'aLow', 'aHigh', 'b', 'bLow', 'bHigh', 'c', 'cLow', 'cHigh', 'r2',
+    'pearsonWithLoss', 'spearmanWithLoss', 'status',
+  ];
+  const rows: Cell[][] = [];
+  for (const f of fits) {
+    const corr = f.lossCorrelation?.ok ? f.lossCorrelation : null;
+    for (const r of [f.logLinear, f.powerLaw]) {
+      const head: Cell[] = [f.family, f.dataset, f.metric, f.layer, f.points.length, r.model];
+      if (!r.ok) {
+        rows.push([...head, ...Array<Cell>(12).fill(null), r.reason]);
+        continue;
+      }
+      const p = r.params as Record<string, number>;
+      const iv = r.intervals as Record<string, Interval> | null;
+      const triple = (k: string): Cell[] => (k in p ? [p[k], iv?.[k]?.low ?? null, iv?.[k]?.high ?? null] : [null, null, null]);
+      rows.push([...head, ...triple('a'), ...triple('b'), ...triple('c'), r.r2, corr?.pearson ?? null, corr?.spearman ?? null, 'ok']);
+    }
+  }
+  return { columns, rows };
+}
+
+/** Numbers as printed in md/html: 4 significant digits, hashes and text as they are. */
+export function formatCell(v: Cell): string {
+  if (v === null) return '';
+  if (typeof v === 'number') {
+    if (Number.isInteger(v)) return String(v);
+    const a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toPrecision(5));
+  }
+  return String(v);
+}
+
+export function toMarkdown(title: string, table: Table): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return [
+    `## ${title}`,
+    '',
+    `| ${table.columns.join(' | ')} |`,
+    `| ${table.columns.map(() => '---').join(' | ')} |`,
+    ...table.rows.map((r) => `| ${r.map((c) => esc(formatCell(c))).join(' | ')} |`),
+    '',
+  ].join('\n');
+}
+
+/** RFC 4180: quote fields with commas, quotes or line breaks; full precision numbers. */
+export function toCsv(table: Table): string {
+  const field = (c: Cell) => {
+    const s = c === null ? '' : String(c);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [table.columns, ...table.rows].map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+}
+
+export function toObjects(table: Table): Array<Record<string, Cell>> {
+  return table.rows.map((r) => Object.fromEntries(table.columns.map((c, i) => [c, r[i]])));
+}

@@ -1,0 +1,221 @@
+// The report and compare commands on synthetic results: a family of five models whose
+// erankOfMeanEntropy follows a known power law in the parameter count, and a family of two (too few
+// to fit). The report must recover the law, say which family is too small, and write every format.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { samplesToArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
+import type { EvaluationSummary, LayerSummary } from '../../src/eval/summary.ts';
+import { collectRuns } from '../../src/report/collect.ts';
+import { compareSummaries, loadSummary } from '../../src/report/compare.ts';
+import { scalingFits } from '../../src/report/scalingFits.ts';
+import { writeReport } from '../../src/report/report.ts';
+import { runCli } from '../helpers/services.ts';
+
+const LAW = { a: 400, b: 0.3, c: 12 }; // erankOfMeanEntropy = a·x^(−b) + c at layer "last"
+const LAYERS = ['embeddings', 'block.0', 'last'];
+const MODELS = [
+  { name: 'pico-14m', family: 'pico', params: 14e6 },
+  { name: 'pico-70m', family: 'pico', params: 70e6 },
+  { name: 'pico-160m', family: 'pico', params: 160e6 },
+  { name: 'pico-410m', family: 'pico', params: 410e6 },
+  { name: 'pico-1b', family: 'pico', params: 1e9 },
+  { name: 'duo-small', family: 'duo', params: 30e6 },
+  { name: 'duo-large', family: 'duo', params: 300e6 },
+];
+
+let dir: string;
+let results: string;
+
+function layerSummary(model: (typeof MODELS)[number], layer: string, li: number): LayerSummary {
+  // Other layers and numbers follow other power laws, so every fit converges quickly.
+  const erank = layer === 'last' ? LAW.a * Math.pow(model.params, -LAW.b) + LAW.c : 300 * Math.pow(model.params, -0.2) + 10 + 3 * li;
+  const h = Math.log(erank);
+  const ci = (v: number) => ({ low: v * 0.98, high: v * 1.02 });
+  const loss = 2 + 30 * Math.pow(model.params, -0.15);
+  return {
+    layer,
+    dim: 64,
+    metrics: {
+      samplesUsed: 12,
+      samplesSkipped: 0,
+      skipReasons: {},
+      meanEntropy: h,
+      meanEntropySE: 0.01,
+      meanEntropyCI95: ci(h),
+      erankOfMeanEntropy: erank,
+      erankOfMeanEntropyCI95: ci(erank),
+      meanErank: erank * 1.05,
+      meanErankSE: 0.1,
+      meanErankCI95: ci(erank * 1.05),
+      meanNormalizedEntropy: h / Math.log(64),
+      meanNormalizedEntropySE: 0.001,
+      meanNormalizedEntropyCI95: ci(h / Math.log(64)),
+    },
+    pooled: { pooledEntropy: h + 1, pooledErank: Math.exp(h + 1), pooledNormalizedEntropy: (h + 1) / Math.log(64), n: 300 },
+    meanLoss: model.family === 'pico' ? loss : null,
+    gram: `file:///x/gram-${layer}.arrow`,
+    ...(model.family === 'pico' ? { diffErank: { untrainedErankOfMeanEntropy: erank + 5, diffErank: 9 - 50 * Math.pow(model.params, -0.1), ratio: 0.8, untrainSeed: 0 }, reducedLoss: 6 - loss } : {}),
+  };
+}
+
+async function writeRun(root: string, model: (typeof MODELS)[number], i: number): Promise<string> {
+  const layers = LAYERS.map((l, li) => layerSummary(model, l, li));
+  const summary: EvaluationSummary = {
+    model: { name: model.name, onnxSha256: `${i}`.repeat(64), tokenizerSha256: 'ab'.repeat(32), family: model.family, params: model.params },
+    dataset: { name: 'tiny-corpus.jsonl', rows: 12, sha256: 'cd'.repeat(32) },
+    layer: 'embeddings',
+    dim: 64,
+    tokens: 300,
+    truncatedSamples: 0,
+    metrics: layers[0].metrics,
+    pooled: layers[0].pooled,
+    meanLoss: layers[0].meanLoss,
+    layers,
+    configSha256: 'ef'.repeat(32),
+    seed: 7,
+    outputs: { prefix: '', summary: '', gram: '', shards: 2 },
+    versions: { entroscope: '0.1.0', node: 'v20' },
+  };
+  const evalDir = join(root, 'evaluations', `${model.name}-${String(i).repeat(12)}`, 'tiny-corpus-cdcdcdcdcdcd', 'efefefefefef');
+  for (const [s, rows] of [[0, 6], [6, 6]] as const) {
+    const shard = join(evalDir, 'shards', `${String(s).padStart(9, '0')}-${String(s + rows).padStart(9, '0')}`);
+    await mkdir(shard, { recursive: true });
+    const sampleRows: SampleRow[] = [];
+    for (const layer of LAYERS) {
+      for (let r = s; r < s + rows; r++) {
+        const entropy = Math.log(layers[LAYERS.indexOf(layer)].metrics.erankOfMeanEntropy!) + 0.05 * Math.sin(r + i);
+        sampleRows.push({ row: r, layer, tokens: 25, truncated: false, dim: 64, skipped: false, skipReason: null, droppedRows: 0, entropy, normalizedEntropy: entropy / Math.log(64), erank: Math.exp(entropy), renyi2: entropy * 0.9, nuclearNorm: 10 });
+      }
+    }
+    await writeFile(join(shard, 'samples.arrow'), samplesToArrow(sampleRows));
+  }
+  await writeFile(join(evalDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  return evalDir;
+}
+
+const evalDirs: string[] = [];
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'entroscope-report-'));
+  results = join(dir, 'store');
+  for (const [i, m] of MODELS.entries()) evalDirs.push(await writeRun(results, m, i));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('every summary under a results folder is collected, with its shards\' sample files', async () => {
+  const { runs } = await collectRuns(results);
+  assert.equal(runs.length, MODELS.length);
+  for (const run of runs) assert.equal(run.sampleKeys.length, 2);
+  const viaUri = await collectRuns(`file://${results}`);
+  assert.equal(viaUri.runs.length, MODELS.length);
+});
+
+test('the power-law fit recovers the known law of the five-model family; the two-model family is too few', async () => {
+  const { runs } = await collectRuns(results);
+  const fits = scalingFits(runs, { bootstrapResamples: 50 });
+  const pico = fits.find((f) => f.family === 'pico' && f.metric === 'erankOfMeanEntropy' && f.layer === 'last')!;
+  assert.equal(pico.points.length, 5);
+  assert.ok(pico.powerLaw.ok, 'pico fitted');
+  if (pico.powerLaw.ok) {
+    assert.ok(Math.abs(pico.powerLaw.params.b - LAW.b) < 1e-3, `b = ${pico.powerLaw.params.b}`);
+    assert.ok(Math.abs(pico.powerLaw.params.c - LAW.c) < 1e-2, `c = ${pico.powerLaw.params.c}`);
+    assert.ok(pico.powerLaw.r2 > 0.9999);
+  }
+  assert.ok(pico.lossCorrelation?.ok, 'correlated with loss');
+  const duo = fits.find((f) => f.family === 'duo' && f.metric === 'erankOfMeanEntropy' && f.layer === 'last')!;
+  assert.equal(duo.powerLaw.ok, false);
+  assert.equal(duo.logLinear.ok, false);
+  assert.match(duo.message ?? '', /too few points/);
+});
+
+test('the HTML report is one page with inline SVG figures, and every figure is also an SVG and a PNG file', async () => {
+  const out = join(dir, 'html');
+  const r = await writeReport(results, { outDir: out, bootstrapResamples: 50, generatedAt: 'test' });
+  const html = await readFile(join(out, 'index.html'), 'utf8');
+  for (const m of MODELS) assert.ok(html.includes(m.name), `${m.name} in the page`);
+  assert.match(html, /family duo on tiny-corpus\.jsonl: too few points to fit/);
+  assert.ok(!/<script|<link |src="http/.test(html), 'self-contained: no scripts or external resources');
+  const figs = (await readdir(join(out, 'figures'))).sort();
+  const svgs = figs.filter((f) => f.endsWith('.svg'));
+  const pngs = figs.filter((f) => f.endsWith('.png'));
+  assert.equal(svgs.length, r.figures);
+  assert.equal(pngs.length, r.figures);
+  for (const kind of ['scaling--', 'layers--', 'distribution--', 'differank--', 'loss--']) {
+    assert.ok(svgs.some((f) => f.startsWith(kind)), `a ${kind} figure`);
+  }
+  assert.equal((html.match(/<svg /g) ?? []).length, r.figures, 'every figure inline');
+  for (const f of pngs) {
+    const bytes = await readFile(join(out, 'figures', f));
+    assert.ok(bytes.length > 2000, `${f} is ${bytes.length} bytes`);
+    assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${f} is a PNG`);
+  }
+  for (const f of svgs) {
+    const text = await readFile(join(out, 'figures', f), 'utf8');
+    assert.match(text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.ok((await stat(join(out, 'figures', f))).size > 500);
+  }
+  // The scaling figure of the too-small family says so inside the figure.
+  const scaling = await readFile(join(out, 'figures', 'scaling--tiny-corpus-jsonl--erankofmeanentropy--last.svg'), 'utf8');
+  assert.match(scaling, /too few points to fit: duo \(2 points\)/);
+  assert.match(scaling, /<polygon[^>]*fill-opacity="0\.18"/, 'a bootstrap band');
+});
+
+test('md, json and csv hold every model and every layer', async () => {
+  for (const format of ['md', 'json', 'csv'] as const) {
+    const out = join(dir, format);
+    const r = await writeReport(results, { outDir: out, format, bootstrapResamples: 20 });
+    const text = (await Promise.all(r.files.map((f) => readFile(join(out, f), 'utf8')))).join('\n');
+    for (const m of MODELS) assert.ok(text.includes(m.name), `${format}: ${m.name}`);
+    for (const l of LAYERS) assert.ok(text.includes(l), `${format}: ${l}`);
+    assert.ok(text.includes('cd'.repeat(32)), `${format}: dataset hash as provenance`);
+  }
+  const json = JSON.parse(await readFile(join(dir, 'json', 'report.json'), 'utf8')) as { results: Array<Record<string, unknown>>; fits: unknown[]; messages: string[] };
+  assert.equal(json.results.length, MODELS.length * LAYERS.length);
+  assert.ok(json.messages.some((m) => m.includes('duo') && m.includes('too few points')));
+  const csv = await readFile(join(dir, 'csv', 'results.csv'), 'utf8');
+  assert.equal(csv.trim().split('\r\n').length, 1 + MODELS.length * LAYERS.length);
+});
+
+test('compare lines up two evaluations layer by layer with absolute and relative differences', async () => {
+  const a = await loadSummary(join(evalDirs[0], 'summary.json'));
+  const b = await loadSummary(evalDirs[4]); // a folder holding one evaluation
+  const cmp = compareSummaries(a, b);
+  const row = cmp.rows.find((r) => r.layer === 'last' && r.metric === 'erankOfMeanEntropy')!;
+  const ea = LAW.a * Math.pow(14e6, -LAW.b) + LAW.c;
+  const eb = LAW.a * Math.pow(1e9, -LAW.b) + LAW.c;
+  assert.ok(Math.abs(row.a! - ea) < 1e-9 && Math.abs(row.b! - eb) < 1e-9);
+  assert.ok(Math.abs(row.diff! - (eb - ea)) < 1e-9);
+  assert.ok(Math.abs(row.relative! - (eb - ea) / ea) < 1e-12);
+  await assert.rejects(loadSummary(results), /holds 7 evaluations/);
+});
+
+test('the CLI: report writes the page, compare prints the differences (and --json)', async () => {
+  const out = join(dir, 'cli');
+  const rep = await runCli(['report', results, '-o', out, '--format', 'md', '--bootstrap', '20']);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /7 evaluations/);
+  assert.match(rep.stderr, /too few points/);
+  assert.ok((await readFile(join(out, 'report.md'), 'utf8')).includes('pico-1b'));
+
+  const a = join(evalDirs[0], 'summary.json');
+  const b = join(evalDirs[1], 'summary.json');
+  const cmp = await runCli(['compare', a, b]);
+  assert.equal(cmp.code, 0, cmp.stderr);
+  assert.match(cmp.stdout, /A: pico-14m/);
+  assert.match(cmp.stdout, /B − A/);
+  assert.match(cmp.stdout, /last\s+erankOfMeanEntropy\s+\S+\s+\S+\s+-\S+\s+-\d+\.\d+%/);
+  const js = await runCli(['compare', a, b, '--json']);
+  assert.equal(js.code, 0, js.stderr);
+  const parsed = JSON.parse(js.stdout) as { rows: Array<{ layer: string; metric: string; diff: number }> };
+  assert.ok(parsed.rows.some((r) => r.layer === 'block.0' && r.metric === 'meanEntropy' && r.diff < 0));
+
+  const bad = await runCli(['report', join(dir, 'nothing-here'), '-o', join(dir, 'x')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /no evaluation results/);
+});
