@@ -10,7 +10,8 @@ import { readDatasetShard } from '../src/data/dataset.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
 import { sharedPool } from '../src/parallel/threadPool.ts';
 import { samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
-import { gramFromArrow, gramToArrow, sumPartials } from '../src/arrow/arrowGram.ts';
+import { gramFromArrow, gramToArrow } from '../src/arrow/arrowGram.ts';
+import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
@@ -196,16 +197,16 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
     const below = Math.ceil(plan.shards.length / input.fanIn ** (input.level - 1)); // nodes one level down
     const first = input.index * input.fanIn;
     const last = Math.min(first + input.fanIn, below);
-    const parts = [];
+    const inputs: string[] = [];
     for (let i = first; i < last; i++) {
-      const key =
+      inputs.push(
         input.level === 1
           ? keys.shardGram(plan.prefix, plan.shards[i], input.layer)
-          : keys.reduced(plan.prefix, input.layer, input.level - 1, i);
-      parts.push(gramFromArrow(await store.get(key), store.uriOf(key)));
-      Context.current().heartbeat();
+          : keys.reduced(plan.prefix, input.layer, input.level - 1, i),
+      );
     }
-    await store.put(output, gramToArrow(sumPartials(parts, store.uriOf(output))));
+    // Streamed: k inputs read batch by batch in lockstep, memory O(k × batch), not O(k × d²).
+    await reduceGramFiles(store, inputs, output, { onBatch: () => Context.current().heartbeat() });
     return output;
   });
 }

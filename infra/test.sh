@@ -13,4 +13,4 @@ echo "== tests"
 # --test-force-exit: a native handle (Temporal core or onnxruntime) can outlive a test file's
 # last test; every test has finished by then, so the runner ends the file's process.
 node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-force-exit \
-  test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts
+  test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts test/fault/*.test.ts

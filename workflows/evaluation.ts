@@ -50,12 +50,15 @@ const { planShards, prepareUntrainedTwin } = proxyActivities<typeof activities>(
   retry: { maximumAttempts: 5, nonRetryableErrorTypes },
 });
 
-const { extractShard } = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.extraction,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
-});
+/** Extraction, with the heartbeat timeout the spec asks for: how soon a dead worker's shard moves on. */
+function extraction(heartbeatSeconds: number) {
+  return proxyActivities<typeof activities>({
+    taskQueue: TASK_QUEUES.extraction,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: `${heartbeatSeconds} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
+  }).extractShard;
+}
 
 const { reduceGrams, summarize } = proxyActivities<typeof activities>({
   taskQueue: TASK_QUEUES.reduction,
@@ -134,6 +137,7 @@ export interface ChunkInput {
   levels: number;
   fanIn: number;
   window: number;
+  heartbeatSeconds: number;
 }
 
 export interface ChunkResult {
@@ -145,6 +149,7 @@ export interface ChunkResult {
 /** Extracts a chunk's pending shards (sliding window), then reduces levels 1..levels over it. */
 async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: number; tokens: number }) => void): Promise<ChunkResult> {
   const result: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
+  const extractShard = extraction(input.heartbeatSeconds);
   await slidingWindow(input.pending, input.window, async (shard) => {
     const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, shard });
     result.extracted++;
@@ -209,7 +214,8 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   const chunkInput = (c: number): ChunkInput => {
     const first = c * chunkShards;
     const last = Math.min(first + chunkShards, plan.shardCount);
-    const base = { storeUri: plan.storeUri, prefix: plan.prefix, layers: plan.layers, shardCount: plan.shardCount, levels, fanIn, window };
+    const heartbeatSeconds = input.spec.heartbeatSeconds ?? 120;
+    const base = { storeUri: plan.storeUri, prefix: plan.prefix, layers: plan.layers, shardCount: plan.shardCount, levels, fanIn, window, heartbeatSeconds };
     return { ...base, first, last, pending: expand(plan.pending, first, last) };
   };
   const count = (r: { samples: number; tokens: number }, shards: number): void => {

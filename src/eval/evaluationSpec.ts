@@ -31,6 +31,8 @@ export const EvaluationSpecSchema = z.object({
   maxParallelShards: z.number().int().positive().max(1000).default(8),
   /** Chunks (child workflows of up to ~256 shards) running at once, for evaluations larger than one chunk. */
   maxParallelChunks: z.number().int().positive().max(1000).default(4),
+  /** Seconds without a heartbeat before a shard's attempt counts as lost (its worker died) and moves on. */
+  heartbeatSeconds: z.number().int().min(2).max(3600).default(120),
   /** Partial Grams summed per reduction step. */
   reduceFanIn: z.number().int().min(2).max(1000).default(16),
   /** Seed for bootstrap intervals. */
