@@ -1,7 +1,8 @@
 // The last step of a sweep: read every evaluation's summary, fit the scaling laws, write the
 // report tables and, last, the sweep's manifest (archive index with sizes and sha256 sums).
 import { openStore } from '../src/store/openStore.ts';
-import { putJson } from '../src/store/store.ts';
+import { getJson, putJson } from '../src/store/store.ts';
+import { archiveSweep } from '../src/sweep/archive.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
 import { scalingFits } from '../src/report/scalingFits.ts';
@@ -21,6 +22,8 @@ export interface SweepEvaluation {
 
 export interface SweepOutputs {
   manifestUri: string;
+  /** The archive's manifest, when the spec names an archive. */
+  archiveUri?: string;
   fitsUri: string;
   reportUri: string;
 }
@@ -69,13 +72,28 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   }
   const report = new TextEncoder().encode(lines.join('\n') + '\n');
   await store.put(`${base}/report.md`, report);
-  // The manifest is written last: the sweep's archive is complete when it exists.
+  // The manifest is written last: the sweep's results are complete when it exists.
+  const versions = resultVersions();
   await putJson(store, `${base}/manifest.json`, {
     sweepId: input.sweepId,
     spec: input.spec,
-    versions: resultVersions(),
+    versions,
     evaluations: input.evaluations,
     files,
   });
-  return { manifestUri: store.uriOf(`${base}/manifest.json`), fitsUri: store.uriOf(`${base}/fits.json`), reportUri: store.uriOf(`${base}/report.md`) };
+  let archiveUri: string | undefined;
+  if (input.spec.archive) {
+    // Every file the evaluations' manifests list (tables, Grams, plans, summaries), plus the sweep's own.
+    const keys = [`${base}/fits.json`, `${base}/report.md`, `${base}/manifest.json`, ...files.map((f) => f.key)];
+    for (const f of files.filter((f) => f.key.endsWith('/manifest.json'))) {
+      const m = await getJson<{ files: Array<{ key: string }> }>(store, f.key);
+      keys.push(...m.files.map((x) => x.key));
+    }
+    archiveUri = await archiveSweep(store, openStore(input.spec.archive), input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_'), keys, {
+      spec: input.spec,
+      versions,
+      createdAt: new Date().toISOString(),
+    });
+  }
+  return { archiveUri, manifestUri: store.uriOf(`${base}/manifest.json`), fitsUri: store.uriOf(`${base}/fits.json`), reportUri: store.uriOf(`${base}/report.md`) };
 }

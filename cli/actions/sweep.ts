@@ -92,9 +92,18 @@ export async function sweep(file: string, opts: ConnectOptions & { id?: string; 
   });
 }
 
-export async function status(id: string, opts: ConnectOptions & { json?: boolean }): Promise<unknown> {
+export async function status(id: string, opts: ConnectOptions & { json?: boolean; watch?: boolean }): Promise<unknown> {
   return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
     const handle = client.workflow.getHandle(id);
+    if (opts.watch) {
+      // A live bar (shards done/total, ETA) until the workflow closes, however it ends.
+      const type = (await handle.describe().catch(() => undefined))?.type;
+      if (type === undefined) throw new Error(`no workflow ${id} on this Temporal server`);
+      const poll = type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => handle.query(progressQuery);
+      const stop = showProgress(poll, false);
+      await handle.result().catch(() => undefined);
+      await stop();
+    }
     let desc;
     try {
       desc = await handle.describe();

@@ -33,8 +33,13 @@ export function registerSweep(program: Command): void {
     if ('evaluations' in r && r.evaluations.some((e) => e.status === 'failed')) process.exitCode = 2;
   });
 
-  connection(program.command('status <id>').description('progress of a sweep or evaluation (shards done/total, phase)')).action(
-    async (id: string, opts: Conn) => {
+  connection(
+    program
+      .command('status <id>')
+      .description('progress of a sweep or evaluation (phase, shards done/total)')
+      .option('--watch', 'show a live progress bar until it finishes, then the final status'),
+  ).action(
+    async (id: string, opts: Conn & { watch?: boolean }) => {
       const { status } = await actions();
       process.stdout.write(JSON.stringify(await status(id, opts), null, 2) + '\n');
     },
@@ -50,6 +55,20 @@ export function registerSweep(program: Command): void {
     const r = await (await actions()).resume(id, opts);
     process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   });
+
+  program
+    .command('fetch <sweepId>')
+    .description('bring an archived sweep back from its archive, every file checked against the archive manifest')
+    .requiredOption('--archive <uri>', 'the archive the sweep spec named (file://, a folder or s3://)')
+    .option('-o, --out <dir>', 'where to put it', '.')
+    .action(async (sweepId: string, opts: { archive: string; out: string }) => {
+      const { openStore } = await import('../../src/store/openStore.ts');
+      const { fetchArchive } = await import('../../src/sweep/archive.ts');
+      const { resolve } = await import('node:path');
+      const target = openStore(resolve(opts.out));
+      const m = await fetchArchive(openStore(opts.archive), sweepId, target);
+      process.stdout.write(`fetched ${m.files.length} files of ${sweepId} into ${target.uri}\n`);
+    });
 
   const schedule = program.command('schedule').description('recurring sweeps with Temporal Schedules');
   connection(

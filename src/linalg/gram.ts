@@ -12,7 +12,15 @@
 // over the panel held in registers — S is then touched once per panel, not once per 4 rows, and
 // each pair of loads feeds 4 multiply-adds instead of one (≈3× faster at d = 384 on V8).
 // `smallerGram`'s N×N side uses the same 4×4 register blocking on row dot products.
+// Both run in WebAssembly SIMD when it loads (gramWasm.ts, source wasm/gram.c: packed panels,
+// 4×4 tiles in f64x2 registers, no bounds checks); the TypeScript kernels here are the fallback
+// and serve updates with too few rows to pay for copying S in and out of wasm memory.
 
+import { syrkUpperWasm, upperGramRowsWasm } from './gramWasm.ts';
+
+/** From this many rows on, syrkUpper uses the wasm kernel (below, copying S in and out of wasm
+ * memory costs more than the kernel saves). */
+const WASM_MIN_ROWS = 4;
 /** How many rows of Z each pass over S consumes (register blocking of the rank-k update). */
 const ROW_BLOCK = 4;
 /** From this many rows on, syrkUpper works on transposed panels. */
@@ -30,7 +38,7 @@ export function smallerGram(z: Float64Array, rows: number, cols: number): { matr
     const n = rows;
     const matrix = new Float64Array(n * n);
     // (ZZᵀ)_ij = z_i · z_j: dot products of contiguous rows; upper triangle, then mirror.
-    upperDots(matrix, z, n, cols);
+    if (!upperGramRowsWasm(matrix, z, rows, cols)) upperDots(matrix, z, n, cols);
     symmetrizeFromUpper(matrix, n);
     return { matrix, n };
   }
@@ -46,6 +54,15 @@ export function smallerGram(z: Float64Array, rows: number, cols: number): { matr
  * triangle is left as it was. Z: rows×cols, S: cols×cols (both row-major).
  */
 export function syrkUpper(s: Float64Array, z: Float64Array, rows: number, cols: number): void {
+  checkShape(z, rows, cols);
+  if (s.length < cols * cols) throw new RangeError(`S has ${s.length} entries, need cols*cols = ${cols * cols}`);
+  if (rows >= WASM_MIN_ROWS && syrkUpperWasm(s, z, rows, cols)) return;
+  syrkUpperTs(s, z, rows, cols);
+}
+
+/** `syrkUpper` in TypeScript only (the fallback when the wasm kernel is unavailable); exported
+ * for tests and benchmarks. */
+export function syrkUpperTs(s: Float64Array, z: Float64Array, rows: number, cols: number): void {
   checkShape(z, rows, cols);
   if (s.length < cols * cols) throw new RangeError(`S has ${s.length} entries, need cols*cols = ${cols * cols}`);
   if (rows >= PANEL_MIN_ROWS) {
@@ -95,6 +112,14 @@ let scratch = new Float64Array(0);
 function panelScratch(size: number): Float64Array {
   if (scratch.length < size) scratch = new Float64Array(size);
   return scratch;
+}
+
+/** The upper triangle (j ≥ i) of ZZᵀ (rows×rows) into out, TypeScript only (the fallback of
+ * `smallerGram`'s N×N side); exported for tests and benchmarks. The lower triangle is untouched. */
+export function upperGramRowsTs(out: Float64Array, z: Float64Array, rows: number, cols: number): void {
+  checkShape(z, rows, cols);
+  if (out.length < rows * rows) throw new RangeError(`out has ${out.length} entries, need rows*rows = ${rows * rows}`);
+  upperDots(out, z, rows, cols);
 }
 
 /**

@@ -27,6 +27,8 @@ export const SweepSpecSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('sweep'),
     store: z.string().min(1),
+    /** Where finished sweeps are archived (file://, a folder or s3://); none when absent. */
+    archive: z.string().min(1).optional(),
     models: z.array(ModelEntry).min(1, 'give at least one model'),
     datasets: z.array(DatasetEntry).min(1, 'give at least one dataset'),
     layers: z.array(z.string().min(1)).min(1).default(['last']),
@@ -68,6 +70,7 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   const base = dirname(resolve(file));
   const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || isAbsolute(p) ? p : resolve(base, p));
   spec.store = abs(spec.store);
+  if (spec.archive) spec.archive = abs(spec.archive);
   for (const m of spec.models) m.model = abs(m.model);
   for (const d of spec.datasets) d.data = abs(d.data);
   for (const [i, d] of spec.datasets.entries()) {

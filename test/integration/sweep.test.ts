@@ -13,6 +13,7 @@ import { ALL_ROLES } from '../../workflows/taskQueues.ts';
 import { quietTemporalRuntime } from '../../cli/runtime.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
+import { sha256 } from '../../src/io/hash.ts';
 import type { SweepResult } from '../../workflows/sweep.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
@@ -38,6 +39,7 @@ before(async () => {
     specFile,
     `name: tiny-family
 store: store
+archive: archive
 models:
   - { model: small, name: small, family: tiny, params: 40000 }
   - { model: large, name: large, family: tiny, params: 220000 }
@@ -95,7 +97,19 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   assert.equal(second.sweepId, result.sweepId);
   const good = second.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
   assert.equal(await extractions(good.workflowId), 0, 'no shard extracted again');
-  const status = await runCli(['status', result.sweepId, '--temporal', address]);
+  // The archive holds every result file with its sum; fetch brings it back, checked.
+  assert.ok(result.archiveUri, 'archived');
+  const fetched = join(dir, 'fetched');
+  const f = await runCli(['fetch', result.sweepId, '--archive', join(dir, 'archive'), '-o', fetched]);
+  assert.equal(f.code, 0, f.stderr);
+  const archived = JSON.parse(await readFile(join(fetched, 'manifest.json'), 'utf8')) as { files: Array<{ key: string; sha256: string }>; spec: { name: string } };
+  assert.equal(archived.spec.name, 'tiny-family');
+  assert.ok(archived.files.some((x) => /shards\/.*\/samples\.arrow$/.test(x.key)), 'per-sample tables archived');
+  assert.ok(archived.files.some((x) => /gram-last\.arrow$/.test(x.key)), 'reduced Grams archived');
+  assert.ok(archived.files.some((x) => x.key.endsWith('report.md')), 'report archived');
+  for (const x of archived.files) assert.equal(sha256(await readFile(join(fetched, x.key))), x.sha256, x.key);
+
+  const status = await runCli(['status', result.sweepId, '--watch', '--temporal', address]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /"status": "COMPLETED"/);
 });

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { addInto, smallerGram, symmetrizeFromUpper, syrkUpper } from '../../src/linalg/gram.ts';
+import { addInto, smallerGram, symmetrizeFromUpper, syrkUpper, syrkUpperTs, upperGramRowsTs } from '../../src/linalg/gram.ts';
+import { syrkUpperWasm, upperGramRowsWasm, wasmGramAvailable, wasmGramRetainedBytes } from '../../src/linalg/gramWasm.ts';
 import { gaussian, mulberry32 } from '../helpers/prng.ts';
 
 function randomMatrix(rows: number, cols: number, seed: number): Float64Array {
@@ -59,12 +60,13 @@ test('smallerGram picks the smaller side and matches the naive product', () => {
 });
 
 test('syrkUpper adds ZᵀZ on the upper triangle and leaves the lower untouched', () => {
-  // Row counts around the 4-row block exercise both the blocked loop and the tail.
-  for (const [rows, cols] of [[1, 6], [3, 6], [4, 6], [7, 11], [16, 5], [37, 23]]) {
+  // Row counts around the 4-row block exercise both the blocked loop and the tail; syrkUpperTs is
+  // the TypeScript fallback (syrkUpper itself uses the wasm kernel from 4 rows on).
+  for (const syrk of [syrkUpper, syrkUpperTs]) for (const [rows, cols] of [[1, 6], [3, 6], [4, 6], [7, 11], [16, 5], [37, 23]]) {
     const z = randomMatrix(rows, cols, 7 * rows + cols);
     const start = randomMatrix(cols, cols, 999);
     const s = start.slice();
-    syrkUpper(s, z, rows, cols);
+    syrk(s, z, rows, cols);
     const product = naiveZtZ(z, rows, cols);
     for (let i = 0; i < cols; i++) {
       for (let j = 0; j < cols; j++) {
@@ -141,4 +143,101 @@ test('bad shapes are rejected', () => {
   assert.throws(() => smallerGram(new Float64Array(5), 2, 3), RangeError);
   assert.throws(() => syrkUpper(new Float64Array(3), new Float64Array(4), 2, 2), RangeError);
   assert.throws(() => symmetrizeFromUpper(new Float64Array(3), 2), RangeError);
+});
+
+// The WebAssembly kernel (gramWasm.ts) against the TypeScript one, at shapes on both sides of its
+// 4×4 tiles and 64-column blocks; rows past 256 cross a packed row block, past 512 a copy chunk.
+const WASM_ROWS = [1, 3, 4, 5, 47, 130];
+const WASM_COLS = [1, 2, 7, 64, 385];
+
+test('the wasm gram kernel is available here', () => {
+  assert.ok(wasmGramAvailable(), 'src/linalg/wasm/gram.wasm did not load');
+});
+
+test('syrkUpperWasm matches the TypeScript kernel, accumulates, and leaves the lower triangle', () => {
+  for (const rows of WASM_ROWS) {
+    for (const cols of WASM_COLS) {
+      const label = `${rows}×${cols}`;
+      const z = randomMatrix(rows, cols, 31 * rows + cols);
+      const start = randomMatrix(cols, cols, rows + 17 * cols);
+      const ts = start.slice();
+      syrkUpperTs(ts, z, rows, cols);
+      const wasm = start.slice();
+      assert.ok(syrkUpperWasm(wasm, z, rows, cols), `${label}: wasm unavailable`);
+      let scale = 0;
+      for (let i = 0; i < cols; i++) for (let j = i; j < cols; j++) scale = Math.max(scale, Math.abs(ts[i * cols + j]));
+      for (let i = 0; i < cols; i++) {
+        for (let j = 0; j < cols; j++) {
+          const k = i * cols + j;
+          if (j >= i) {
+            assert.ok(Math.abs(wasm[k] - ts[k]) <= 1e-12 * scale, `${label} (${i},${j}): ${wasm[k]} vs ${ts[k]}`);
+          } else {
+            assert.equal(wasm[k], start[k], `${label}: lower (${i},${j}) was touched`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('syrkUpperWasm streams many rows in chunks like one call of the TypeScript kernel', () => {
+  for (const [rows, cols] of [[600, 9], [1100, 6], [257, 33]]) {
+    const z = randomMatrix(rows, cols, rows + cols);
+    const ts = new Float64Array(cols * cols);
+    syrkUpperTs(ts, z, rows, cols);
+    const wasm = new Float64Array(cols * cols);
+    assert.ok(syrkUpperWasm(wasm, z, rows, cols));
+    symmetrizeFromUpper(ts, cols);
+    symmetrizeFromUpper(wasm, cols);
+    assertClose(wasm, ts, `${rows}×${cols}`);
+  }
+});
+
+test('upperGramRowsWasm (smallerGram\'s N×N side) matches the TypeScript kernel', () => {
+  for (const rows of WASM_ROWS) {
+    for (const cols of WASM_COLS) {
+      if (rows > cols) continue; // smallerGram only forms ZZᵀ when rows ≤ cols
+      const label = `${rows}×${cols}`;
+      const z = randomMatrix(rows, cols, 7 * rows + 3 * cols);
+      const start = randomMatrix(rows, rows, 5 + rows);
+      const ts = start.slice();
+      upperGramRowsTs(ts, z, rows, cols);
+      const wasm = start.slice();
+      assert.ok(upperGramRowsWasm(wasm, z, rows, cols), `${label}: wasm unavailable`);
+      let scale = 0;
+      for (let i = 0; i < rows; i++) for (let j = i; j < rows; j++) scale = Math.max(scale, Math.abs(ts[i * rows + j]));
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < rows; j++) {
+          const k = i * rows + j;
+          if (j >= i) assert.ok(Math.abs(wasm[k] - ts[k]) <= 1e-12 * scale, `${label} (${i},${j}): ${wasm[k]} vs ${ts[k]}`);
+          else assert.equal(wasm[k], start[k], `${label}: lower (${i},${j}) was touched`);
+        }
+      }
+    }
+  }
+});
+
+test('the wasm workspace grows for d = 4096 and is released after the call', () => {
+  const cols = 4096;
+  const rows = 5;
+  const z = randomMatrix(rows, cols, 4096);
+  const s = new Float64Array(cols * cols);
+  assert.ok(syrkUpperWasm(s, z, rows, cols));
+  // Spot-check a few entries against direct dot products.
+  for (const [i, j] of [[0, 0], [0, 4095], [1000, 3001], [4095, 4095]]) {
+    let want = 0;
+    for (let r = 0; r < rows; r++) want += z[r * cols + i] * z[r * cols + j];
+    assert.ok(Math.abs(s[i * cols + j] - want) <= 1e-12 * rows * 10, `(${i},${j})`);
+  }
+  assert.equal(s[4095 * cols], 0, 'lower triangle touched');
+  assert.ok(wasmGramRetainedBytes() <= 64 * 2 ** 20, `kept ${wasmGramRetainedBytes()} bytes after a d = 4096 call`);
+  // The next small call runs on a fresh, small instance and still agrees.
+  const small = randomMatrix(47, 64, 1);
+  const a = new Float64Array(64 * 64);
+  const b = new Float64Array(64 * 64);
+  syrkUpperTs(a, small, 47, 64);
+  assert.ok(syrkUpperWasm(b, small, 47, 64));
+  symmetrizeFromUpper(a, 64);
+  symmetrizeFromUpper(b, 64);
+  assertClose(b, a, 'after release');
 });

@@ -1,0 +1,145 @@
+// The WebAssembly SIMD build of the rank-k update S += AᵀA on the upper triangle (source
+// src/linalg/wasm/gram.c, built by infra/build-wasm.sh, committed as wasm/gram.wasm). Serves
+// `syrkUpper` (A = Z) and `smallerGram`'s N×N side (A = Zᵀ) in gram.ts: packed 4-column panels,
+// 4×4 tiles of S in eight f64x2 accumulators. If the module cannot be read or compiled, the
+// functions here return false and the caller uses the TypeScript kernels.
+
+import { readFileSync } from 'node:fs';
+
+/** Memory above which the instance is dropped after a call, so that one large matrix does not
+ * pin its workspace for the life of the process (wasm memory never shrinks). */
+const RETAIN_BYTES = 64 * 2 ** 20;
+const PAGE_BYTES = 65536;
+/** Rows of Z copied into wasm memory per kernel call in `syrkUpperWasm` (bounds the workspace by
+ * cols² + CHUNK_ROWS·cols, whatever the row count). */
+const CHUNK_ROWS = 512;
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  __heap_base: WebAssembly.Global;
+  pack_doubles: (n: number) => number;
+  syrk_upper: (s: number, n: number, a: number, k: number, rs: number, cs: number, pack: number) => void;
+}
+
+let module: WebAssembly.Module | null | undefined; // undefined: not tried yet; null: unavailable
+let instance: Exports | undefined;
+
+function loadModule(): WebAssembly.Module | null {
+  if (module === undefined) {
+    try {
+      module = new WebAssembly.Module(readFileSync(new URL('./wasm/gram.wasm', import.meta.url)));
+    } catch {
+      module = null;
+    }
+  }
+  return module;
+}
+
+/** Whether the wasm kernel is available in this process (the file is present and the runtime has
+ * WebAssembly SIMD). */
+export function wasmGramAvailable(): boolean {
+  return loadModule() !== null;
+}
+
+/** The instance, with at least `bytes` plus the pack scratch for n columns of linear memory past
+ * its heap base, and that base (16-aligned); undefined if unavailable or over 4 GiB. */
+function workspace(bytes: number, n: number): { ex: Exports; base: number } | undefined {
+  const mod = loadModule();
+  if (mod === null) return undefined;
+  try {
+    instance ??= new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
+  } catch {
+    module = null;
+    return undefined;
+  }
+  const ex = instance;
+  const base = Math.ceil(Number(ex.__heap_base.value) / 16) * 16;
+  const end = base + bytes + 8 * ex.pack_doubles(n);
+  if (end > 2 ** 32) return undefined;
+  const have = ex.memory.buffer.byteLength;
+  if (end > have) {
+    try {
+      ex.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+    } catch {
+      instance = undefined;
+      return undefined;
+    }
+  }
+  return { ex, base };
+}
+
+/** Bytes of wasm linear memory the kernel holds between calls (0 when no instance is live). */
+export function wasmGramRetainedBytes(): number {
+  return instance === undefined ? 0 : instance.memory.buffer.byteLength;
+}
+
+function release(ex: Exports): void {
+  if (ex.memory.buffer.byteLength > RETAIN_BYTES) instance = undefined;
+}
+
+const align = (x: number): number => Math.ceil(x / 16) * 16;
+
+/** Copy the upper triangle (j ≥ i) of the n×n row-major matrix at heap[from..] into s. */
+function copyUpperOut(s: Float64Array, heap: Float64Array, from: number, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    s.set(heap.subarray(from + row + i, from + row + n), row + i);
+  }
+}
+
+/**
+ * S += ZᵀZ on the upper triangle of S (cols×cols), Z: rows×cols, both row-major; the lower
+ * triangle of S is left as it was. Shapes are the caller's to check. Returns false, with S
+ * untouched, if the wasm kernel is unavailable.
+ */
+export function syrkUpperWasm(s: Float64Array, z: Float64Array, rows: number, cols: number): boolean {
+  const n = cols;
+  if (n === 0 || rows === 0) return wasmGramAvailable();
+  const chunk = Math.min(rows, CHUNK_ROWS);
+  // Layout (bytes, 16-aligned): S n², Z chunk·n, pack.
+  const sBytes = align(8 * n * n);
+  const zBytes = align(8 * chunk * n);
+  const ws = workspace(sBytes + zBytes, n);
+  if (ws === undefined) return false;
+  const { ex, base } = ws;
+  const sPtr = base;
+  const zPtr = sPtr + sBytes;
+  const packPtr = zPtr + zBytes;
+  const heap = new Float64Array(ex.memory.buffer);
+  heap.set(s.subarray(0, n * n), sPtr / 8);
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const k = Math.min(chunk, rows - r0);
+    heap.set(z.subarray(r0 * n, (r0 + k) * n), zPtr / 8);
+    ex.syrk_upper(sPtr, n, zPtr, k, n, 1, packPtr);
+  }
+  copyUpperOut(s, heap, sPtr / 8, n);
+  release(ex);
+  return true;
+}
+
+/**
+ * out (rows×rows, row-major) = ZZᵀ on the upper triangle (overwritten; the lower triangle is left
+ * as it was), Z: rows×cols row-major. Returns false, with out untouched, if the wasm kernel is
+ * unavailable.
+ */
+export function upperGramRowsWasm(out: Float64Array, z: Float64Array, rows: number, cols: number): boolean {
+  const n = rows;
+  if (n === 0) return wasmGramAvailable();
+  // Layout (bytes, 16-aligned): S n² (zeroed), Z rows·cols, pack.
+  const sBytes = align(8 * n * n);
+  const zBytes = align(8 * rows * cols);
+  const ws = workspace(sBytes + zBytes, n);
+  if (ws === undefined) return false;
+  const { ex, base } = ws;
+  const sPtr = base;
+  const zPtr = sPtr + sBytes;
+  const packPtr = zPtr + zBytes;
+  const heap = new Float64Array(ex.memory.buffer);
+  heap.fill(0, sPtr / 8, sPtr / 8 + n * n);
+  heap.set(z.subarray(0, rows * cols), zPtr / 8);
+  // A = Zᵀ: cols×rows, A(t, i) = Z[i][t] at z[i·cols + t].
+  ex.syrk_upper(sPtr, n, zPtr, cols, 1, cols, packPtr);
+  copyUpperOut(out, heap, sPtr / 8, n);
+  release(ex);
+  return true;
+}
