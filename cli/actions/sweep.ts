@@ -131,15 +131,38 @@ export async function cancel(id: string, opts: ConnectOptions): Promise<void> {
   });
 }
 
+/** The original input of a workflow, from the first event of its history. */
+async function workflowInput(client: Client, id: string): Promise<unknown[]> {
+  const history = await client.workflow.getHandle(id).fetchHistory();
+  const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+  return payloads.map((p) => defaultPayloadConverter.fromPayload(p));
+}
+
+/** The store of a sweep, from its spec as the sweep workflow received it. */
+export async function sweepStore(id: string, opts: ConnectOptions): Promise<string> {
+  return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
+    let args: unknown[];
+    try {
+      args = await workflowInput(client, id);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || /NOT_FOUND/.test((err as Error).message)) {
+        throw new Error(`${id} is neither a results folder nor a sweep on this Temporal server`);
+      }
+      throw err;
+    }
+    const spec = (args[0] as { spec?: { store?: string } } | undefined)?.spec;
+    if (!spec?.store) throw new Error(`${id} is not a sweep (its input has no spec.store)`);
+    return spec.store;
+  });
+}
+
 /** Starts a closed (failed, cancelled, terminated) sweep or evaluation again with its original input. */
 export async function resume(id: string, opts: ConnectOptions & { json?: boolean }): Promise<unknown> {
   return withTemporal({ ...opts, embeddedWorker: true }, async ({ client, workerStopped }) => {
     const old = client.workflow.getHandle(id);
     const desc = await old.describe();
     if (desc.status.name === 'RUNNING') throw new Error(`${id} is still running: nothing to resume (see \`entroscope status ${id}\`)`);
-    const history = await old.fetchHistory();
-    const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-    const args = payloads.map((p) => defaultPayloadConverter.fromPayload(p));
+    const args = await workflowInput(client, id);
     const handle = await client.workflow.start(desc.type, { taskQueue: TASK_QUEUES.orchestration, workflowId: id, args });
     process.stderr.write(`entroscope: resumed ${id} (${desc.type}); finished shards are reused from the store\n`);
     const result = handle.result();

@@ -7,6 +7,10 @@ import type { Command } from 'commander';
 import { InputError } from '../../src/errors.ts';
 
 interface ReportCliOptions {
+  sweep?: string;
+  temporal?: string;
+  namespace: string;
+  stateDir: string;
   output: string;
   format: string;
   bootstrap: string;
@@ -23,7 +27,11 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description('fit scaling laws and write an HTML report (figures as SVG + PNG) or tables of every evaluation under a results folder or store')
-    .argument('<results>', 'results folder or store: a path, file://DIR or s3://bucket/prefix')
+    .argument('<results>', 'results folder or store (a path, file://DIR or s3://bucket/prefix), or a sweep ID')
+    .option('--sweep <id>', "only this sweep's evaluations (from its manifest in the store)")
+    .option('--temporal <host:port>', 'where to look a sweep ID up (default $TEMPORAL_ADDRESS, else the embedded dev server)')
+    .option('--namespace <ns>', 'Temporal namespace', process.env.TEMPORAL_NAMESPACE ?? 'default')
+    .option('--state-dir <dir>', 'embedded dev server database', process.env.ENTROSCOPE_STATE ?? '.entroscope')
     .option('-o, --output <dir>', 'output folder', 'entroscope-report')
     .option('--format <fmt>', 'html (page + figures) | md | json | csv (tables only)', 'html')
     .option('--bootstrap <n>', 'bootstrap resamples for fit intervals and bands', '100')
@@ -32,7 +40,17 @@ export function registerReport(program: Command): void {
       const { writeReport, REPORT_FORMATS } = await import('../../src/report/report.ts');
       const format = opts.format as (typeof REPORT_FORMATS)[number];
       if (!REPORT_FORMATS.includes(format)) throw new InputError(`--format must be one of ${REPORT_FORMATS.join(', ')}, got ${opts.format}`);
-      const r = await writeReport(results, {
+      let location = results;
+      let sweep = opts.sweep;
+      const { existsSync } = await import('node:fs');
+      if (!/[\\/]/.test(results) && !existsSync(results)) {
+        // No path separator and no such folder: a sweep ID, whose spec (on Temporal) names its store.
+        const { sweepStore } = await import('../actions/sweep.ts');
+        location = await sweepStore(results, opts);
+        sweep = results;
+      }
+      const r = await writeReport(location, {
+        sweep,
         outDir: opts.output,
         format,
         bootstrapResamples: nonNegativeInt(opts.bootstrap, '--bootstrap'),

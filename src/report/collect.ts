@@ -30,8 +30,11 @@ function parentKey(key: string): string {
   return i < 0 ? '' : key.slice(0, i);
 }
 
-/** Every summary.json under the location, in key order. Throws InputError when there is none. */
-export async function collectRuns(location: string): Promise<Collected> {
+/**
+ * Every summary.json under the location, in key order — or, with `sweep`, only the evaluations that
+ * sweep completed (from `sweeps/<id>/manifest.json` in that store). Throws InputError when there is none.
+ */
+export async function collectRuns(location: string, opts: { sweep?: string } = {}): Promise<Collected> {
   let store: ObjectStore;
   try {
     store = openStore(location);
@@ -39,10 +42,22 @@ export async function collectRuns(location: string): Promise<Collected> {
     throw new InputError((err as Error).message);
   }
   const keys = await store.list('');
+  let only: Set<string> | undefined;
+  if (opts.sweep) {
+    const manifestKey = `sweeps/${opts.sweep.replace(/[^A-Za-z0-9._-]+/g, '_')}/manifest.json`;
+    let manifest: { evaluations: Array<{ status: string; prefix?: string }> };
+    try {
+      manifest = await getJson(store, manifestKey);
+    } catch (err) {
+      throw new InputError(`no finished sweep ${opts.sweep} in ${store.uri} (${(err as Error).message})`);
+    }
+    only = new Set(manifest.evaluations.filter((e) => e.status === 'completed' && e.prefix).map((e) => e.prefix!));
+  }
   const runs: CollectedRun[] = [];
   for (const key of keys) {
     if (!(key === SUMMARY || key.endsWith('/' + SUMMARY))) continue;
     const dir = parentKey(key);
+    if (only && !only.has(dir)) continue;
     let summary: EvaluationSummary;
     try {
       summary = await getJson<EvaluationSummary>(store, key);

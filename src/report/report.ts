@@ -24,6 +24,8 @@ export interface ReportOptions {
   /** Bootstrap resamples for fit intervals and bands (default 100). */
   bootstrapResamples?: number;
   seed?: number;
+  /** Only this sweep's evaluations (its manifest in the store names them). */
+  sweep?: string;
   /** Timestamp shown in the page (default now); fixed in tests. */
   generatedAt?: string;
 }
@@ -69,7 +71,7 @@ export async function writeReport(location: string, opts: ReportOptions): Promis
   const format = opts.format ?? 'html';
   if (!REPORT_FORMATS.includes(format)) throw new InputError(`report format "${String(format)}" is not one of ${REPORT_FORMATS.join(', ')}`);
   const fitOpts = { bootstrapResamples: opts.bootstrapResamples ?? 100, seed: opts.seed ?? 0 };
-  const { store, runs } = await collectRuns(location);
+  const { store, runs } = await collectRuns(location, { sweep: opts.sweep });
   const fits = scalingFits(runs, fitOpts);
   const messages = reportMessages(runs, fits);
   const results = resultsTable(runs);

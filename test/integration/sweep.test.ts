@@ -109,6 +109,11 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   assert.ok(archived.files.some((x) => x.key.endsWith('report.md')), 'report archived');
   for (const x of archived.files) assert.equal(sha256(await readFile(join(fetched, x.key))), x.sha256, x.key);
 
+  // A report by sweep ID: the spec on Temporal names the store, the sweep's manifest its evaluations.
+  const rep = await runCli(['report', result.sweepId, '--temporal', address, '--format', 'md', '-o', join(dir, 'report')]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /^2 evaluations from /);
+
   const status = await runCli(['status', result.sweepId, '--watch', '--temporal', address]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /"status": "COMPLETED"/);
