@@ -1,6 +1,7 @@
 // Activities of one evaluation: thin adapters that read inputs by URI, call the core library,
 // write outputs by URI and heartbeat. Bad input (InputError) becomes a non-retryable failure.
-import { Context, ApplicationFailure } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
+import { userErrorsFinal } from './userErrors.ts';
 import { InputError } from '../src/errors.ts';
 import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
@@ -70,16 +71,6 @@ export interface ShardDone {
 export interface SummaryResult {
   summaryUri: string;
   summary: EvaluationSummary;
-}
-
-/** Runs `fn`, turning user errors into non-retryable failures with the message intact. */
-async function userErrorsFinal<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InputError');
-    throw err;
-  }
 }
 
 const plans = new Map<string, Promise<EvaluationPlan>>();

@@ -1,10 +1,9 @@
 // The untrained twin of a model (DESIGN §1.7): the same graph with re-initialised weights from a
 // recorded seed, created once per (model hash, seed) in the worker's cache and reused after.
-import { ApplicationFailure } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../src/errors.ts';
+import { userErrorsFinal } from './userErrors.ts';
 import { resolveModelFiles } from '../src/model/modelRef.ts';
 import { untrainFiles } from '../src/model/untrain.ts';
 import { sha256File } from '../src/io/hash.ts';
@@ -18,7 +17,7 @@ export interface UntrainedTwin {
 }
 
 export async function prepareUntrainedTwin(input: { model: string; seed: number }): Promise<UntrainedTwin> {
-  try {
+  return userErrorsFinal(async () => {
     const files = resolveModelFiles(input.model);
     const sourceSha256 = await sha256File(files.onnxPath);
     const cache = process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope');
@@ -28,8 +27,5 @@ export async function prepareUntrainedTwin(input: { model: string; seed: number 
       await untrainFiles(input.model, dir, input.seed);
     }
     return { model: dir, seed: input.seed, sourceSha256 };
-  } catch (err) {
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InputError');
-    throw err;
-  }
+  });
 }
