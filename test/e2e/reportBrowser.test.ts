@@ -5,14 +5,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { samplesToArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
-import type { EvaluationSummary } from '../../src/eval/summary.ts';
 import { writeReport } from '../../src/report/report.ts';
+import { syntheticLayer, syntheticRow, writeSyntheticEvaluation } from '../helpers/syntheticResults.ts';
 
 const CHROMIUM = process.env.ENTROSCOPE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -30,46 +29,20 @@ async function writeResults(root: string): Promise<string[]> {
     const perLayer = layers.map((layer, li) => {
       // A little deterministic scatter around the law, so the bootstrap band has a width.
       const erank = (family === 'duo' ? 380 : 400) * Math.pow(params, -0.3) + 12 + 4 * li + 0.08 * Math.sin(7 * i + li);
-      const h = Math.log(erank);
-      const ci = (v: number) => ({ low: v * 0.97, high: v * 1.03 });
-      return {
-        layer,
-        dim: 64,
-        metrics: {
-          samplesUsed: 40, samplesSkipped: 0, skipReasons: {},
-          meanEntropy: h, meanEntropySE: 0.01, meanEntropyCI95: ci(h),
-          erankOfMeanEntropy: erank, erankOfMeanEntropyCI95: ci(erank),
-          meanErank: erank * 1.05, meanErankSE: 0.1, meanErankCI95: ci(erank * 1.05),
-          meanNormalizedEntropy: h / Math.log(64), meanNormalizedEntropySE: 0.001, meanNormalizedEntropyCI95: ci(h / Math.log(64)),
-        },
-        pooled: { pooledEntropy: h + 1, pooledErank: Math.exp(h + 1), pooledNormalizedEntropy: (h + 1) / Math.log(64), n: 900 },
-        meanLoss: 2 + 30 * Math.pow(params, -0.15),
-        gram: '',
-        diffErank: { untrainedErankOfMeanEntropy: erank + 6, diffErank: 9 - 50 * Math.pow(params, -0.1), ratio: 0.8, untrainSeed: 0 },
+      return syntheticLayer(layer, erank, {
+        ciWidth: 0.03,
+        samples: 40,
+        pooledRows: 900,
+        loss: 2 + 30 * Math.pow(params, -0.15),
+        diff: { untrained: erank + 6, diffErank: 9 - 50 * Math.pow(params, -0.1) },
         reducedLoss: 3,
-      };
+      });
     });
-    const summary: EvaluationSummary = {
-      model: { name, onnxSha256: String(i).repeat(64), tokenizerSha256: 'ab'.repeat(32), family, params },
-      dataset: { name: 'tiny-corpus.jsonl', rows: 40, sha256: 'cd'.repeat(32) },
-      layer: layers[0], dim: 64, tokens: 900, truncatedSamples: 0,
-      metrics: perLayer[0].metrics, pooled: perLayer[0].pooled, meanLoss: perLayer[0].meanLoss,
-      layers: perLayer, configSha256: 'ef'.repeat(32), seed: 0,
-      outputs: { prefix: '', summary: '', gram: '', shards: 1 },
-      versions: { entroscope: '0.1.0', node: process.version },
-    };
+    const rows = perLayer.flatMap((l) =>
+      Array.from({ length: 40 }, (_, r) => syntheticRow(r, l.layer, Math.log(l.metrics.erankOfMeanEntropy!) + 0.3 * Math.sin(r * 1.7 + i), 22, 8)),
+    );
     const evalDir = join(root, 'evaluations', name, 'tiny-corpus', 'cfg');
-    const shard = join(evalDir, 'shards', '000000000-000000040');
-    await mkdir(shard, { recursive: true });
-    const rows: SampleRow[] = [];
-    perLayer.forEach((l) => {
-      for (let r = 0; r < 40; r++) {
-        const entropy = Math.log(l.metrics.erankOfMeanEntropy) + 0.3 * Math.sin(r * 1.7 + i);
-        rows.push({ row: r, layer: l.layer, tokens: 22, truncated: false, dim: 64, skipped: false, skipReason: null, droppedRows: 0, entropy, normalizedEntropy: entropy / Math.log(64), erank: Math.exp(entropy), renyi2: entropy, nuclearNorm: 8 });
-      }
-    });
-    await writeFile(join(shard, 'samples.arrow'), samplesToArrow(rows));
-    await writeFile(join(evalDir, 'summary.json'), JSON.stringify(summary));
+    await writeSyntheticEvaluation(evalDir, { name, family, params, index: i, dataset: 'tiny-corpus.jsonl', rows: 40, tokens: 900, seed: 0, layers: perLayer }, [{ start: 0, rows }]);
   }
   return models.map((m) => m[0]);
 }

@@ -3,16 +3,16 @@
 // to fit). The report must recover the law, say which family is too small, and write every format.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { samplesToArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
-import type { EvaluationSummary, LayerSummary } from '../../src/eval/summary.ts';
+import type { LayerSummary } from '../../src/eval/summary.ts';
 import { collectRuns } from '../../src/report/collect.ts';
 import { compareSummaries, loadSummary } from '../../src/report/compare.ts';
 import { scalingFits } from '../../src/report/scalingFits.ts';
 import { writeReport } from '../../src/report/report.ts';
 import { runCli } from '../helpers/services.ts';
+import { syntheticLayer, syntheticRow, writeSyntheticEvaluation } from '../helpers/syntheticResults.ts';
 
 const LAW = { a: 400, b: 0.3, c: 12 }; // erankOfMeanEntropy = a·x^(−b) + c at layer "last"
 const LAYERS = ['embeddings', 'block.0', 'last'];
@@ -32,67 +32,27 @@ let results: string;
 function layerSummary(model: (typeof MODELS)[number], layer: string, li: number): LayerSummary {
   // Other layers and numbers follow other power laws, so every fit converges quickly.
   const erank = layer === 'last' ? LAW.a * Math.pow(model.params, -LAW.b) + LAW.c : 300 * Math.pow(model.params, -0.2) + 10 + 3 * li;
-  const h = Math.log(erank);
-  const ci = (v: number) => ({ low: v * 0.98, high: v * 1.02 });
   const loss = 2 + 30 * Math.pow(model.params, -0.15);
-  return {
-    layer,
-    dim: 64,
-    metrics: {
-      samplesUsed: 12,
-      samplesSkipped: 0,
-      skipReasons: {},
-      meanEntropy: h,
-      meanEntropySE: 0.01,
-      meanEntropyCI95: ci(h),
-      erankOfMeanEntropy: erank,
-      erankOfMeanEntropyCI95: ci(erank),
-      meanErank: erank * 1.05,
-      meanErankSE: 0.1,
-      meanErankCI95: ci(erank * 1.05),
-      meanNormalizedEntropy: h / Math.log(64),
-      meanNormalizedEntropySE: 0.001,
-      meanNormalizedEntropyCI95: ci(h / Math.log(64)),
-    },
-    pooled: { pooledEntropy: h + 1, pooledErank: Math.exp(h + 1), pooledNormalizedEntropy: (h + 1) / Math.log(64), n: 300 },
-    meanLoss: model.family === 'pico' ? loss : null,
-    gram: `file:///x/gram-${layer}.arrow`,
-    ...(model.family === 'pico' ? { diffErank: { untrainedErankOfMeanEntropy: erank + 5, diffErank: 9 - 50 * Math.pow(model.params, -0.1), ratio: 0.8, untrainSeed: 0 }, reducedLoss: 6 - loss } : {}),
-  };
+  const pico = model.family === 'pico';
+  return syntheticLayer(layer, erank, {
+    ciWidth: 0.02,
+    samples: 12,
+    pooledRows: 300,
+    loss: pico ? loss : null,
+    ...(pico ? { diff: { untrained: erank + 5, diffErank: 9 - 50 * Math.pow(model.params, -0.1) }, reducedLoss: 6 - loss } : {}),
+  });
 }
 
 async function writeRun(root: string, model: (typeof MODELS)[number], i: number): Promise<string> {
   const layers = LAYERS.map((l, li) => layerSummary(model, l, li));
-  const summary: EvaluationSummary = {
-    model: { name: model.name, onnxSha256: `${i}`.repeat(64), tokenizerSha256: 'ab'.repeat(32), family: model.family, params: model.params },
-    dataset: { name: 'tiny-corpus.jsonl', rows: 12, sha256: 'cd'.repeat(32) },
-    layer: 'embeddings',
-    dim: 64,
-    tokens: 300,
-    truncatedSamples: 0,
-    metrics: layers[0].metrics,
-    pooled: layers[0].pooled,
-    meanLoss: layers[0].meanLoss,
-    layers,
-    configSha256: 'ef'.repeat(32),
-    seed: 7,
-    outputs: { prefix: '', summary: '', gram: '', shards: 2 },
-    versions: { entroscope: '0.1.0', node: 'v20' },
-  };
   const evalDir = join(root, 'evaluations', `${model.name}-${String(i).repeat(12)}`, 'tiny-corpus-cdcdcdcdcdcd', 'efefefefefef');
-  for (const [s, rows] of [[0, 6], [6, 6]] as const) {
-    const shard = join(evalDir, 'shards', `${String(s).padStart(9, '0')}-${String(s + rows).padStart(9, '0')}`);
-    await mkdir(shard, { recursive: true });
-    const sampleRows: SampleRow[] = [];
-    for (const layer of LAYERS) {
-      for (let r = s; r < s + rows; r++) {
-        const entropy = Math.log(layers[LAYERS.indexOf(layer)].metrics.erankOfMeanEntropy!) + 0.05 * Math.sin(r + i);
-        sampleRows.push({ row: r, layer, tokens: 25, truncated: false, dim: 64, skipped: false, skipReason: null, droppedRows: 0, entropy, normalizedEntropy: entropy / Math.log(64), erank: Math.exp(entropy), renyi2: entropy * 0.9, nuclearNorm: 10 });
-      }
-    }
-    await writeFile(join(shard, 'samples.arrow'), samplesToArrow(sampleRows));
-  }
-  await writeFile(join(evalDir, 'summary.json'), JSON.stringify(summary, null, 2));
+  const shards = [0, 6].map((start) => ({
+    start,
+    rows: LAYERS.flatMap((layer, li) =>
+      Array.from({ length: 6 }, (_, k) => syntheticRow(start + k, layer, Math.log(layers[li].metrics.erankOfMeanEntropy!) + 0.05 * Math.sin(start + k + i), 25, 10)),
+    ),
+  }));
+  await writeSyntheticEvaluation(evalDir, { ...model, index: i, dataset: 'tiny-corpus.jsonl', rows: 12, tokens: 300, seed: 7, layers }, shards);
   return evalDir;
 }
 
