@@ -99,7 +99,7 @@ export function showProgress(poll: () => Promise<{ phase: string; shardsTotal: n
           started = true;
         } else if (started) bar.update(p.shardsDone, { phase: p.phase, samples: p.samples });
       } else if (!quiet) {
-        const line = `entroscope: ${p.phase}: ${p.shardsDone}/${p.shardsTotal} shards`;
+        const line = p.shardsTotal > 0 ? `entroscope: ${p.phase}: ${p.shardsDone}/${p.shardsTotal} shards` : `entroscope: ${p.phase}`;
         if (line !== lastLine) process.stderr.write(line + '\n');
         lastLine = line;
       }
