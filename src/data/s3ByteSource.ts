@@ -4,31 +4,18 @@
 // chunks it needs; a stream is one GetObject from `start` to the end, consumed as it arrives, so a
 // JSONL/CSV scan never holds the whole object.
 //
-// Configuration follows src/store/s3Store.ts: the AWS SDK's credential chain, AWS_REGION (default
-// us-east-1), AWS_ENDPOINT_URL(_S3) for MinIO, which implies path-style addressing unless
-// ENTROSCOPE_S3_PATH_STYLE=false.
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+// The client is the stores' (src/store/s3Store.ts): the AWS SDK's credential chain, AWS_REGION
+// (default us-east-1), AWS_ENDPOINT_URL(_S3) for MinIO with path-style addressing.
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { closeS3, s3Client } from '../store/s3Store.ts';
 import { InputError } from '../errors.ts';
 import type { ByteSource, FolderEntry, FolderSource } from './byteSource.ts';
 
-let sharedClient: S3Client | undefined;
-
-function client(): S3Client {
-  if (!sharedClient) {
-    const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
-    sharedClient = new S3Client({
-      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      forcePathStyle: endpoint !== undefined && process.env.ENTROSCOPE_S3_PATH_STYLE !== 'false',
-      maxAttempts: 5,
-    });
-  }
-  return sharedClient;
-}
+const client = s3Client;
 
 /** Closes the shared client's keep-alive sockets (they would hold a process open). */
 export function closeS3Sources(): void {
-  sharedClient?.destroy();
-  sharedClient = undefined;
+  closeS3();
 }
 
 export function isS3Uri(path: string): boolean {

@@ -29,7 +29,8 @@ export const MAX_SOCKETS = 256;
 
 let sharedClient: S3Client | undefined;
 
-function client(): S3Client {
+/** The process's one S3 client (stores and dataset readers share it, and its sockets). */
+export function s3Client(): S3Client {
   if (!sharedClient) {
     const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     sharedClient = new S3Client({
@@ -65,12 +66,12 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, bytes: Uint8Array): Promise<void> {
-    await client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: bytes }));
+    await s3Client().send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: bytes }));
   }
 
   async putStream(key: string, body: AsyncIterable<Uint8Array>): Promise<void> {
     const upload = new Upload({
-      client: client(),
+      client: s3Client(),
       params: { Bucket: this.bucket, Key: this.key(key), Body: Readable.from(body, { objectMode: false }) },
       partSize: PART_BYTES,
       queueSize: PARTS_IN_FLIGHT,
@@ -81,7 +82,7 @@ export class S3Store implements ObjectStore {
 
   async getStream(key: string): Promise<AsyncIterable<Uint8Array>> {
     try {
-      const res = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const res = await s3Client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       if (!res.Body) throw new Error(`empty body for ${this.uriOf(key)}`);
       // In Node the body is an http.IncomingMessage (a Readable), itself an async iterable of Buffers.
       return res.Body as unknown as AsyncIterable<Uint8Array>;
@@ -93,7 +94,7 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Uint8Array> {
     try {
-      const res = await client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const res = await s3Client().send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       if (!res.Body) throw new Error(`empty body for ${this.uriOf(key)}`);
       return await res.Body.transformToByteArray();
     } catch (err) {
@@ -104,7 +105,7 @@ export class S3Store implements ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      await s3Client().send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return true;
     } catch (err) {
       if (err instanceof NotFound || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
@@ -119,7 +120,7 @@ export class S3Store implements ObjectStore {
     const full = this.key(prefix);
     let token: string | undefined;
     do {
-      const res = await client().send(
+      const res = await s3Client().send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }),
       );
       for (const o of res.Contents ?? []) {
