@@ -4,77 +4,41 @@
 // 4×4 tiles of S in eight f64x2 accumulators. If the module cannot be read or compiled, the
 // functions here return false and the caller uses the TypeScript kernels.
 
-import { readFileSync } from 'node:fs';
+import { WasmKernel, type KernelExports } from './wasmKernel.ts';
 
 /** Memory above which the instance is dropped after a call, so that one large matrix does not
  * pin its workspace for the life of the process (wasm memory never shrinks). */
 const RETAIN_BYTES = 64 * 2 ** 20;
-const PAGE_BYTES = 65536;
 /** Rows of Z copied into wasm memory per kernel call in `syrkUpperWasm` (bounds the workspace by
  * cols² + CHUNK_ROWS·cols, whatever the row count). */
 const CHUNK_ROWS = 512;
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
+interface Exports extends KernelExports {
   pack_doubles: (n: number) => number;
   syrk_upper: (s: number, n: number, a: number, k: number, rs: number, cs: number, pack: number) => void;
 }
 
-let module: WebAssembly.Module | null | undefined; // undefined: not tried yet; null: unavailable
-let instance: Exports | undefined;
-
-function loadModule(): WebAssembly.Module | null {
-  if (module === undefined) {
-    try {
-      module = new WebAssembly.Module(readFileSync(new URL('./wasm/gram.wasm', import.meta.url)));
-    } catch {
-      module = null;
-    }
-  }
-  return module;
-}
+const kernel = new WasmKernel<Exports>(new URL('./wasm/gram.wasm', import.meta.url), RETAIN_BYTES);
 
 /** Whether the wasm kernel is available in this process (the file is present and the runtime has
  * WebAssembly SIMD). */
 export function wasmGramAvailable(): boolean {
-  return loadModule() !== null;
+  return kernel.available();
 }
 
 /** The instance, with at least `bytes` plus the pack scratch for n columns of linear memory past
  * its heap base, and that base (16-aligned); undefined if unavailable or over 4 GiB. */
 function workspace(bytes: number, n: number): { ex: Exports; base: number } | undefined {
-  const mod = loadModule();
-  if (mod === null) return undefined;
-  try {
-    instance ??= new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-  } catch {
-    module = null;
-    return undefined;
-  }
-  const ex = instance;
+  const ex = kernel.exports();
+  if (ex === undefined) return undefined;
   const base = Math.ceil(Number(ex.__heap_base.value) / 16) * 16;
-  const end = base + bytes + 8 * ex.pack_doubles(n);
-  if (end > 2 ** 32) return undefined;
-  const have = ex.memory.buffer.byteLength;
-  if (end > have) {
-    try {
-      ex.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
-    } catch {
-      instance = undefined;
-      return undefined;
-    }
-  }
+  if (!kernel.ensureMemory(base + bytes + 8 * ex.pack_doubles(n))) return undefined;
   return { ex, base };
 }
 
 /** Bytes of wasm linear memory the kernel holds between calls (0 when no instance is live). */
 export function wasmGramRetainedBytes(): number {
-  return instance === undefined ? 0 : instance.memory.buffer.byteLength;
-}
-
-function release(ex: Exports): void {
-  if (ex.memory.buffer.byteLength > RETAIN_BYTES) instance = undefined;
+  return kernel.heldBytes();
 }
 
 const align = (x: number): number => Math.ceil(x / 16) * 16;
@@ -113,7 +77,7 @@ export function syrkUpperWasm(s: Float64Array, z: Float64Array, rows: number, co
     ex.syrk_upper(sPtr, n, zPtr, k, n, 1, packPtr);
   }
   copyUpperOut(s, heap, sPtr / 8, n);
-  release(ex);
+  kernel.done();
   return true;
 }
 
@@ -140,6 +104,6 @@ export function upperGramRowsWasm(out: Float64Array, z: Float64Array, rows: numb
   // A = Zᵀ: cols×rows, A(t, i) = Z[i][t] at z[i·cols + t].
   ex.syrk_upper(sPtr, n, zPtr, cols, 1, cols, packPtr);
   copyUpperOut(out, heap, sPtr / 8, n);
-  release(ex);
+  kernel.done();
   return true;
 }

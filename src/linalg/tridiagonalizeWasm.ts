@@ -5,7 +5,7 @@
 // If the module cannot be read or compiled, `tridiagonalizeUpperWasm` returns false and the
 // caller uses the TypeScript form.
 
-import { readFileSync } from 'node:fs';
+import { WasmKernel, type KernelExports } from './wasmKernel.ts';
 
 /**
  * Panel width of the wasm reduction for an n×n matrix. The panel's own work grows with the width
@@ -22,32 +22,17 @@ export function wasmBlockSize(n: number): number {
 /** Memory above which the instance is dropped after a call, so that one large matrix does not
  * pin its workspace for the life of the process (wasm memory never shrinks). */
 const RETAIN_BYTES = 64 * 2 ** 20;
-const PAGE_BYTES = 65536;
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  __heap_base: WebAssembly.Global;
+interface Exports extends KernelExports {
   tridiagonalize: (n: number, nb: number, w: number, diag: number, off: number, wmat: number, pack: number, t: number) => void;
 }
 
-let module: WebAssembly.Module | null | undefined; // undefined: not tried yet; null: unavailable
-let instance: Exports | undefined;
-
-function loadModule(): WebAssembly.Module | null {
-  if (module === undefined) {
-    try {
-      module = new WebAssembly.Module(readFileSync(new URL('./wasm/eigen.wasm', import.meta.url)));
-    } catch {
-      module = null;
-    }
-  }
-  return module;
-}
+const kernel = new WasmKernel<Exports>(new URL('./wasm/eigen.wasm', import.meta.url), RETAIN_BYTES);
 
 /** Whether the wasm kernel is available in this process (the file is present and the runtime has
  * WebAssembly SIMD). */
 export function wasmTridiagonalizeAvailable(): boolean {
-  return loadModule() !== null;
+  return kernel.available();
 }
 
 /**
@@ -63,16 +48,9 @@ export function tridiagonalizeUpperWasm(
   fill: (w: Float64Array) => void,
   blockSize = wasmBlockSize(n),
 ): boolean {
-  const mod = loadModule();
-  if (mod === null) return false;
+  const ex = kernel.exports();
+  if (ex === undefined) return false;
   const nb = Math.max(1, Math.floor(blockSize));
-  try {
-    instance ??= new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-  } catch {
-    module = null;
-    return false;
-  }
-  const ex = instance;
   // Layout (bytes, 16-aligned): w n², diag n, off n, wmat nb·n, pack 2·⌈n/4⌉·4·2nb, t 2nb.
   const align = (x: number): number => Math.ceil(x / 16) * 16;
   const base = align(Number(ex.__heap_base.value));
@@ -82,22 +60,12 @@ export function tridiagonalizeUpperWasm(
   const wmatPtr = align(offPtr + 8 * n);
   const packPtr = align(wmatPtr + 8 * nb * n);
   const tPtr = align(packPtr + 8 * 2 * Math.ceil(n / 4) * 4 * 2 * nb);
-  const end = tPtr + 8 * 2 * nb;
-  if (end > 2 ** 32) return false;
-  const have = ex.memory.buffer.byteLength;
-  if (end > have) {
-    try {
-      ex.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
-    } catch {
-      instance = undefined;
-      return false;
-    }
-  }
+  if (!kernel.ensureMemory(tPtr + 8 * 2 * nb)) return false;
   const heap = new Float64Array(ex.memory.buffer);
   fill(heap.subarray(wPtr / 8, wPtr / 8 + n * n));
   ex.tridiagonalize(n, nb, wPtr, diagPtr, offPtr, wmatPtr, packPtr, tPtr);
   diag.set(heap.subarray(diagPtr / 8, diagPtr / 8 + n));
   off.set(heap.subarray(offPtr / 8, offPtr / 8 + Math.max(n - 1, 0)));
-  if (ex.memory.buffer.byteLength > RETAIN_BYTES) instance = undefined;
+  kernel.done();
   return true;
 }
