@@ -6,34 +6,29 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
-import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import type { Client } from '@temporalio/client';
+import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { evaluationWorkflow, type EvaluationResult } from '../../workflows/evaluation.ts';
-import { quietTemporalRuntime } from '../../cli/runtime.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv } from '../helpers/services.ts';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
-let workers: RunningWorkers;
-let connection: Connection;
+let temporal: TestTemporal;
 let client: Client;
 let dir: string;
 
 before(async () => {
-  quietTemporalRuntime();
   dir = await mkdtemp(join(tmpdir(), 'entroscope-diff-'));
   writeTinyTransformer(join(dir, 'model'), TINY_PRESETS['causal-d32-l2']);
   const demo = (await readFile(new URL('../../data/demo/brown-200.jsonl', import.meta.url), 'utf8')).trim().split('\n');
   await writeFile(join(dir, 'data.jsonl'), demo.slice(0, 30).join('\n') + '\n');
-  workers = await startWorkers({ address, namespace: 'default', roles: ALL_ROLES });
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
+  temporal = await startTestTemporal(address);
+  client = temporal.client;
 });
 
 after(async () => {
-  await connection?.close();
-  await workers?.shutdown();
+  await temporal?.close();
 });
 
 async function run(id: string, seed: number): Promise<{ trained: EvaluationResult; untrained: EvaluationResult }> {

@@ -5,17 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
-import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import type { Client } from '@temporalio/client';
+import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { evaluationWorkflow, type EvaluationResult } from '../../workflows/evaluation.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
-import { quietTemporalRuntime } from '../../cli/runtime.ts';
 import { userMessage } from '../../cli/errors.ts';
 import type { EvaluationSpecInput } from '../../src/eval/evaluationSpec.ts';
 import { ensureBucket, modelDir, requireEnv, runCli, runOracle } from '../helpers/services.ts';
+import { scheduledActivities, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
 const bucket = requireEnv('ENTROSCOPE_TEST_BUCKET');
@@ -24,8 +23,7 @@ const oracleScript = new URL('../oracle/hidden_oracle.py', import.meta.url).path
 const TEXTS = 60;
 const SHARD = 25; // 3 shards: 25 + 25 + 10
 
-let workers: RunningWorkers;
-let connection: Connection;
+let temporal: TestTemporal;
 let client: Client;
 let dir: string;
 let dataPath: string;
@@ -54,13 +52,6 @@ async function sampleRows(r: EvaluationResult): Promise<SampleRow[]> {
   return rows.sort((a, b) => a.row - b.row || a.layer.localeCompare(b.layer));
 }
 
-async function extractionsScheduled(workflowId: string): Promise<number> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).filter(
-    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractShard',
-  ).length;
-}
-
 function assertRelClose(actual: number, expected: number, rel: number, what: string): void {
   const err = Math.abs(actual - expected) / Math.max(Math.abs(expected), 1e-12);
   assert.ok(err <= rel, `${what}: ${actual} vs oracle ${expected} (relative error ${err.toExponential(2)} > ${rel})`);
@@ -80,7 +71,6 @@ function assertMatchesOracle(rows: SampleRow[], pooledEntropy: number, o: Oracle
 }
 
 before(async () => {
-  quietTemporalRuntime();
   dir = await mkdtemp(join(tmpdir(), 'entroscope-it-'));
   const demo = (await readFile(new URL('../../data/demo/brown-200.jsonl', import.meta.url), 'utf8')).trim().split('\n');
   texts = demo.slice(0, TEXTS).map((l) => (JSON.parse(l) as { text: string }).text);
@@ -89,14 +79,12 @@ before(async () => {
   const { ids } = await TextTokenizer.load(join(model, 'tokenizer.json'), 256).encode(texts);
   oracle = runOracle<OracleOut>(oracleScript, { model: join(model, 'model.onnx'), ids });
   await ensureBucket(bucket);
-  workers = await startWorkers({ address, namespace: 'default', roles: ALL_ROLES });
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
+  temporal = await startTestTemporal(address);
+  client = temporal.client;
 });
 
 after(async () => {
-  await connection?.close();
-  await workers?.shutdown();
+  await temporal?.close();
 });
 
 describe('evaluation of real MiniLM through real Temporal', () => {
@@ -130,7 +118,7 @@ describe('evaluation of real MiniLM through real Temporal', () => {
     const again = await client.workflow.execute(evaluationWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId, args: [{ spec }] });
     assert.equal(again.prefix, first.prefix);
     assert.equal(again.shardsExtracted, 0);
-    assert.equal(await extractionsScheduled(workflowId), 0, 'no extractShard activity scheduled on the re-run');
+    assert.equal(await scheduledActivities(client, workflowId, 'extractShard'), 0, 'no extractShard activity scheduled on the re-run');
     assert.deepEqual(await store.list(`${first.prefix}/`), keysBefore);
     assert.deepEqual(await store.get(keysBefore.find((k) => k.endsWith('samples.arrow'))!), samplesBefore);
     assert.equal(again.summary.metrics.meanEntropy, first.summary.metrics.meanEntropy);

@@ -7,37 +7,32 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
-import { ALL_ROLES, TASK_QUEUES } from '../../workflows/taskQueues.ts';
+import type { Client } from '@temporalio/client';
+import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { chunkLevels, evaluationWorkflow } from '../../workflows/evaluation.ts';
-import { quietTemporalRuntime } from '../../cli/runtime.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv } from '../helpers/services.ts';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
 const SHARDS = Number(process.env.SCALE_SHARDS ?? 20_000);
 const FAN_IN = 16;
-let workers: RunningWorkers;
-let connection: Connection;
+let temporal: TestTemporal;
 let client: Client;
 let dir: string;
 
 before(async () => {
-  quietTemporalRuntime();
   dir = await mkdtemp(join(tmpdir(), 'entroscope-scale-'));
   writeTinyTransformer(join(dir, 'model'), TINY_PRESETS['encoder-d32-l2']);
   const words = ['the', 'model', 'reads', 'a', 'line', 'of', 'text', 'and', 'its', 'states', 'compress'];
   const line = (i: number) => Array.from({ length: 4 + (i % 5) }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ');
   await writeFile(join(dir, 'lines.jsonl'), Array.from({ length: SHARDS }, (_, i) => JSON.stringify({ text: `${line(i)} ${i}` })).join('\n') + '\n');
-  workers = await startWorkers({ address, namespace: 'default', roles: ALL_ROLES, extractionConcurrency: 8 });
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
+  temporal = await startTestTemporal(address, { extractionConcurrency: 8 });
+  client = temporal.client;
 });
 
 after(async () => {
-  await connection?.close();
-  await workers?.shutdown();
+  await temporal?.close();
 });
 
 async function historyLength(workflowId: string): Promise<number> {

@@ -7,24 +7,20 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
-import { ALL_ROLES } from '../../workflows/taskQueues.ts';
-import { quietTemporalRuntime } from '../../cli/runtime.ts';
+import type { Client } from '@temporalio/client';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
+import { scheduledActivities, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 import { sha256 } from '../../src/io/hash.ts';
 import type { SweepResult } from '../../workflows/sweep.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
-let workers: RunningWorkers;
-let connection: Connection;
+let temporal: TestTemporal;
 let client: Client;
 let dir: string;
 let specFile: string;
 
 before(async () => {
-  quietTemporalRuntime();
   dir = await mkdtemp(join(tmpdir(), 'entroscope-sweep-'));
   writeTinyTransformer(join(dir, 'small'), TINY_PRESETS['causal-d32-l2']);
   writeTinyTransformer(join(dir, 'large'), TINY_PRESETS['causal-d64-l4']);
@@ -52,20 +48,13 @@ shardSize: 8
 concurrency: { evaluations: 3, shards: 4 }
 `,
   );
-  workers = await startWorkers({ address, namespace: 'default', roles: ALL_ROLES });
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
+  temporal = await startTestTemporal(address);
+  client = temporal.client;
 });
 
 after(async () => {
-  await connection?.close();
-  await workers?.shutdown();
+  await temporal?.close();
 });
-
-async function extractions(workflowId: string): Promise<number> {
-  const h = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (h.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'extractShard').length;
-}
 
 test('a sweep completes the good evaluations, names why the bad ones failed, and writes report + manifest', async () => {
   const r = await runCli(['sweep', specFile, '--temporal', address, '--json']);
@@ -96,7 +85,7 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   const second = JSON.parse(again.stdout) as SweepResult;
   assert.equal(second.sweepId, result.sweepId);
   const good = second.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
-  assert.equal(await extractions(good.workflowId), 0, 'no shard extracted again');
+  assert.equal(await scheduledActivities(client, good.workflowId, 'extractShard'), 0, 'no shard extracted again');
   // The archive holds every result file with its sum; fetch brings it back, checked.
   assert.ok(result.archiveUri, 'archived');
   const fetched = join(dir, 'fetched');
