@@ -4,7 +4,7 @@
 //   entroscope spectrum FILE FILE… | DIR    each sample, then the dataset aggregates (steps 5–6)
 //
 // Inputs: a .npy float32/float64 C-order array N×d (tokens × hidden), or L×N×d (layers × tokens ×
-// hidden) with --layer i choosing one layer; or an Arrow IPC file (float columns, one per hidden
+// hidden) with --layer-axis i (alias --layer) choosing one layer; or an Arrow IPC file (float columns, one per hidden
 // dimension, or one FixedSizeList<float> column, one row per token). The format is recognised by the
 // file's magic bytes; a folder contributes its *.npy and *.arrow files (not recursive), sorted by name.
 import type { Command } from 'commander';
@@ -21,6 +21,7 @@ import { formatTable } from '../format.ts';
 
 interface SpectrumOptions {
   alpha: string;
+  layerAxis?: string;
   layer?: string;
   json?: boolean;
   spectrum?: boolean;
@@ -29,7 +30,7 @@ interface SpectrumOptions {
 /** One sample's metrics as printed (`--json` field names are DESIGN §1's). Null where skipped. */
 export interface SampleReport {
   file: string;
-  /** The layer chosen from a 3-D array, when --layer was given. */
+  /** The layer chosen from a 3-D array, when --layer-axis was given. */
   layer?: number;
   tokens: number;
   dim: number;
@@ -69,12 +70,17 @@ export function registerSpectrum(program: Command): void {
     .description('matrix entropy of hidden states on disk (.npy or Arrow IPC); several files or a folder add dataset aggregates')
     .argument('<files...>', '.npy / .arrow files, or folders of them')
     .option('--alpha <list>', 'Rényi orders to report, comma-separated (e.g. 0.5,2)', '2')
-    .option('--layer <i>', '3-D .npy arrays (layers × tokens × hidden): use layer i (0-based)')
+    .option('--layer-axis <i>', '3-D .npy arrays (layers × tokens × hidden): use layer i (0-based)')
+    .option('--layer <i>', 'the same as --layer-axis')
     .option('--json', 'print one JSON object')
     .option('--spectrum', 'also print the eigenvalues p (descending)')
     .action((paths: string[], opts: SpectrumOptions) => {
       const alphas = parseAlphas(opts.alpha);
-      const layer = opts.layer === undefined ? undefined : parseLayer(opts.layer);
+      if (opts.layerAxis !== undefined && opts.layer !== undefined && opts.layerAxis !== opts.layer) {
+        throw new Error(`--layer-axis ${opts.layerAxis} and --layer ${opts.layer} disagree: give one`);
+      }
+      const layerText = opts.layerAxis ?? opts.layer;
+      const layer = layerText === undefined ? undefined : parseLayer(layerText);
       const { files, datasetMode } = expandInputs(paths);
       if (!datasetMode) {
         const { report } = measure(files[0], alphas, layer, opts.spectrum === true);
@@ -101,7 +107,7 @@ function parseAlphas(list: string): number[] {
 }
 
 function parseLayer(text: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new Error(`--layer: '${text}' is not a layer index (0, 1, 2, …)`);
+  if (!/^\d+$/.test(text.trim())) throw new Error(`--layer-axis: '${text}' is not a layer index (0, 1, 2, …)`);
   return Number(text);
 }
 
@@ -147,7 +153,7 @@ function readMatrix(file: string, layer: number | undefined): Matrix {
     throw new Error(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   if (!NPY_MAGIC.every((b, i) => bytes[i] === b)) {
-    if (layer !== undefined) throw new Error(`${file}: --layer applies only to 3-D .npy arrays (layers × tokens × hidden)`);
+    if (layer !== undefined) throw new Error(`${file}: --layer-axis applies only to 3-D .npy arrays (layers × tokens × hidden)`);
     if (/\.npy$/i.test(file)) throw new Error(`${file}: not a .npy file (bad magic; expected "\\x93NUMPY")`);
     const m = readArrowMatrix(bytes, file);
     return { x: m.data, rows: m.rows, cols: m.cols };
@@ -155,16 +161,16 @@ function readMatrix(file: string, layer: number | undefined): Matrix {
   const a = readNpyArray(bytes, file);
   if (a.shape.length === 2) {
     if (layer !== undefined) {
-      throw new Error(`${file}: --layer applies only to 3-D arrays (layers × tokens × hidden), got shape ${a.shapeText}`);
+      throw new Error(`${file}: --layer-axis applies only to 3-D arrays (layers × tokens × hidden), got shape ${a.shapeText}`);
     }
     return { x: a.data, rows: a.shape[0], cols: a.shape[1] };
   }
   if (a.shape.length === 3) {
     const [layers, rows, cols] = a.shape;
     if (layer === undefined) {
-      throw new Error(`${file}: 3-D array of shape ${a.shapeText} (layers × tokens × hidden): choose a layer with --layer <i>`);
+      throw new Error(`${file}: 3-D array of shape ${a.shapeText} (layers × tokens × hidden): choose a layer with --layer-axis <i>`);
     }
-    if (layer >= layers) throw new Error(`${file}: --layer ${layer} is out of range; shape ${a.shapeText} has layers 0…${layers - 1}`);
+    if (layer >= layers) throw new Error(`${file}: --layer-axis ${layer} is out of range; shape ${a.shapeText} has layers 0…${layers - 1}`);
     return { x: a.data.subarray(layer * rows * cols, (layer + 1) * rows * cols), rows, cols };
   }
   throw new Error(`${file}: expected a 2-D array (tokens × hidden) or, with --layer, a 3-D one (layers × tokens × hidden); got shape ${a.shapeText}`);

@@ -131,7 +131,7 @@ describe('spectrum --json on one file equals sampleMetrics on the same matrix', 
       [path('x32.npy'), '--json'],
       [path('list.arrow'), '--json', '--alpha', '0.5,2,3', '--spectrum'],
       [path('wide.arrow'), '--json'],
-      [path('layers.npy'), '--layer', '1', '--json', '--alpha', '0.5,2,3', '--spectrum'],
+      [path('layers.npy'), '--layer-axis', '1', '--json', '--alpha', '0.5,2,3', '--spectrum'],
       [path('x64.npy'), '--alpha', '0.5,2'],
     ]);
   });
@@ -173,7 +173,7 @@ describe('spectrum --json on one file equals sampleMetrics on the same matrix', 
     assertEqualsCore(json(results[3]), x32, [2], false);
   });
 
-  it('--layer 1 on a 3-D layers×N×d .npy measures exactly that layer', () => {
+  it('--layer-axis 1 on a 3-D layers×N×d .npy measures exactly that layer', () => {
     const out = json(results[4]);
     assert.equal(out.layer, 1);
     assertEqualsCore(out, x64, [0.5, 2, 3], true);
@@ -287,8 +287,8 @@ describe('bad input exits non-zero with "entroscope: error: <file>: <problem>"',
     { name: 'a 1-D array', file: 'one-d.npy', bytes: rawNpy(header('<f8', 'False', '(4,)'), f8([1, 2, 3, 4])), problem: /expected a 2-D array .*got shape \(4,\)/ },
     { name: 'a 4-D array', file: 'four-d.npy', bytes: rawNpy(header('<f8', 'False', '(1, 1, 2, 2)'), f8([1, 2, 3, 4])), problem: /expected a 2-D array .*\(1, 1, 2, 2\)/ },
     { name: 'a 3-D array without --layer', file: 'layers.npy', bytes: writeNpyArray(new Float64Array(2 * 4 * 3), [2, 4, 3]), problem: /3-D array of shape \(2, 4, 3\).*--layer/ },
-    { name: '--layer out of range', file: 'layers2.npy', bytes: writeNpyArray(new Float64Array(2 * 4 * 3), [2, 4, 3]), args: ['--layer', '2'], problem: /--layer 2 is out of range.*layers 0…1/ },
-    { name: '--layer on a 2-D array', file: 'flat.npy', bytes: writeNpy(good, 4, 3), args: ['--layer', '0'], problem: /--layer applies only to 3-D arrays/ },
+    { name: '--layer out of range', file: 'layers2.npy', bytes: writeNpyArray(new Float64Array(2 * 4 * 3), [2, 4, 3]), args: ['--layer', '2'], problem: /--layer-axis 2 is out of range.*layers 0…1/ },
+    { name: '--layer on a 2-D array', file: 'flat.npy', bytes: writeNpy(good, 4, 3), args: ['--layer', '0'], problem: /--layer-axis applies only to 3-D arrays/ },
     { name: 'an integer dtype', file: 'ints.npy', bytes: rawNpy(header('<i8', 'False', '(2, 2)'), f8([1, 2, 3, 4])), problem: /unsupported dtype '<i8'/ },
     { name: 'a big-endian dtype', file: 'big.npy', bytes: rawNpy(header('>f8', 'False', '(2, 2)'), f8([1, 2, 3, 4])), problem: /unsupported dtype '>f8'/ },
     { name: 'Fortran order', file: 'fortran.npy', bytes: rawNpy(header('<f8', 'True', '(2, 2)'), f8([1, 2, 3, 4])), problem: /Fortran-order arrays are not supported/ },
