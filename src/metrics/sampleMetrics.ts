@@ -10,7 +10,7 @@
  */
 import { normalizedEntropy, vonNeumannEntropy } from './entropy.ts';
 import { erankFromEntropy } from './erank.ts';
-import { centerAndNormalize, type NormalizedRows } from './normalize.ts';
+import { centerAndNormalizeInPlace, type NormalizedRows } from './normalize.ts';
 import { nuclearNorm } from './nuclearNorm.ts';
 import { renyiEntropy } from './renyi.ts';
 import { sampleSpectrum } from './spectrum.ts';
@@ -42,6 +42,11 @@ export interface SampleMetricsOptions {
   alphas?: number[];
   /** Also return the probability spectrum p. */
   keepSpectrum?: boolean;
+  /**
+   * Scratch for Z (length ≥ rows×cols): `normalized.z` is then a view of it, valid until the
+   * caller reuses it (extractShard writes a batch's samples one after another into one buffer).
+   */
+  out?: Float64Array;
 }
 
 /**
@@ -75,8 +80,15 @@ export function sampleMetrics(
   for (const a of opts.alphas ?? []) {
     if (!(a > 0)) throw new Error(`Rényi order must be > 0, got ${a}`);
   }
-  assertFiniteHiddenStates(x, rows, cols);
-  const normalized = centerAndNormalize(x, rows, cols);
+  if (opts.out && opts.out.length < rows * cols) throw new RangeError(`out has ${opts.out.length} entries, need ${rows}×${cols} = ${rows * cols}`);
+  // X in float64 once (native conversion), checked on that copy: v − v is 0 for finite v and NaN
+  // for ±Inf and NaN; the slow, locating scan runs only when something is not finite.
+  const x64 = opts.out ? opts.out.subarray(0, rows * cols) : new Float64Array(rows * cols);
+  x64.set(x);
+  let check = 0;
+  for (let i = 0; i < x64.length; i++) check += x64[i] - x64[i];
+  if (check !== 0) assertFiniteHiddenStates(x, rows, cols);
+  const normalized = centerAndNormalizeInPlace(x64, rows, cols);
   const base = { tokens: rows, dim: cols, droppedRows: normalized.droppedRows };
 
   if (normalized.kept < 2) {

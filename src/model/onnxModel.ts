@@ -4,13 +4,33 @@
 // `logits`); with `layers` it runs a tapped copy of the graph (see onnxTaps.ts) and returns every
 // requested layer, and with `logits` also the causal LM's logits.
 //
+// Decoders exported with a KV cache (`optimum-cli export onnx`: decoder_with_past_model.onnx,
+// decoder_model_merged.onnx) also take past_key_values.{i}.key/value (batch × kv-heads × past ×
+// head_dim) and, when merged, a bool `use_cache_branch` [1]. entroscope reads whole texts, so it
+// feeds an empty past (past = 0: the attention_mask over past + current tokens is the mask of the
+// current ones, positions start at 0) and use_cache_branch = false: the same computation as the
+// plain decoder. heads and head_dim come from the input's static dims, else the present.{i}.*
+// output's, else the config.json beside the model.
+//
 // Note: InferenceSession.run is a promise around a *synchronous* native call, so callers that must
 // keep an event loop responsive (Temporal activities) run this inside a worker thread.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
 import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
 
-const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+const TOKEN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+const PAST_INPUT = /^past_key_values\.(\d+)\.(key|value)$/;
+const USE_CACHE_BRANCH = 'use_cache_branch';
+
+/** An empty past for one past_key_values input: dims batch × heads × 0 × headDim. */
+interface PastInput {
+  name: string;
+  type: 'float32' | 'float16';
+  heads: number;
+  headDim: number;
+}
 
 /** Hidden states of one batch: `hidden: batch×seqLen×dim` float32, row-major. */
 export interface HiddenBatch {
@@ -68,6 +88,8 @@ export class OnnxModel {
     readonly sessionPath: string,
     /** Dynamically quantised: batches are run one sample at a time (see ModelTaps.batchCoupled). */
     readonly batchCoupled: boolean,
+    /** past_key_values inputs, fed empty (see the file comment). */
+    readonly pastInputs: readonly PastInput[],
   ) {}
 
   /** The tensor `run` returns (the first requested layer). */
@@ -81,6 +103,7 @@ export class OnnxModel {
     const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits, listing });
     const session = await createSession(tapped.path, opts.intraOpThreads, opts.graphOptimization);
     checkInputs(session, path);
+    const pastInputs = pastInputsOf(session, path);
     const missing = tapped.taps.filter((t) => !session.outputNames.includes(t.tensor));
     if (missing.length > 0) {
       throw new InputError(`ONNX model ${tapped.path} lacks outputs ${missing.map((t) => `${t.tensor} (layer ${t.name})`).join(', ')}`);
@@ -93,6 +116,7 @@ export class OnnxModel {
       tapped.logits,
       tapped.path,
       listing.taps.batchCoupled,
+      pastInputs,
     );
   }
 
@@ -123,6 +147,10 @@ export class OnnxModel {
       token_type_ids: new ort.Tensor('int64', new BigInt64Array(batch * seqLen), dims),
       position_ids: new ort.Tensor('int64', positions, dims),
     };
+    for (const p of this.pastInputs) {
+      all[p.name] = new ort.Tensor(p.type, p.type === 'float32' ? new Float32Array(0) : new Uint16Array(0), [batch, p.heads, 0, p.headDim]);
+    }
+    all[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     const feeds = Object.fromEntries(this.inputNames.map((n) => [n, all[n]]));
     const names = [...new Set([...this.layers.map((l) => l.tensor), ...(this.logitsOutput ? [this.logitsOutput] : [])])];
     const out = await this.session.run(feeds, names);
@@ -182,14 +210,71 @@ async function createSession(path: string, intraOpThreads = 1, level: GraphOptim
 }
 
 function checkInputs(session: ort.InferenceSession, path: string): void {
-  const unknown = session.inputNames.filter((n) => !KNOWN_INPUTS.has(n));
+  const known = (n: string) => TOKEN_INPUTS.has(n) || PAST_INPUT.test(n) || n === USE_CACHE_BRANCH;
+  const unknown = session.inputNames.filter((n) => !known(n));
   if (!session.inputNames.includes('input_ids') || unknown.length > 0) {
     throw new InputError(
       `ONNX model ${path} has inputs [${session.inputNames.join(', ')}]; entroscope feeds ` +
-        `input_ids (required), attention_mask, token_type_ids, position_ids` +
+        `input_ids (required), attention_mask, token_type_ids, position_ids, past_key_values.{i}.key/value ` +
+        `(empty) and use_cache_branch (false)` +
         (unknown.length ? ` — cannot feed: ${unknown.join(', ')}` : ''),
     );
   }
+  const cache = session.inputMetadata.find((m) => m.name === USE_CACHE_BRANCH);
+  if (cache?.isTensor && cache.type !== 'bool') {
+    throw new InputError(`ONNX model ${path}: input ${USE_CACHE_BRANCH} is ${cache.type}, expected bool`);
+  }
+}
+
+/**
+ * Each past_key_values input with the dims of its empty past. heads (dim 1) and head_dim (dim 3)
+ * from the input's own static dims, else from the matching present.{i}.{key|value} output, else
+ * from config.json beside the model (num_key_value_heads or num_attention_heads; head_dim or
+ * hidden_size / num_attention_heads); else an InputError naming the input.
+ */
+function pastInputsOf(session: ort.InferenceSession, path: string): PastInput[] {
+  const outputs = new Map(session.outputMetadata.map((m) => [m.name, m]));
+  let config: Record<string, unknown> | undefined;
+  const fromConfig = (): { heads?: number; headDim?: number } => {
+    const file = join(dirname(path), 'config.json');
+    if (config === undefined) {
+      try {
+        config = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+      } catch (err) {
+        throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+    const num = (k: string) => (typeof config![k] === 'number' ? (config![k] as number) : undefined);
+    const attnHeads = num('num_attention_heads') ?? num('n_head');
+    const hidden = num('hidden_size') ?? num('n_embd') ?? num('d_model');
+    return {
+      heads: num('num_key_value_heads') ?? attnHeads,
+      headDim: num('head_dim') ?? (hidden !== undefined && attnHeads ? hidden / attnHeads : undefined),
+    };
+  };
+  const fixed = (shape: ReadonlyArray<number | string> | undefined, i: number) =>
+    typeof shape?.[i] === 'number' && (shape[i] as number) > 0 ? (shape[i] as number) : undefined;
+  const past: PastInput[] = [];
+  for (const meta of session.inputMetadata) {
+    const match = PAST_INPUT.exec(meta.name);
+    if (!match) continue;
+    if (!meta.isTensor || (meta.type !== 'float32' && meta.type !== 'float16')) {
+      throw new InputError(`ONNX model ${path}: input ${meta.name} must be a float32 or float16 tensor`);
+    }
+    const present = outputs.get(`present.${match[1]}.${match[2]}`);
+    const presentShape = present?.isTensor ? present.shape : undefined;
+    const heads = fixed(meta.shape, 1) ?? fixed(presentShape, 1) ?? fromConfig().heads;
+    const headDim = fixed(meta.shape, 3) ?? fixed(presentShape, 3) ?? fromConfig().headDim;
+    if (!heads || !headDim || !Number.isInteger(heads) || !Number.isInteger(headDim)) {
+      throw new InputError(
+        `ONNX model ${path}: cannot size the empty past for input ${meta.name} [${meta.shape.join(', ')}]: ` +
+          `heads (dim 1) and head_dim (dim 3) are symbolic, present.${match[1]}.${match[2]} does not fix them, ` +
+          `and ${join(dirname(path), 'config.json')} has no num_attention_heads with hidden_size or head_dim`,
+      );
+    }
+    past.push({ name: meta.name, type: meta.type, heads, headDim });
+  }
+  return past;
 }
 
 /** float32 as is; float16 widened (IEEE 754 binary16). */

@@ -14,6 +14,11 @@
 // with c = norms per block = K / L, L = number of attention blocks (Softmax or fused attention ops).
 // `last` is the model's hidden-state output (`last_hidden_state`, else the first rank-3 float output
 // that is not `logits`), else `final`.
+//
+// Merged KV-cache decoders (optimum's decoder_model_merged.onnx) hide the decoder inside an `If` on
+// the graph input `use_cache_branch`. OnnxModel always feeds it false, so before the analysis and
+// in the rewrite such an If is replaced by its else_branch (see withoutCacheBranch): the graph then
+// computes what the session computes, with its tensors in the top-level graph where taps can reach.
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +35,7 @@ import {
   valueInfoDims,
   valueInfoElemType,
   writeFileAtomic,
+  type AttributeProto,
   type GraphProto,
   type ModelProto,
   type NodeProto,
@@ -195,9 +201,42 @@ function hiddenOutput(graph: GraphProto): { name: string; dims?: Array<number | 
   return o && { name: o.name, dims: valueInfoDims(o), elemType: valueInfoElemType(o) };
 }
 
+/** A GraphProto-valued attribute (onnxProto types only the attribute fields it reads itself). */
+type GraphAttribute = AttributeProto & { g?: GraphProto };
+
+/**
+ * `model` with every `If` whose condition is the graph input `use_cache_branch` replaced by its
+ * else_branch (the branch taken when the input is false, as OnnxModel feeds it): the branch's
+ * nodes and initialisers move to the top-level graph and an Identity maps each branch output to
+ * the If's output of the same position. The input itself stays (the session is still fed it).
+ * Returns `model` unchanged when it has no such If.
+ */
+export function withoutCacheBranch(model: ModelProto): ModelProto {
+  const graph = model.graph;
+  const isCacheIf = (n: NodeProto) => n.op_type === 'If' && n.input[0] === 'use_cache_branch' && graph.input.some((i) => i.name === 'use_cache_branch');
+  if (!graph.node.some(isCacheIf)) return model;
+  const node: NodeProto[] = [];
+  const initializer = [...graph.initializer];
+  for (const n of graph.node) {
+    if (!isCacheIf(n)) {
+      node.push(n);
+      continue;
+    }
+    const branch = (n.attribute as GraphAttribute[] | undefined)?.find((a) => a.name === 'else_branch')?.g;
+    if (!branch) throw new InputError(`If node ${n.name ?? ''} on use_cache_branch has no else_branch`);
+    node.push(...branch.node);
+    initializer.push(...(branch.initializer ?? []));
+    n.output.forEach((out, k) => {
+      const from = branch.output[k]?.name;
+      if (out && from) node.push({ op_type: 'Identity', name: `${n.name ?? 'If'}/else/${k}`, input: [from], output: [out] });
+    });
+  }
+  return { ...model, graph: { ...graph, node, initializer } };
+}
+
 /** Lists the hidden-state taps a model offers (see the file comment for the heuristic). */
 export function findTaps(model: ModelProto): ModelTaps {
-  const graph = model.graph;
+  const graph = withoutCacheBranch(model).graph;
   const g = new GraphIndex(graph);
   const outputs = new Set(graph.output.map((o) => o.name));
   const logits = graph.output.find((o) => o.name === 'logits')?.name;
@@ -307,7 +346,8 @@ export interface TappedModel {
 
 /**
  * Lists a model's taps, cached beside its tapped variants under
- * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v2.json` so later loads skip decoding the graph.
+ * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v3.json` so later loads skip decoding the graph (v3:
+ * merged KV-cache decoders are listed through their else_branch).
  */
 export interface TapListing {
   taps: ModelTaps;
@@ -338,7 +378,7 @@ export async function modelTaps(onnxPath: string, opts: { cacheDir?: string } = 
 async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise<TapListing> {
   const hash = await sha256File(onnxPath);
   const dir = join(cacheDir ?? cacheRoot(), 'tapped', hash);
-  const listing = join(dir, 'taps.v2.json');
+  const listing = join(dir, 'taps.v3.json');
   if (existsSync(listing)) return { taps: JSON.parse(readFileSync(listing, 'utf8')) as ModelTaps, sha256: hash };
   const model = readModel(onnxPath);
   const taps = findTaps(model);
@@ -378,7 +418,7 @@ export async function tappedModel(
         }
       }
     }
-    writeFileAtomic(path, encodeModel(exposeTaps(model, taps)));
+    writeFileAtomic(path, encodeModel(exposeTaps(withoutCacheBranch(model), taps)));
   }
   return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), ...(logits ? { logits } : {}) };
 }

@@ -9,6 +9,16 @@
 //           h ← LN₁(h + Attn(h)) (padding mask);  h ← LN₂(h + MLP(h))
 // MLP = W₂ GELU(W₁ x + b₁) + b₂ (erf GELU). Weights ~ normal(0, std) from mulberry32(seed).
 // Masked scores get −1e4 added: exp underflows to exactly 0 in float32, so padding never leaks.
+//
+// Causal models may take past key/values as an `optimum-cli export onnx` decoder does
+// (`pastKeyValues`): inputs past_key_values.{i}.key/value (batch × heads × past × head_dim), an
+// attention_mask over past + current tokens, outputs present.{i}.key/value = concat(past, K/V)
+// along the sequence axis; positions and the causal mask are offset by past = dim 2 of
+// past_key_values.0.key. 'merged' adds optimum's bool `use_cache_branch` [1], consumed by an `If`
+// per K and V: then → concat(past, K), else → K alone (past ignored). optimum's merged export puts
+// the whole decoder in the two branches; ours keeps only the choice inside them, which computes
+// the same thing and keeps the branches tiny. The weights are drawn in the same order whatever
+// `pastKeyValues` is, so the same seed gives the same weights with and without past inputs.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from '../metrics/prng.ts';
@@ -21,6 +31,7 @@ import {
   tensorValueInfo,
   writeFileAtomic,
   type AttributeProto,
+  type GraphProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
@@ -37,8 +48,15 @@ export interface TinyTransformerConfig {
   maxPositions?: number;
   /** Std of the normal weights (default 0.2: larger than HF's 0.02 so layers differ visibly). */
   initStd?: number;
+  /**
+   * Causal only: past key/value inputs as optimum exports them (see the file comment); `none`
+   * (default), `inputs` (decoder_with_past_model.onnx) or `merged` (decoder_model_merged.onnx).
+   */
+  pastKeyValues?: PastKeyValues;
   seed: number;
 }
+
+export type PastKeyValues = 'none' | 'inputs' | 'merged';
 
 export const TINY_PRESETS = {
   'causal-d32-l2': { kind: 'causal', vocab: 128, dModel: 32, layers: 2, heads: 2, seed: 1 },
@@ -114,25 +132,36 @@ class GraphBuilder {
 const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
 const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
 const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
+/** A subgraph attribute (AttributeType GRAPH = 5; onnxProto types only the fields it reads). */
+const graphAttr = (name: string, graph: GraphProto): AttributeProto => ({ name, type: 5, g: graph }) as AttributeProto;
 
 export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
   const c: Required<TinyTransformerConfig> = {
     dFF: 4 * config.dModel,
     maxPositions: 128,
     initStd: 0.2,
+    pastKeyValues: 'none',
     ...config,
   };
   const { dModel: d, heads, vocab } = c;
   if (d % heads !== 0) throw new Error(`dModel ${d} is not a multiple of heads ${heads}`);
   const dh = d / heads;
   const causal = c.kind === 'causal';
+  const pkv = c.pastKeyValues;
+  if (pkv !== 'none' && !causal) throw new Error(`pastKeyValues '${pkv}' needs a causal model`);
   const g = new GraphBuilder(normalSampler(c.seed), c.initStd);
   const taps: Record<string, string> = {};
 
   // Embeddings: token + position (+ token type).
   const shape = g.one('Shape', ['input_ids']);
   const seq = g.one('Gather', [shape, g.ints('one_scalar', [1], true)], [attrInt('axis', 0)]);
-  const positions = g.one('Range', [g.ints('zero_scalar', [0], true), seq, 'one_scalar']);
+  // With past key/values: positions past … past+seq−1, past = dim 2 of past_key_values.0.key.
+  const past =
+    pkv === 'none'
+      ? undefined
+      : g.one('Gather', [g.one('Shape', ['past_key_values.0.key']), g.ints('two_scalar', [2], true)], [attrInt('axis', 0)]);
+  const total = past === undefined ? seq : g.one('Add', [past, seq]);
+  const positions = g.one('Range', [past ?? g.ints('zero_scalar', [0], true), total, 'one_scalar']);
   const tok = g.one('Gather', [g.weight('wte', [vocab, d]), 'input_ids']);
   const pos = g.one('Gather', [g.weight('wpe', [c.maxPositions, d]), positions]);
   let h = g.one('Add', [tok, pos]);
@@ -145,14 +174,17 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
   const negInf = g.fill('mask_value', [], -1e4);
   const oneF = g.fill('one_float', [], 1);
   const padBias = g.one('Unsqueeze', [g.one('Mul', [g.one('Sub', [oneF, keep]), negInf]), g.ints('axes_1_2', [1, 2])]);
-  let bias = padBias; // b×1×1×s
+  let bias = padBias; // b×1×1×(past+s)
   if (causal) {
+    // Query i (absolute position past+i) sees key j iff j ≤ past + i: the lower triangle of a
+    // s×(past+s) matrix of ones, shifted right by past (Trilu's k).
     const seq1 = g.one('Unsqueeze', [seq, g.ints('axes_0', [0])]);
-    const ones = g.one('ConstantOfShape', [g.one('Concat', [seq1, seq1], [attrInt('axis', 0)])], [
+    const total1 = past === undefined ? seq1 : g.one('Unsqueeze', [total, 'axes_0']);
+    const ones = g.one('ConstantOfShape', [g.one('Concat', [seq1, total1], [attrInt('axis', 0)])], [
       { name: 'value', type: AttributeType.TENSOR, t: float32Tensor('value', [1], [1]) },
     ]);
-    const lower = g.one('Trilu', [ones], [attrInt('upper', 0)]);
-    bias = g.one('Add', [bias, g.one('Mul', [g.one('Sub', [oneF, lower]), negInf])]); // b×1×s×s
+    const lower = g.one('Trilu', past === undefined ? [ones] : [ones, past], [attrInt('upper', 0)]);
+    bias = g.one('Add', [bias, g.one('Mul', [g.one('Sub', [oneF, lower]), negInf])]); // b×1×s×(past+s)
   }
   const headShape = g.ints('head_shape', [0, 0, heads, dh]);
   const modelShape = g.ints('model_shape', [0, 0, d]);
@@ -160,11 +192,39 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
   const halfF = g.fill('half_float', [], 0.5);
   const invSqrt2 = g.fill('inv_sqrt_2', [], 1 / Math.SQRT2);
 
-  const attention = (x: string, p: string): string => {
+  // K/V with the past in front (b×heads×(past+s)×dh), named as optimum names the present outputs.
+  const withPast = (layer: number, kind: 'key' | 'value', cur: string): string => {
+    const pastName = `past_key_values.${layer}.${kind}`;
+    const present = `present.${layer}.${kind}`;
+    if (pkv === 'inputs') return g.one('Concat', [pastName, cur], [attrInt('axis', 2)], present);
+    // merged: If(use_cache_branch) then concat(past, cur) else cur (the branches read outer names).
+    const branch = (name: string, node: NodeProto): GraphProto => ({
+      name,
+      node: [node],
+      initializer: [],
+      input: [],
+      output: [tensorValueInfo(node.output[0], DataType.FLOAT, ['batch', heads, '?', dh])],
+    });
+    const thenOut = `${present}.with_past`;
+    const elseOut = `${present}.without_past`;
+    return g.one('If', ['use_cache_branch'], [
+      graphAttr('then_branch', branch(`${present}.then`, { op_type: 'Concat', input: [pastName, cur], output: [thenOut], attribute: [attrInt('axis', 2)] })),
+      graphAttr('else_branch', branch(`${present}.else`, { op_type: 'Identity', input: [cur], output: [elseOut] })),
+    ], present);
+  };
+  const attention = (x: string, p: string, layer: number): string => {
     const split = (t: string, perm: number[]) => g.one('Transpose', [g.one('Reshape', [t, headShape])], [attrInts('perm', perm)]);
     const q = split(g.linear(x, `${p}.q`, d, d), [0, 2, 1, 3]);
-    const k = split(g.linear(x, `${p}.k`, d, d), [0, 2, 3, 1]);
-    const v = split(g.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]);
+    let k: string;
+    let v: string;
+    if (pkv === 'none') {
+      k = split(g.linear(x, `${p}.k`, d, d), [0, 2, 3, 1]);
+      v = split(g.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]);
+    } else {
+      const kAll = withPast(layer, 'key', split(g.linear(x, `${p}.k`, d, d), [0, 2, 1, 3]));
+      k = g.one('Transpose', [kAll], [attrInts('perm', [0, 1, 3, 2])]);
+      v = withPast(layer, 'value', split(g.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]));
+    }
     const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [q, k]), invSqrt]), bias]);
     const probs = g.one('Softmax', [scores], [attrInt('axis', -1)]);
     const ctx = g.one('Transpose', [g.one('MatMul', [probs, v])], [attrInts('perm', [0, 2, 1, 3])]);
@@ -180,10 +240,10 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
     const p = `block.${i}`;
     const lastBlock = i === c.layers - 1;
     if (causal) {
-      h = g.one('Add', [h, attention(g.layerNorm(h, `${p}.ln1`, d), `${p}.attn`)]);
+      h = g.one('Add', [h, attention(g.layerNorm(h, `${p}.ln1`, d), `${p}.attn`, i)]);
       h = g.one('Add', [h, mlp(g.layerNorm(h, `${p}.ln2`, d), `${p}.mlp`)]);
     } else {
-      h = g.layerNorm(g.one('Add', [h, attention(h, `${p}.attn`)]), `${p}.ln1`, d);
+      h = g.layerNorm(g.one('Add', [h, attention(h, `${p}.attn`, i)]), `${p}.ln1`, d);
       h = g.layerNorm(g.one('Add', [h, mlp(h, `${p}.mlp`)]), `${p}.ln2`, d, lastBlock ? 'last_hidden_state' : undefined);
     }
     taps[p] = h;
@@ -195,12 +255,33 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
     taps.last = final;
     g.one('MatMul', [final, g.weight('lm_head.weight', [d, vocab])], [], 'logits');
     outputs.push(tensorValueInfo('logits', DataType.FLOAT, ['batch', 'sequence', vocab]));
+    if (pkv !== 'none') {
+      for (let i = 0; i < c.layers; i++) {
+        for (const kind of ['key', 'value']) {
+          outputs.push(tensorValueInfo(`present.${i}.${kind}`, DataType.FLOAT, ['batch', heads, 'past_sequence + sequence', dh]));
+        }
+      }
+    }
   } else {
     taps.last = h;
     outputs.push(tensorValueInfo('last_hidden_state', DataType.FLOAT, ['batch', 'sequence', d]));
   }
 
-  const inputs = ['input_ids', 'attention_mask', ...(causal ? [] : ['token_type_ids'])];
+  const inputs = [
+    tensorValueInfo('input_ids', DataType.INT64, ['batch', 'sequence']),
+    tensorValueInfo('attention_mask', DataType.INT64, ['batch', pkv === 'none' ? 'sequence' : 'past_sequence + sequence']),
+    ...(causal ? [] : [tensorValueInfo('token_type_ids', DataType.INT64, ['batch', 'sequence'])]),
+  ];
+  if (pkv !== 'none') {
+    for (let i = 0; i < c.layers; i++) {
+      for (const kind of ['key', 'value']) {
+        inputs.push(tensorValueInfo(`past_key_values.${i}.${kind}`, DataType.FLOAT, ['batch', heads, 'past_sequence', dh]));
+      }
+    }
+    if (pkv === 'merged') inputs.push(tensorValueInfo('use_cache_branch', DataType.BOOL, [1]));
+  }
+  // The config as metadata; `pastKeyValues: 'none'` left out so plain models keep their bytes.
+  const { pastKeyValues, ...plain } = c;
   const model: ModelProto = {
     ir_version: 8,
     opset_import: [{ domain: '', version: 17 }],
@@ -210,10 +291,10 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
       name: `tiny-${c.kind}`,
       node: g.nodes,
       initializer: g.inits,
-      input: inputs.map((n) => tensorValueInfo(n, DataType.INT64, ['batch', 'sequence'])),
+      input: inputs,
       output: outputs,
     },
-    metadata_props: [{ key: 'entroscope.tiny', value: JSON.stringify(c) }],
+    metadata_props: [{ key: 'entroscope.tiny', value: JSON.stringify(pastKeyValues === 'none' ? plain : c) }],
   };
   return { config: c, onnx: encodeModel(model), tokenizerJson: tinyTokenizerJson(c.kind, vocab), taps };
 }

@@ -1,16 +1,17 @@
 // Layer taps on generated tiny transformers: the graph heuristic finds the tensors the generator
 // built as hidden states; the tapped graph run through extractShard matches the independent Python
 // oracle (onnx exposes the same tensors, onnxruntime runs each sample alone, numpy does DESIGN §1,
-// and the next-token loss); results do not depend on batch size or padding.
+// and the next-token loss); results do not depend on batch size or padding. Decoders exported with
+// past key/value inputs (plain and merged) give exactly what the same decoder without them gives.
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractShard, type ExtractShardInput, type ExtractShardOutput } from '../../src/eval/extractShard.ts';
 import { OnnxModel } from '../../src/model/onnxModel.ts';
 import { findTaps, modelTaps, resolveLayers, tappedModel } from '../../src/model/onnxTaps.ts';
-import { decodeModel, readModel } from '../../src/model/onnxProto.ts';
+import { DataType, decodeModel, readModel, tensorValueInfo, writeModel, type ValueInfoProto } from '../../src/model/onnxProto.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { runOracle } from '../helpers/services.ts';
@@ -191,5 +192,118 @@ describe('metrics at any layer', () => {
     const d = e1.layers[1].dim;
     for (let i = 0; i < short.length * d; i++) assert.ok(Math.abs(e1.layers[1].hidden[i] - e2.layers[1].hidden[i]) <= 1e-5, `encoder value ${i}`);
     await Promise.all([model.release(), encoder.release()]);
+  });
+});
+
+describe('decoders with past key/values (optimum decoder_with_past / decoder_model_merged)', () => {
+  const LAYERS = ['embeddings', 'block.1', 'last'];
+  const cfg = TINY_PRESETS['causal-d64-l4'];
+  const pkvModel = (kind: 'inputs' | 'merged') => writeTinyTransformer(join(dir, `pkv-${kind}`), { ...cfg, pastKeyValues: kind });
+
+  /**
+   * The model with its past inputs' dims 1 and 3 made symbolic and, with `dropPresents`, without
+   * present outputs (onnxruntime infers their dims from the graph, so they cannot be loosened).
+   */
+  function symbolicHeads(kind: 'inputs' | 'merged', name: string, dropPresents: boolean, config?: object): string {
+    const m = pkvModel(kind);
+    const model = readModel(m.onnxPath);
+    const loosen = (v: ValueInfoProto) =>
+      v.name.startsWith('past_key_values.') ? tensorValueInfo(v.name, DataType.FLOAT, ['batch', 'heads', 'past', 'head_dim']) : v;
+    model.graph.input = model.graph.input.map(loosen);
+    if (dropPresents) model.graph.output = model.graph.output.filter((o) => !o.name.startsWith('present.'));
+    const out = join(dir, name);
+    mkdirSync(out, { recursive: true });
+    writeModel(join(out, 'model.onnx'), model);
+    if (config) writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+    return join(out, 'model.onnx');
+  }
+
+  for (const kind of ['inputs', 'merged'] as const) {
+    test(`${kind}: taps are found, and hidden states, loss, metrics and Grams equal the plain model's from the same seed`, async () => {
+      const m = pkvModel(kind);
+      const found = findTaps(readModel(m.onnxPath));
+      assert.equal(found.layout, 'pre-norm');
+      assert.equal(found.blocks, cfg.layers);
+      assert.deepEqual(Object.fromEntries(found.taps.map((t) => [t.name, t.tensor])), m.taps);
+
+      // Straight from the session: every tapped layer and the logits, one padded batch.
+      const ids = [[2, 15, 20, 30, 40, 50], [2, 11, 12]];
+      const [withPast, plain] = await Promise.all([
+        OnnxModel.load(m.onnxPath, { layers: LAYERS, logits: true }),
+        OnnxModel.load(causalModel.onnxPath, { layers: LAYERS, logits: true }),
+      ]);
+      assert.deepEqual(withPast.pastInputs.map((p) => [p.name, p.heads, p.headDim]).slice(0, 2), [
+        ['past_key_values.0.key', cfg.heads, cfg.dModel / cfg.heads],
+        ['past_key_values.0.value', cfg.heads, cfg.dModel / cfg.heads],
+      ]);
+      const [a, b] = [await withPast.runAll(ids), await plain.runAll(ids)];
+      a.layers.forEach((h, l) => assert.deepEqual(h.hidden, b.layers[l].hidden, `layer ${LAYERS[l]}`));
+      assert.deepEqual(a.logits!.logits, b.logits!.logits);
+      await Promise.all([withPast.release(), plain.release()]);
+
+      // Through extractShard: every per-sample row, the loss and the partial Grams.
+      const [ours, reference] = await Promise.all([
+        shard(m, { layers: ['all'], loss: true, batchSize: 3 }),
+        shard(causalModel, { layers: ['all'], loss: true, batchSize: 3 }),
+      ]);
+      assert.deepEqual(ours.layers, reference.layers);
+      assert.deepEqual(ours.samples, reference.samples);
+      assert.deepEqual(ours.grams, reference.grams);
+    });
+
+    test(`${kind}: per-layer metrics and loss match the onnx + numpy oracle fed the empty past to 1e-6`, async () => {
+      const m = pkvModel(kind);
+      const listing = await modelTaps(m.onnxPath);
+      const tensors = Object.fromEntries(LAYERS.map((l) => [l, listing.taps.taps.find((t) => t.name === l)!.tensor]));
+      const { ids } = await TextTokenizer.load(m.tokenizerPath, 32).encode(TEXTS);
+      const [ours, oracle] = await Promise.all([
+        shard(m, { layers: LAYERS, loss: true }),
+        runOracle<{ perSample: Array<{ tokens: number; loss: number | null; layers: Record<string, Record<string, number | boolean>> }> }>(
+          oracleScript,
+          { model: m.onnxPath, layers: tensors, ids, loss: true },
+        ),
+      ]);
+      let compared = 0;
+      for (const row of ours.samples) {
+        const want = oracle.perSample[row.row];
+        if (want.loss === null) assert.equal(row.loss, null);
+        else relClose(row.loss, want.loss, 1e-6, `row ${row.row} loss`);
+        assert.equal(row.skipped, want.layers[row.layer].skipped, `row ${row.row} ${row.layer} skipped`);
+        if (row.skipped) continue;
+        for (const metric of METRICS) relClose(row[metric], want.layers[row.layer][metric] as number, 1e-6, `row ${row.row} ${row.layer} ${metric}`);
+        compared++;
+      }
+      assert.ok(compared >= (TEXTS.length - 2) * LAYERS.length);
+    });
+  }
+
+  test('symbolic heads / head_dim are read from the present outputs, else config.json, else an InputError naming the input', async () => {
+    const fromPresent = await OnnxModel.load(symbolicHeads('merged', 'pkv-present', false));
+    assert.deepEqual([fromPresent.pastInputs[0].heads, fromPresent.pastInputs[0].headDim], [cfg.heads, cfg.dModel / cfg.heads]);
+    const hfConfig = { num_attention_heads: cfg.heads, hidden_size: cfg.dModel };
+    const fromConfig = await OnnxModel.load(symbolicHeads('inputs', 'pkv-config', true, hfConfig));
+    assert.deepEqual([fromConfig.pastInputs[3].name, fromConfig.pastInputs[3].heads, fromConfig.pastInputs[3].headDim], [
+      'past_key_values.1.value',
+      cfg.heads,
+      cfg.dModel / cfg.heads,
+    ]);
+    const plain = await OnnxModel.load(causalModel.onnxPath);
+    assert.deepEqual(await fromConfig.run([[2, 15, 20]]), await plain.run([[2, 15, 20]]));
+    await Promise.all([fromPresent.release(), fromConfig.release(), plain.release()]);
+    await assert.rejects(
+      OnnxModel.load(symbolicHeads('inputs', 'pkv-unsized', true)),
+      (err: Error) => err.name === 'InputError' && /cannot size the empty past for input past_key_values\.0\.key/.test(err.message) && err.message.includes('config.json'),
+    );
+  });
+
+  test('an input entroscope cannot feed (pixel_values) is an InputError naming it', async () => {
+    const model = readModel(causalModel.onnxPath);
+    model.graph.input = [...model.graph.input, tensorValueInfo('pixel_values', DataType.FLOAT, ['batch', 3, 8, 8])];
+    const path = join(dir, 'pixel-input.onnx');
+    writeModel(path, model);
+    await assert.rejects(
+      OnnxModel.load(path),
+      (err: Error) => err.name === 'InputError' && err.message.includes(path) && /cannot feed: pixel_values$/.test(err.message),
+    );
   });
 });

@@ -1,11 +1,14 @@
 // The tiny transformer generator: deterministic from a seed, fast, loadable by onnxruntime and the
-// `tokenizers` package, and causal where it says so.
+// `tokenizers` package, and causal where it says so; with past key/value inputs it decodes
+// incrementally exactly as it runs whole texts.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { OnnxModel } from '../../src/model/onnxModel.ts';
+import { decodeModel } from '../../src/model/onnxProto.ts';
 import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { runCli } from '../helpers/services.ts';
@@ -53,6 +56,41 @@ describe('tiny transformers', () => {
     assert.equal(encoder.hiddenOutput, 'last_hidden_state');
     assert.ok(Math.abs(ea.hidden[0] - eb.hidden[0]) > 1e-6, 'an encoder attends both ways');
     await Promise.all([causal.release(), encoder.release()]);
+  });
+
+  test('with past key/values (plain and merged) the same seed gives the same weights, and decoding with the cache equals the full pass', async () => {
+    const cfg = TINY_PRESETS['causal-d32-l2'];
+    const ids = [2, 20, 30, 40, 50, 60];
+    const plainModel = writeTinyTransformer(join(dir, 'pkv-none'), cfg);
+    const plain = await ort.InferenceSession.create(plainModel.onnxPath);
+    const int64 = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
+    const full = (await plain.run({ input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)) })).logits.data as Float32Array;
+    for (const kind of ['inputs', 'merged'] as const) {
+      const m = writeTinyTransformer(join(dir, `pkv-${kind}`), { ...cfg, pastKeyValues: kind });
+      assert.deepEqual(tinyTransformer({ ...cfg, pastKeyValues: kind }).onnx, m.onnx);
+      const weights = (onnx: Uint8Array) => decodeModel(onnx, kind).graph.initializer.filter((t) => /weight|bias|^w[tp]e$/.test(t.name ?? ''));
+      assert.deepEqual(weights(m.onnx), weights(plainModel.onnx));
+      const session = await ort.InferenceSession.create(m.onnxPath);
+      const step = async (x: number[], past: ort.Tensor[], useCache: boolean) => {
+        const feeds: Record<string, ort.Tensor> = { input_ids: int64(x), attention_mask: int64(Array(past[0].dims[2] + x.length).fill(1)) };
+        past.forEach((t, k) => (feeds[`past_key_values.${k >> 1}.${k % 2 ? 'value' : 'key'}`] = t));
+        if (kind === 'merged') feeds.use_cache_branch = new ort.Tensor('bool', new Uint8Array([useCache ? 1 : 0]), [1]);
+        const out = await session.run(feeds);
+        const present = Array.from({ length: 2 * cfg.layers }, (_, k) => out[`present.${k >> 1}.${k % 2 ? 'value' : 'key'}`]);
+        return { logits: out.logits.data as Float32Array, present };
+      };
+      const empty = Array.from({ length: 2 * cfg.layers }, () => new ort.Tensor('float32', new Float32Array(0), [1, cfg.heads, 0, cfg.dModel / cfg.heads]));
+      // Empty past: the plain decoder's logits exactly.
+      assert.deepEqual((await step(ids, empty, false)).logits, full);
+      // Prefix of 4, then 2 more tokens against its cache: the full pass's last two positions.
+      const prefix = await step(ids.slice(0, 4), empty, false);
+      assert.deepEqual(prefix.present[0].dims, [1, cfg.heads, 4, cfg.dModel / cfg.heads]);
+      const next = await step(ids.slice(4), prefix.present, true);
+      const want = full.subarray(4 * cfg.vocab);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(next.logits[i] - want[i]) <= 1e-5, `${kind} logit ${i}: ${next.logits[i]} vs ${want[i]}`);
+      await session.release();
+    }
+    await plain.release();
   });
 
   test('`entroscope layers` lists the taps, and an unknown layer lists the valid ones', async () => {
