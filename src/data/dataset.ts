@@ -4,7 +4,9 @@
 // of its first record so a reader resumes there instead of re-reading the file.
 //
 // Formats: jsonl, csv, tsv (gzip allowed: `.gz` suffix or gzip magic), parquet, arrow (IPC file or
-// stream), txt (a folder of .txt files, one text per file; fields `text` and `name`).
+// stream), txt (a folder of .txt files, one text per file; fields `text` and `name`). The readers
+// also serve `json` (one JSON document), which image-text datasets take (imageTextDataset.ts) and
+// text datasets do not.
 import { extname } from 'node:path';
 import { InputError } from '../errors.ts';
 import { fileSource, folderSource, isLocalFolder, type ByteSource, type FolderSource } from './byteSource.ts';
@@ -15,11 +17,14 @@ import { csvReader } from './csvReader.ts';
 import { parquetReader } from './parquetReader.ts';
 import { arrowReader } from './arrowReader.ts';
 import { txtFolderReader } from './txtFolderReader.ts';
+import { jsonDocumentReader } from './jsonDocumentReader.ts';
 import { parseTemplate, renderTemplate, type Template } from './template.ts';
 import { BottomK, inSample, passesFilter, type SampleCut } from './selection.ts';
 
 export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
+/** Every format a reader exists for: the text dataset formats and `json`, one JSON document. */
+export type ReaderFormat = DatasetFormat | 'json';
 
 export interface DatasetSource {
   /** Local file or `s3://bucket/key`; a folder (local or an S3 prefix) for `txt`. */
@@ -148,59 +153,84 @@ function folderSourceOf(path: string): FolderSource {
   return isS3Uri(path) ? s3FolderSource(path) : folderSource(path);
 }
 
-function readerFor(source: ResolvedDatasetSource): FormatReader {
-  switch (source.format) {
+/** The reader of a local or s3:// file (a folder for `txt`) in `format`. */
+export function readerFor(path: string, format: ReaderFormat): FormatReader {
+  switch (format) {
     case 'jsonl':
-      return jsonlReader(byteSourceOf(source.path));
+      return jsonlReader(byteSourceOf(path));
+    case 'json':
+      return jsonDocumentReader(byteSourceOf(path));
     case 'csv':
-      return csvReader(byteSourceOf(source.path), ',');
+      return csvReader(byteSourceOf(path), ',');
     case 'tsv':
-      return csvReader(byteSourceOf(source.path), '\t');
+      return csvReader(byteSourceOf(path), '\t');
     case 'parquet':
-      return parquetReader(byteSourceOf(source.path));
+      return parquetReader(byteSourceOf(path));
     case 'arrow':
-      return arrowReader(byteSourceOf(source.path));
+      return arrowReader(byteSourceOf(path));
     case 'txt':
-      return txtFolderReader(folderSourceOf(source.path));
+      return txtFolderReader(folderSourceOf(path));
   }
 }
 
-interface Selection {
+interface Selection extends RowSelection {
   template: Template;
-  nonEmpty: string[];
-  /** Fields read from the source: the template's and the filter's. */
-  needed: string[];
 }
 
+/** The source's selection; it reads the template's fields and the filter's. */
 function selectionOf(source: ResolvedDatasetSource): Selection {
   const template = parseTemplate(source.template);
   const nonEmpty = source.filter.nonEmpty;
-  return { template, nonEmpty, needed: [...new Set([...template.fields, ...nonEmpty])] };
+  return { template, nonEmpty, needed: [...new Set([...template.fields, ...nonEmpty])], sample: source.sample, limit: source.limit };
 }
 
 function render(sel: Selection, rec: SourceRecord): string {
   return renderTemplate(sel.template, rec.fields, rec.where);
 }
 
+/** How rows are selected: the fields read, the nonEmpty filter, then the seeded sample and the limit. */
+export interface RowSelection {
+  /** Fields read from the source (columnar readers read only these). */
+  needed: readonly string[];
+  nonEmpty: readonly string[];
+  sample?: { count: number; seed: number };
+  limit?: number;
+}
+
+/** Selected rows cut into shards, with the source's size and hash. */
+export interface ShardPlan {
+  rows: number;
+  recordsRead: number;
+  eligible: number;
+  shards: DatasetShard[];
+  bytes: number;
+  sha256: string;
+}
+
 /**
- * Validates the dataset, hashes it and plans shards of `shardSize` selected rows. Reads the records
- * once (twice when sampling: once to find the sample, once to cut shards); with a `limit` and no
- * sample, parsing stops at the limit (the hash still covers every byte).
+ * Selects the rows of `reader` (`path` names it in messages) and cuts shards of `shardSize`
+ * selected rows, hashing the source meanwhile. Reads the records once (twice when sampling: once
+ * to find the sample, once to cut shards); with a `limit` and no sample, parsing stops at the limit
+ * (the hash still covers every byte). `visit` sees each selected record in order and `check`
+ * (default `visit`) each eligible record of the sampling pass; either fails the scan by throwing.
  */
-export async function scanDataset(source: DatasetSource, shardSize: number): Promise<DatasetScan> {
-  if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
-  const resolved = await resolveDatasetSource(source);
-  const reader = readerFor(resolved);
-  const sel = selectionOf(resolved);
+export async function planShards(
+  reader: FormatReader,
+  path: string,
+  sel: RowSelection,
+  shardSize: number,
+  visit: (rec: SourceRecord) => unknown,
+  check: (rec: SourceRecord) => unknown = visit,
+): Promise<ShardPlan> {
   const described = reader.describe();
   described.catch(() => {}); // awaited below; a scan error must not leave it unhandled
 
   let cut: SampleCut | undefined;
-  if (resolved.sample) {
-    const bottom = new BottomK(resolved.sample.seed, resolved.sample.count);
+  if (sel.sample) {
+    const bottom = new BottomK(sel.sample.seed, sel.sample.count);
     for await (const rec of reader.records(sel.needed)) {
       if (!passesFilter(rec.fields, sel.nonEmpty)) continue;
-      render(sel, rec);
+      await check(rec);
       bottom.offer(rec.at.physicalRow);
     }
     cut = bottom.cut();
@@ -215,39 +245,59 @@ export async function scanDataset(source: DatasetSource, shardSize: number): Pro
     if (!passesFilter(rec.fields, sel.nonEmpty)) continue;
     eligible++;
     if (cut && !inSample(cut, rec.at.physicalRow)) continue;
-    render(sel, rec);
+    await visit(rec);
     if (rows % shardSize === 0) shards.push({ startRow: rows, rows: 0, at: rec.at, ...(cut ? { sample: cut } : {}) });
     shards[shards.length - 1].rows++;
     rows++;
-    if (rows === resolved.limit) break;
+    if (rows === sel.limit) break;
   }
   if (rows === 0) {
     throw new InputError(
       recordsRead === 0
-        ? `dataset ${resolved.path} has no rows`
-        : `dataset ${resolved.path}: no rows left after filtering (nonEmpty: ${sel.nonEmpty.join(', ')}; ${recordsRead} read, none kept)`,
+        ? `dataset ${path} has no rows`
+        : `dataset ${path}: no rows left after filtering (nonEmpty: ${sel.nonEmpty.join(', ')}; ${recordsRead} read, none kept)`,
     );
   }
   const { bytes, sha256 } = await described;
+  return { rows, recordsRead, eligible, shards, bytes, sha256 };
+}
+
+/** The selected records of one planned shard, in order, each made a row by `toRow` (given its index in the shard). */
+export async function readShardRows<T>(
+  reader: FormatReader,
+  path: string,
+  sel: Pick<RowSelection, 'needed' | 'nonEmpty'>,
+  shard: DatasetShard,
+  toRow: (rec: SourceRecord, index: number) => T,
+): Promise<T[]> {
+  const out: T[] = [];
+  if (shard.rows > 0) {
+    for await (const rec of reader.records(sel.needed, shard.at)) {
+      if (!passesFilter(rec.fields, sel.nonEmpty)) continue;
+      if (shard.sample && !inSample(shard.sample, rec.at.physicalRow)) continue;
+      out.push(toRow(rec, out.length));
+      if (out.length === shard.rows) break;
+    }
+  }
+  if (out.length !== shard.rows) {
+    throw new InputError(`${path}: shard at row ${shard.startRow} expected ${shard.rows} rows, found ${out.length} (dataset changed since planning?)`);
+  }
+  return out;
+}
+
+/** Validates the dataset, hashes it and plans shards of `shardSize` selected rows (see planShards). */
+export async function scanDataset(source: DatasetSource, shardSize: number): Promise<DatasetScan> {
+  if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
+  const resolved = await resolveDatasetSource(source);
+  const sel = selectionOf(resolved);
+  const plan = await planShards(readerFor(resolved.path, resolved.format), resolved.path, sel, shardSize, (rec) => render(sel, rec));
+  const { rows, bytes, sha256, recordsRead, eligible, shards } = plan;
   return { path: resolved.path, format: resolved.format, source: resolved, rows, bytes, sha256, recordsRead, eligible, shards };
 }
 
 /** The texts of one planned shard, in order. */
 export async function readDatasetShard(source: DatasetSource, shard: DatasetShard): Promise<string[]> {
   const resolved = await resolveDatasetSource(source);
-  const reader = readerFor(resolved);
   const sel = selectionOf(resolved);
-  const texts: string[] = [];
-  if (shard.rows > 0) {
-    for await (const rec of reader.records(sel.needed, shard.at)) {
-      if (!passesFilter(rec.fields, sel.nonEmpty)) continue;
-      if (shard.sample && !inSample(shard.sample, rec.at.physicalRow)) continue;
-      texts.push(render(sel, rec));
-      if (texts.length === shard.rows) break;
-    }
-  }
-  if (texts.length !== shard.rows) {
-    throw new InputError(`${resolved.path}: shard at row ${shard.startRow} expected ${shard.rows} rows, found ${texts.length} (dataset changed since planning?)`);
-  }
-  return texts;
+  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec) => render(sel, rec));
 }

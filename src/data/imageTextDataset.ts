@@ -22,29 +22,32 @@
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { InputError } from '../errors.ts';
-import { fileSource, type ByteSource } from './byteSource.ts';
-import { isS3Uri, s3Source } from './s3ByteSource.ts';
-import { resolveDatasetSource, type DatasetFormat, type DatasetShard } from './dataset.ts';
+import {
+  planShards,
+  readerFor,
+  readShardRows,
+  resolveDatasetSource,
+  type DatasetFormat,
+  type DatasetShard,
+  type DatasetSource,
+  type ReaderFormat,
+  type ResolvedDatasetSource,
+} from './dataset.ts';
 import type { FormatReader, SourceRecord } from './formatReader.ts';
-import { jsonlReader } from './jsonlReader.ts';
-import { csvReader } from './csvReader.ts';
-import { parquetReader } from './parquetReader.ts';
-import { arrowReader } from './arrowReader.ts';
-import { jsonDocumentReader } from './imageJsonReader.ts';
 import { fieldText, parseTemplate, renderTemplate, type Template } from './template.ts';
-import { BottomK, inSample, passesFilter, type SampleCut } from './selection.ts';
 import { imageBase, readImageBytes, resolveImageRef } from './imageSource.ts';
 
 export { loadImage } from './imageSource.ts';
 
 export const IMAGE_TEXT_FORMS = ['plain', 'llava', 'ccSbu'] as const;
 export type ImageTextForm = (typeof IMAGE_TEXT_FORMS)[number];
-export type ImageTextFormat = Exclude<DatasetFormat, 'txt'> | 'json';
+export type ImageTextFormat = Exclude<ReaderFormat, 'txt'>;
 
 /** The image marker LLaVA puts in the human turn. */
 export const LLAVA_IMAGE_TOKEN = '<image>';
 
-export interface ImageTextSource {
+/** The selection (filter, sample, limit) is a text dataset's: see DatasetSource. */
+export interface ImageTextSource extends Pick<DatasetSource, 'filter' | 'limit' | 'sample'> {
   /** Local file or `s3://bucket/key`. */
   path: string;
   /** Inferred from the extension (after `.gz`) when absent; `.json` means one JSON document. */
@@ -59,13 +62,10 @@ export interface ImageTextSource {
   template?: string;
   /** Folder (local or s3://) relative image references are resolved against; default the dataset file's folder. */
   imageRoot?: string;
-  filter?: { nonEmpty?: string[] };
-  limit?: number;
-  sample?: { count: number; seed: number };
 }
 
 /** A source with its format and form fixed and defaults filled in: what a plan records and hashes. */
-export interface ResolvedImageTextSource {
+export interface ResolvedImageTextSource extends Pick<ResolvedDatasetSource, 'filter' | 'limit' | 'sample'> {
   path: string;
   format: ImageTextFormat;
   form: ImageTextForm;
@@ -75,9 +75,6 @@ export interface ResolvedImageTextSource {
   template?: string;
   /** Absolute folder or s3:// prefix (ending in '/') that relative image references are resolved against. */
   imageBase: string;
-  filter: { nonEmpty: string[] };
-  limit?: number;
-  sample?: { count: number; seed: number };
 }
 
 /** One selected row. */
@@ -153,29 +150,6 @@ async function resolveBase(source: ImageTextSource): Promise<Omit<ResolvedImageT
   };
 }
 
-function byteSourceOf(path: string): ByteSource {
-  return isS3Uri(path) ? s3Source(path) : fileSource(path);
-}
-
-// The same choice as dataset.ts's readerFor, plus the JSON document reader.
-function readerFor(path: string, format: ImageTextFormat): FormatReader {
-  const bytes = byteSourceOf(path);
-  switch (format) {
-    case 'json':
-      return jsonDocumentReader(bytes);
-    case 'jsonl':
-      return jsonlReader(bytes);
-    case 'csv':
-      return csvReader(bytes, ',');
-    case 'tsv':
-      return csvReader(bytes, '\t');
-    case 'parquet':
-      return parquetReader(bytes);
-    case 'arrow':
-      return arrowReader(bytes);
-  }
-}
-
 /** The form told by a record's fields. */
 export function detectForm(fields: Record<string, unknown>): ImageTextForm {
   if ('conversations' in fields) return 'llava';
@@ -212,32 +186,27 @@ function rowReaderFor(source: ResolvedImageTextSource): RowReader {
       const template: Template = parseTemplate(source.template ?? '{text}');
       return {
         needed: [...new Set([imageField, ...template.fields, ...nonEmpty])],
-        read(rec) {
-          const image = fieldText(rec.fields, imageField, rec.where);
-          if (image.trim() === '') throw new InputError(`${rec.where()}: field "${imageField}" (the image) is empty`);
-          return { image, text: renderTemplate(template, rec.fields, rec.where) };
-        },
+        read: (rec) => ({ image: nonBlankField(rec, imageField, ' (the image)'), text: renderTemplate(template, rec.fields, rec.where) }),
       };
     }
     case 'llava':
       return {
         needed: [...new Set(['image', 'conversations', ...nonEmpty])],
-        read(rec) {
-          const image = fieldText(rec.fields, 'image', rec.where);
-          if (image.trim() === '') throw new InputError(`${rec.where()}: field "image" is empty`);
-          return { image, ...llavaTurns(rec.fields.conversations, rec.where) };
-        },
+        read: (rec) => ({ image: nonBlankField(rec, 'image'), ...llavaTurns(rec.fields.conversations, rec.where) }),
       };
     case 'ccSbu':
       return {
         needed: [...new Set(['image_id', 'caption', ...nonEmpty])],
-        read(rec) {
-          const id = fieldText(rec.fields, 'image_id', rec.where);
-          if (id.trim() === '') throw new InputError(`${rec.where()}: field "image_id" is empty`);
-          return { image: `image/${id}.jpg`, text: fieldText(rec.fields, 'caption', rec.where) };
-        },
+        read: (rec) => ({ image: `image/${nonBlankField(rec, 'image_id')}.jpg`, text: fieldText(rec.fields, 'caption', rec.where) }),
       };
   }
+}
+
+/** A field's text, which must not be blank (`what` says what the field is, for the message). */
+function nonBlankField(rec: SourceRecord, field: string, what = ''): string {
+  const text = fieldText(rec.fields, field, rec.where);
+  if (text.trim() === '') throw new InputError(`${rec.where()}: field "${field}"${what} is empty`);
+  return text;
 }
 
 /** text = first gpt turn; prompt = first human turn without the image marker. */
@@ -272,33 +241,12 @@ export async function scanImageTextDataset(source: ImageTextSource, shardSize: n
   const reader = readerFor(base.path, base.format);
   const resolved = await fixForm(base, reader);
   const rowReader = rowReaderFor(resolved);
-  const nonEmpty = resolved.filter.nonEmpty;
-  const described = reader.describe();
-  described.catch(() => {}); // awaited below; a scan error must not leave it unhandled
-
-  let cut: SampleCut | undefined;
-  if (resolved.sample) {
-    const bottom = new BottomK(resolved.sample.seed, resolved.sample.count);
-    for await (const rec of reader.records(rowReader.needed)) {
-      if (!passesFilter(rec.fields, nonEmpty)) continue;
-      rowReader.read(rec);
-      bottom.offer(rec.at.physicalRow);
-    }
-    cut = bottom.cut();
-  }
-
-  const shards: DatasetShard[] = [];
+  const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty, sample: resolved.sample, limit: resolved.limit };
   const imageList = createHash('sha256');
   const imageHashes = new Map<string, string>();
   let imageBytes = 0;
-  let rows = 0;
-  let recordsRead = 0;
-  let eligible = 0;
-  for await (const rec of reader.records(rowReader.needed)) {
-    recordsRead++;
-    if (!passesFilter(rec.fields, nonEmpty)) continue;
-    eligible++;
-    if (cut && !inSample(cut, rec.at.physicalRow)) continue;
+  // Each selected row's image, hashed once per location; every row listed with its hash.
+  const hashImage = async (rec: SourceRecord) => {
     const { image } = rowReader.read(rec);
     const where = whereOf(rec, image);
     const location = resolveImageRef(image, resolved.imageBase, where);
@@ -311,19 +259,9 @@ export async function scanImageTextDataset(source: ImageTextSource, shardSize: n
       imageBytes += bytes.length;
     }
     imageList.update(`${image}\t${digest}\n`);
-    if (rows % shardSize === 0) shards.push({ startRow: rows, rows: 0, at: rec.at, ...(cut ? { sample: cut } : {}) });
-    shards[shards.length - 1].rows++;
-    rows++;
-    if (rows === resolved.limit) break;
-  }
-  if (rows === 0) {
-    throw new InputError(
-      recordsRead === 0
-        ? `dataset ${resolved.path} has no rows`
-        : `dataset ${resolved.path}: no rows left after filtering (nonEmpty: ${nonEmpty.join(', ')}; ${recordsRead} read, none kept)`,
-    );
-  }
-  const { bytes, sha256 } = await described;
+  };
+  const checkRow = (rec: SourceRecord) => rowReader.read(rec); // the sampling pass: rows must read, images wait
+  const { rows, bytes, sha256, recordsRead, eligible, shards } = await planShards(reader, resolved.path, sel, shardSize, hashImage, checkRow);
   const imagesSha256 = imageList.digest('hex');
   const contentSha256 = createHash('sha256').update(`${sha256}\n${imagesSha256}`).digest('hex');
   return {
@@ -352,22 +290,12 @@ export async function resolveImageTextSource(source: ImageTextSource): Promise<R
 
 /** The rows of one planned shard, in order; `source` is the scan's (ImageTextScan.source). */
 export async function readImageTextShard(resolved: ResolvedImageTextSource, shard: DatasetShard): Promise<ImageTextRow[]> {
-  const reader = readerFor(resolved.path, resolved.format);
   const rowReader = rowReaderFor(resolved);
-  const out: ImageTextRow[] = [];
-  if (shard.rows > 0) {
-    for await (const rec of reader.records(rowReader.needed, shard.at)) {
-      if (!passesFilter(rec.fields, resolved.filter.nonEmpty)) continue;
-      if (shard.sample && !inSample(shard.sample, rec.at.physicalRow)) continue;
-      const { image, text, prompt } = rowReader.read(rec);
-      const where = whereOf(rec, image);
-      const imageRef = resolveImageRef(image, resolved.imageBase, where);
-      out.push({ row: shard.startRow + out.length, text, ...(prompt !== undefined ? { prompt } : {}), image, imageRef, where });
-      if (out.length === shard.rows) break;
-    }
-  }
-  if (out.length !== shard.rows) {
-    throw new InputError(`${resolved.path}: shard at row ${shard.startRow} expected ${shard.rows} rows, found ${out.length} (dataset changed since planning?)`);
-  }
-  return out;
+  const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty };
+  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec, i): ImageTextRow => {
+    const { image, text, prompt } = rowReader.read(rec);
+    const where = whereOf(rec, image);
+    const imageRef = resolveImageRef(image, resolved.imageBase, where);
+    return { row: shard.startRow + i, text, ...(prompt !== undefined ? { prompt } : {}), image, imageRef, where };
+  });
 }

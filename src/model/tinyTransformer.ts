@@ -22,20 +22,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from '../metrics/prng.ts';
-import {
-  AttributeType,
-  DataType,
-  encodeModel,
-  float32Tensor,
-  int64Tensor,
-  tensorValueInfo,
-  writeFileAtomic,
-  type AttributeProto,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from './onnxProto.ts';
+import { DataType, tensorValueInfo, writeFileAtomic, type AttributeProto, type GraphProto, type NodeProto } from './onnxProto.ts';
+import { attrInt, GraphBuilder, type AttentionOptions } from './onnxGraphBuilder.ts';
 
 export interface TinyTransformerConfig {
   kind: 'causal' | 'encoder';
@@ -90,48 +78,6 @@ export function normalSampler(seed: number): () => number {
   };
 }
 
-class GraphBuilder {
-  readonly nodes: NodeProto[] = [];
-  readonly inits: TensorProto[] = [];
-  private count = 0;
-  constructor(private readonly normal: () => number, private readonly std: number) {}
-
-  node(op: string, inputs: string[], attrs: AttributeProto[] = [], name?: string, outputs = 1): string[] {
-    const base = name ?? `${op}_${this.count++}`;
-    const outs = Array.from({ length: outputs }, (_, i) => (name && i === 0 ? name : `${base}_out${i}`));
-    this.nodes.push({ op_type: op, name: base, input: inputs, output: outs, attribute: attrs });
-    return outs;
-  }
-  one(op: string, inputs: string[], attrs: AttributeProto[] = [], name?: string): string {
-    return this.node(op, inputs, attrs, name)[0];
-  }
-  weight(name: string, dims: number[]): string {
-    const n = dims.reduce((a, b) => a * b, 1);
-    this.inits.push(float32Tensor(name, dims, Float32Array.from({ length: n }, () => this.std * this.normal())));
-    return name;
-  }
-  fill(name: string, dims: number[], value: number): string {
-    this.inits.push(float32Tensor(name, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value)));
-    return name;
-  }
-  ints(name: string, values: number[], scalar = false): string {
-    this.inits.push(int64Tensor(name, scalar ? [] : [values.length], values));
-    return name;
-  }
-  linear(x: string, prefix: string, dIn: number, dOut: number): string {
-    const mm = this.one('MatMul', [x, this.weight(`${prefix}.weight`, [dIn, dOut])]);
-    return this.one('Add', [mm, this.weight(`${prefix}.bias`, [dOut])]);
-  }
-  layerNorm(x: string, prefix: string, d: number, name?: string): string {
-    const scale = this.fill(`${prefix}.weight`, [d], 1);
-    const bias = this.fill(`${prefix}.bias`, [d], 0);
-    return this.one('LayerNormalization', [x, scale, bias], [attrFloat('epsilon', 1e-5), attrInt('axis', -1)], name);
-  }
-}
-
-const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
-const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
-const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
 /** A subgraph attribute (AttributeType GRAPH = 5; onnxProto types only the fields it reads). */
 const graphAttr = (name: string, graph: GraphProto): AttributeProto => ({ name, type: 5, g: graph }) as AttributeProto;
 
@@ -169,28 +115,15 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
   if (!causal) h = g.layerNorm(h, 'embeddings.ln', d);
   taps.embeddings = h;
 
-  // Additive attention bias: 0 where attending is allowed, −1e4 elsewhere.
-  const keep = g.one('Cast', ['attention_mask'], [attrInt('to', DataType.FLOAT)]);
-  const negInf = g.fill('mask_value', [], -1e4);
-  const oneF = g.fill('one_float', [], 1);
-  const padBias = g.one('Unsqueeze', [g.one('Mul', [g.one('Sub', [oneF, keep]), negInf]), g.ints('axes_1_2', [1, 2])]);
-  let bias = padBias; // b×1×1×(past+s)
-  if (causal) {
-    // Query i (absolute position past+i) sees key j iff j ≤ past + i: the lower triangle of a
-    // s×(past+s) matrix of ones, shifted right by past (Trilu's k).
-    const seq1 = g.one('Unsqueeze', [seq, g.ints('axes_0', [0])]);
-    const total1 = past === undefined ? seq1 : g.one('Unsqueeze', [total, 'axes_0']);
-    const ones = g.one('ConstantOfShape', [g.one('Concat', [seq1, total1], [attrInt('axis', 0)])], [
-      { name: 'value', type: AttributeType.TENSOR, t: float32Tensor('value', [1], [1]) },
-    ]);
-    const lower = g.one('Trilu', past === undefined ? [ones] : [ones, past], [attrInt('upper', 0)]);
-    bias = g.one('Add', [bias, g.one('Mul', [g.one('Sub', [oneF, lower]), negInf])]); // b×1×s×(past+s)
-  }
-  const headShape = g.ints('head_shape', [0, 0, heads, dh]);
-  const modelShape = g.ints('model_shape', [0, 0, d]);
-  const invSqrt = g.fill('inv_sqrt_dh', [], 1 / Math.sqrt(dh));
-  const halfF = g.fill('half_float', [], 0.5);
-  const invSqrt2 = g.fill('inv_sqrt_2', [], 1 / Math.SQRT2);
+  // Additive attention bias: 0 where attending is allowed, −1e4 elsewhere (b×1×s×(past+s) causal).
+  const bias = g.attentionBias('attention_mask', causal ? { seq, total, past } : undefined);
+  // One set of attention and GELU constants for all blocks, made before them (the builder would
+  // make them on first use, inside block 0; here they keep the initialiser order, so the bytes).
+  g.ints('head_shape', [0, 0, heads, dh]);
+  g.ints('model_shape', [0, 0, d]);
+  g.constant('inv_sqrt_dh', 1 / Math.sqrt(dh));
+  g.constant('half_float', 0.5);
+  g.constant('inv_sqrt_2', 1 / Math.SQRT2);
 
   // K/V with the past in front (b×heads×(past+s)×dh), named as optimum names the present outputs.
   const withPast = (layer: number, kind: 'key' | 'value', cur: string): string => {
@@ -212,39 +145,21 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
       graphAttr('else_branch', branch(`${present}.else`, { op_type: 'Identity', input: [cur], output: [elseOut] })),
     ], present);
   };
-  const attention = (x: string, p: string, layer: number): string => {
-    const split = (t: string, perm: number[]) => g.one('Transpose', [g.one('Reshape', [t, headShape])], [attrInts('perm', perm)]);
-    const q = split(g.linear(x, `${p}.q`, d, d), [0, 2, 1, 3]);
-    let k: string;
-    let v: string;
-    if (pkv === 'none') {
-      k = split(g.linear(x, `${p}.k`, d, d), [0, 2, 3, 1]);
-      v = split(g.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]);
-    } else {
-      const kAll = withPast(layer, 'key', split(g.linear(x, `${p}.k`, d, d), [0, 2, 1, 3]));
-      k = g.one('Transpose', [kAll], [attrInts('perm', [0, 1, 3, 2])]);
-      v = withPast(layer, 'value', split(g.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]));
-    }
-    const scores = g.one('Add', [g.one('Mul', [g.one('MatMul', [q, k]), invSqrt]), bias]);
-    const probs = g.one('Softmax', [scores], [attrInt('axis', -1)]);
-    const ctx = g.one('Transpose', [g.one('MatMul', [probs, v])], [attrInts('perm', [0, 2, 1, 3])]);
-    return g.linear(g.one('Reshape', [ctx, modelShape]), `${p}.o`, d, d);
-  };
-  const mlp = (x: string, p: string): string => {
-    const u = g.linear(x, `${p}.fc1`, d, c.dFF);
-    const gelu = g.one('Mul', [g.one('Mul', [u, halfF]), g.one('Add', [oneF, g.one('Erf', [g.one('Mul', [u, invSqrt2])])])]);
-    return g.linear(gelu, `${p}.fc2`, c.dFF, d);
-  };
+  // Block `layer`'s attention: the shared constants and bias, and with past inputs K/V with the past in front.
+  const attentionOf = (layer: number): AttentionOptions => ({
+    bias,
+    constants: '',
+    withPast: pkv === 'none' ? undefined : (kind, cur) => withPast(layer, kind, cur),
+  });
 
   for (let i = 0; i < c.layers; i++) {
     const p = `block.${i}`;
     const lastBlock = i === c.layers - 1;
     if (causal) {
-      h = g.one('Add', [h, attention(g.layerNorm(h, `${p}.ln1`, d), `${p}.attn`, i)]);
-      h = g.one('Add', [h, mlp(g.layerNorm(h, `${p}.ln2`, d), `${p}.mlp`)]);
+      h = g.preNormBlock(h, p, d, heads, { ...attentionOf(i), dFF: c.dFF });
     } else {
-      h = g.layerNorm(g.one('Add', [h, attention(h, `${p}.attn`, i)]), `${p}.ln1`, d);
-      h = g.layerNorm(g.one('Add', [h, mlp(h, `${p}.mlp`)]), `${p}.ln2`, d, lastBlock ? 'last_hidden_state' : undefined);
+      h = g.layerNorm(g.one('Add', [h, g.attention(h, `${p}.attn`, d, heads, attentionOf(i))]), `${p}.ln1`, d);
+      h = g.layerNorm(g.one('Add', [h, g.mlp(h, `${p}.mlp`, d, c.dFF)]), `${p}.ln2`, d, lastBlock ? 'last_hidden_state' : undefined);
     }
     taps[p] = h;
   }
@@ -282,21 +197,10 @@ export function tinyTransformer(config: TinyTransformerConfig): TinyModel {
   }
   // The config as metadata; `pastKeyValues: 'none'` left out so plain models keep their bytes.
   const { pastKeyValues, ...plain } = c;
-  const model: ModelProto = {
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    producer_name: 'entroscope.tinyTransformer',
-    producer_version: '1',
-    graph: {
-      name: `tiny-${c.kind}`,
-      node: g.nodes,
-      initializer: g.inits,
-      input: inputs,
-      output: outputs,
-    },
-    metadata_props: [{ key: 'entroscope.tiny', value: JSON.stringify(pastKeyValues === 'none' ? plain : c) }],
-  };
-  return { config: c, onnx: encodeModel(model), tokenizerJson: tinyTokenizerJson(c.kind, vocab), taps };
+  const onnx = g.encode('entroscope.tinyTransformer', `tiny-${c.kind}`, inputs, outputs, {
+    'entroscope.tiny': JSON.stringify(pastKeyValues === 'none' ? plain : c),
+  });
+  return { config: c, onnx, tokenizerJson: tinyTokenizerJson(c.kind, vocab), taps };
 }
 
 /** Writes `model.onnx` and `tokenizer.json` into `dir` (a model folder entroscope accepts). */

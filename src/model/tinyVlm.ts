@@ -17,19 +17,8 @@
 // float32, so padding never leaks into real positions.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  AttributeType,
-  DataType,
-  encodeModel,
-  float32Tensor,
-  int64Tensor,
-  tensorValueInfo,
-  writeFileAtomic,
-  type AttributeProto,
-  type ModelProto,
-  type NodeProto,
-  type TensorProto,
-} from './onnxProto.ts';
+import { DataType, tensorValueInfo, writeFileAtomic } from './onnxProto.ts';
+import { attrInt, attrInts, GraphBuilder } from './onnxGraphBuilder.ts';
 import { VLM_PART_FILES as VLM_FILES } from '../multimodal/vlmConfig.ts';
 import { normalSampler } from './tinyTransformer.ts';
 
@@ -93,91 +82,9 @@ export interface TinyVlm {
   decoderTaps: Record<string, string>;
 }
 
-// ---- graph building (a private copy of tinyTransformer's builder, plus Conv) ---------------------
-
-const attrInt = (name: string, i: number): AttributeProto => ({ name, type: AttributeType.INT, i });
-const attrFloat = (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f });
-const attrInts = (name: string, ints: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints });
-
-class GraphBuilder {
-  readonly nodes: NodeProto[] = [];
-  readonly inits: TensorProto[] = [];
-  private count = 0;
-  constructor(private readonly normal: () => number, private readonly std: number) {}
-
-  one(op: string, inputs: string[], attrs: AttributeProto[] = [], name?: string): string {
-    const base = name ?? `${op}_${this.count++}`;
-    const out = name ?? `${base}_out0`;
-    this.nodes.push({ op_type: op, name: base, input: inputs, output: [out], attribute: attrs });
-    return out;
-  }
-  weight(name: string, dims: number[]): string {
-    const n = dims.reduce((a, b) => a * b, 1);
-    this.inits.push(float32Tensor(name, dims, Float32Array.from({ length: n }, () => this.std * this.normal())));
-    return name;
-  }
-  fill(name: string, dims: number[], value: number): string {
-    this.inits.push(float32Tensor(name, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value)));
-    return name;
-  }
-  ints(name: string, values: number[], scalar = false): string {
-    this.inits.push(int64Tensor(name, scalar ? [] : [values.length], values));
-    return name;
-  }
-  linear(x: string, prefix: string, dIn: number, dOut: number, name?: string): string {
-    const mm = this.one('MatMul', [x, this.weight(`${prefix}.weight`, [dIn, dOut])]);
-    return this.one('Add', [mm, this.weight(`${prefix}.bias`, [dOut])], [], name);
-  }
-  layerNorm(x: string, prefix: string, d: number, name?: string): string {
-    const scale = this.fill(`${prefix}.weight`, [d], 1);
-    const bias = this.fill(`${prefix}.bias`, [d], 0);
-    return this.one('LayerNormalization', [x, scale, bias], [attrFloat('epsilon', 1e-5), attrInt('axis', -1)], name);
-  }
-  /** GELU(x) = x/2 · (1 + erf(x/√2)). */
-  gelu(x: string): string {
-    const half = this.constant('half_float', 0.5);
-    const one = this.constant('one_float', 1);
-    const invSqrt2 = this.constant('inv_sqrt_2', 1 / Math.SQRT2);
-    return this.one('Mul', [this.one('Mul', [x, half]), this.one('Add', [one, this.one('Erf', [this.one('Mul', [x, invSqrt2])])])]);
-  }
-  /** A float scalar initialiser, created once per name. */
-  constant(name: string, value: number): string {
-    if (!this.inits.some((t) => t.name === name)) this.fill(name, [], value);
-    return name;
-  }
-  /** x + MLP(LN₂ x) after x + Attn(LN₁ x): one pre-norm transformer block of width d. */
-  preNormBlock(h: string, p: string, d: number, heads: number, bias?: string): string {
-    h = this.one('Add', [h, this.attention(this.layerNorm(h, `${p}.ln1`, d), `${p}.attn`, d, heads, bias)]);
-    const u = this.linear(this.layerNorm(h, `${p}.ln2`, d), `${p}.mlp.fc1`, d, 4 * d);
-    return this.one('Add', [h, this.linear(this.gelu(u), `${p}.mlp.fc2`, 4 * d, d)]);
-  }
-  /** softmax(Q Kᵀ/√dh + bias) V over `heads` heads, then the output projection. */
-  private attention(x: string, p: string, d: number, heads: number, bias?: string): string {
-    const dh = d / heads;
-    const headShape = this.ints(`${p}.head_shape`, [0, 0, heads, dh]);
-    const modelShape = this.ints(`${p}.model_shape`, [0, 0, d]);
-    const split = (t: string, perm: number[]) => this.one('Transpose', [this.one('Reshape', [t, headShape])], [attrInts('perm', perm)]);
-    const q = split(this.linear(x, `${p}.q`, d, d), [0, 2, 1, 3]);
-    const k = split(this.linear(x, `${p}.k`, d, d), [0, 2, 3, 1]);
-    const v = split(this.linear(x, `${p}.v`, d, d), [0, 2, 1, 3]);
-    let scores = this.one('Mul', [this.one('MatMul', [q, k]), this.constant(`${p}.inv_sqrt_dh`, 1 / Math.sqrt(dh))]);
-    if (bias) scores = this.one('Add', [scores, bias]);
-    const probs = this.one('Softmax', [scores], [attrInt('axis', -1)]);
-    const ctx = this.one('Transpose', [this.one('MatMul', [probs, v])], [attrInts('perm', [0, 2, 1, 3])]);
-    return this.linear(this.one('Reshape', [ctx, modelShape]), `${p}.o`, d, d);
-  }
-}
-
-function model(name: string, g: GraphBuilder, inputs: ModelProto['graph']['input'], outputs: ModelProto['graph']['output'], c: Required<TinyVlmConfig>): Uint8Array {
-  return encodeModel({
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    producer_name: 'entroscope.tinyVlm',
-    producer_version: '1',
-    graph: { name, node: g.nodes, initializer: g.inits, input: inputs, output: outputs },
-    metadata_props: [{ key: 'entroscope.tinyVlm', value: JSON.stringify(c) }],
-  });
-}
+const PRODUCER = 'entroscope.tinyVlm';
+/** Metadata of every part: the resolved config. */
+const metadata = (c: Required<TinyVlmConfig>) => ({ 'entroscope.tinyVlm': JSON.stringify(c) });
 
 // ---- the four parts -------------------------------------------------------------------------------
 
@@ -199,12 +106,12 @@ function visionEncoder(c: Required<TinyVlmConfig>, seed: number): Uint8Array {
   let h = g.layerNorm(g.one('Add', [tokens, g.weight('position_embedding', [1 + P, d])]), 'pre_layernorm', d);
   for (let i = 0; i < c.visionLayers; i++) h = g.preNormBlock(h, `vision.block.${i}`, d, c.visionHeads);
   g.layerNorm(h, 'post_layernorm', d, 'last_hidden_state');
-  return model(
+  return g.encode(
+    PRODUCER,
     'tiny-vlm-vision-encoder',
-    g,
     [tensorValueInfo('pixel_values', DataType.FLOAT, ['batch', 3, s, s])],
     [tensorValueInfo('last_hidden_state', DataType.FLOAT, ['batch', 1 + P, d])],
-    c,
+    metadata(c),
   );
 }
 
@@ -213,24 +120,24 @@ function projector(c: Required<TinyVlmConfig>, seed: number): Uint8Array {
   const g = new GraphBuilder(normalSampler(seed), c.initStd);
   const u = g.linear('image_features', 'linear_1', dv, dl);
   g.linear(g.gelu(u), 'linear_2', dl, dl, 'image_embeds');
-  return model(
+  return g.encode(
+    PRODUCER,
     'tiny-vlm-projector',
-    g,
     [tensorValueInfo('image_features', DataType.FLOAT, ['batch', 'patches', dv])],
     [tensorValueInfo('image_embeds', DataType.FLOAT, ['batch', 'patches', dl])],
-    c,
+    metadata(c),
   );
 }
 
 function embedTokens(c: Required<TinyVlmConfig>, seed: number, vocab: number): Uint8Array {
   const g = new GraphBuilder(normalSampler(seed), c.initStd);
   g.one('Gather', [g.weight('embed_tokens.weight', [vocab, c.textDim]), 'input_ids'], [attrInt('axis', 0)], 'inputs_embeds');
-  return model(
+  return g.encode(
+    PRODUCER,
     'tiny-vlm-embed-tokens',
-    g,
     [tensorValueInfo('input_ids', DataType.INT64, ['batch', 'sequence'])],
     [tensorValueInfo('inputs_embeds', DataType.FLOAT, ['batch', 'sequence', c.textDim])],
-    c,
+    metadata(c),
   );
 }
 
@@ -244,31 +151,22 @@ function decoder(c: Required<TinyVlmConfig>, seed: number, vocab: number): { onn
   taps.embeddings = h;
 
   // Additive attention bias b×1×s×s: 0 where attending is allowed, −1e4 for padding and the future.
-  const keep = g.one('Cast', ['attention_mask'], [attrInt('to', DataType.FLOAT)]);
-  const negInf = g.fill('mask_value', [], -1e4);
-  const oneF = g.constant('one_float', 1);
-  const padBias = g.one('Unsqueeze', [g.one('Mul', [g.one('Sub', [oneF, keep]), negInf]), g.ints('axes_1_2', [1, 2])]);
-  const seq1 = g.one('Unsqueeze', [seq, g.ints('axes_0', [0])]);
-  const ones = g.one('ConstantOfShape', [g.one('Concat', [seq1, seq1], [attrInt('axis', 0)])], [
-    { name: 'value', type: AttributeType.TENSOR, t: float32Tensor('value', [1], [1]) },
-  ]);
-  const lower = g.one('Trilu', [ones], [attrInt('upper', 0)]);
-  const bias = g.one('Add', [padBias, g.one('Mul', [g.one('Sub', [oneF, lower]), negInf])]);
+  const bias = g.attentionBias('attention_mask', { seq, total: seq });
 
   for (let i = 0; i < c.textLayers; i++) {
-    h = g.preNormBlock(h, `block.${i}`, d, c.textHeads, bias);
+    h = g.preNormBlock(h, `block.${i}`, d, c.textHeads, { bias });
     taps[`block.${i}`] = h;
   }
   const final = g.layerNorm(h, 'ln_f', d);
   taps.final = final;
   taps.last = final;
   g.one('MatMul', [final, g.weight('lm_head.weight', [d, vocab])], [], 'logits');
-  const onnx = model(
+  const onnx = g.encode(
+    PRODUCER,
     'tiny-vlm-decoder',
-    g,
     [tensorValueInfo('inputs_embeds', DataType.FLOAT, ['batch', 'sequence', d]), tensorValueInfo('attention_mask', DataType.INT64, ['batch', 'sequence'])],
     [tensorValueInfo('logits', DataType.FLOAT, ['batch', 'sequence', vocab])],
-    c,
+    metadata(c),
   );
   return { onnx, taps };
 }

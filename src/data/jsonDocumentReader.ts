@@ -1,6 +1,6 @@
-// Datasets shipped as one JSON document rather than JSON Lines — LLaVA's detail_23k.json (a top-level
-// array of records) and cc_sbu_align's filter_cap.json ({"annotations": [records]}) — as a
-// FormatReader. The document is parsed whole (these files are tens of MB at most; gzip allowed), so a
+// Datasets shipped as one JSON document rather than JSON Lines (format `json`) — a top-level array of
+// records, as LLaVA's detail_23k.json, or an object with one array of them, as cc_sbu_align's
+// filter_cap.json ({"annotations": [records]}) — as a FormatReader. The document is parsed whole (these files are tens of MB at most; gzip allowed), so a
 // shard "resumes" by skipping to its record index.
 import { InputError } from '../errors.ts';
 import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
