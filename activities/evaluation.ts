@@ -1,6 +1,7 @@
 // Activities of one evaluation: thin adapters that read inputs by URI, call the core library,
 // write outputs by URI and heartbeat. Bad input (InputError) becomes a non-retryable failure.
 import { Context } from '@temporalio/activity';
+import { Readable } from 'node:stream';
 import { userErrorsFinal } from './userErrors.ts';
 import { InputError } from '../src/errors.ts';
 import { openStore } from '../src/store/openStore.ts';
@@ -8,9 +9,12 @@ import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
 import { parseEvaluationSpec, type EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import { keys, planEvaluation, type EvaluationPlan } from '../src/eval/plan.ts';
 import { readDatasetShard } from '../src/data/dataset.ts';
+import { readImageTextShard } from '../src/data/imageTextDataset.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
 import { sharedPool } from '../src/parallel/threadPool.ts';
-import { samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
+import { PromiseCache } from '../src/parallel/promiseCache.ts';
+import { sampleMetricsOfRow, samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
+import { alignmentFromRows } from '../src/multimodal/alignmentSummary.ts';
 import { gramFromArrow, gramToArrow } from '../src/arrow/arrowGram.ts';
 import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
@@ -73,16 +77,9 @@ export interface SummaryResult {
   summary: EvaluationSummary;
 }
 
-const plans = new Map<string, Promise<EvaluationPlan>>();
+const plans = new PromiseCache<EvaluationPlan>();
 function loadPlan(store: ObjectStore, prefix: string): Promise<EvaluationPlan> {
-  const id = `${store.uri}|${prefix}`;
-  let p = plans.get(id);
-  if (!p) {
-    p = getJson<EvaluationPlan>(store, keys.plan(prefix));
-    p.catch(() => plans.delete(id));
-    plans.set(id, p);
-  }
-  return p;
+  return plans.get(`${store.uri}|${prefix}`, () => getJson<EvaluationPlan>(store, keys.plan(prefix)));
 }
 
 function toRanges(indices: number[]): IndexRanges {
@@ -119,28 +116,49 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     const plan = await loadPlan(store, input.prefix);
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
-    const texts = await readDatasetShard(plan.dataset.source, shard);
-    // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
-    const model = plan.spec.model.startsWith('s3://') ? await localModelFiles(plan.spec.model) : plan.model;
     let textsDone = 0;
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
     let out;
     try {
-      out = await sharedPool().run(
-        'extractShard',
-        {
-          onnxPath: model.onnxPath,
-          tokenizerPath: model.tokenizerPath,
-          maxTokens: plan.spec.maxTokens,
-          batchSize: plan.spec.batchSize,
-          intraOpThreads: 1,
-          startRow: shard.startRow,
-          texts,
-          layers: plan.layers,
-          loss: plan.spec.loss,
-        },
-        (d) => (textsDone = d),
-      );
+      if (plan.kind === 'multimodal') {
+        // Images are read and decoded inside the pool thread, next to the model.
+        const rows = await readImageTextShard(plan.dataset.source, shard);
+        out = await sharedPool().run(
+          'extractMultimodalShard',
+          {
+            modelDir: plan.multimodal.modelDir,
+            maxTokens: plan.spec.maxTokens,
+            batchSize: plan.spec.batchSize,
+            intraOpThreads: 1,
+            startRow: shard.startRow,
+            rows: rows.map((r) => ({ text: r.text, imageRef: r.imageRef, where: r.where })),
+            layers: plan.layers,
+            imageTransform: plan.multimodal.imageTransform,
+            noiseSigma: plan.multimodal.noiseSigma,
+            seed: plan.spec.seed,
+          },
+          (d) => (textsDone = d),
+        );
+      } else {
+        const texts = await readDatasetShard(plan.dataset.source, shard);
+        // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
+        const model = plan.spec.model.startsWith('s3://') ? await localModelFiles(plan.spec.model) : plan.model;
+        out = await sharedPool().run(
+          'extractShard',
+          {
+            onnxPath: model.onnxPath,
+            tokenizerPath: model.tokenizerPath,
+            maxTokens: plan.spec.maxTokens,
+            batchSize: plan.spec.batchSize,
+            intraOpThreads: 1,
+            startRow: shard.startRow,
+            texts,
+            layers: plan.layers,
+            loss: plan.spec.loss,
+          },
+          (d) => (textsDone = d),
+        );
+      }
     } finally {
       clearInterval(beat);
     }
@@ -202,26 +220,48 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
   });
 }
 
-/** Rows of one layer as the metric core's SampleMetrics. */
-function metricsOf(rows: SampleRow[]): SampleMetrics[] {
-  return rows.map((r) => ({
-    tokens: r.tokens,
-    dim: r.dim,
-    skipped: r.skipped,
-    skipReason: r.skipReason ?? undefined,
-    droppedRows: r.droppedRows,
-    entropy: r.entropy ?? undefined,
-    normalizedEntropy: r.normalizedEntropy ?? undefined,
-    erank: r.erank ?? undefined,
-    renyi2: r.renyi2 ?? undefined,
-    nuclearNorm: r.nuclearNorm ?? undefined,
-  }));
+/**
+ * One layer's per-sample rows folded in row order (shard by shard), keeping only what the summary
+ * needs: the metrics the dataset aggregates resample (the bootstrap depends on their order), and
+ * running sums — loss Σ in the same order as a sum over the whole list, so results are bit-identical.
+ */
+class LayerTotals {
+  readonly metrics: SampleMetrics[] = [];
+  tokens = 0;
+  truncated = 0;
+  private lossSum = 0;
+  private lossCount = 0;
+
+  add(r: SampleRow): void {
+    this.metrics.push(sampleMetricsOfRow(r));
+    this.tokens += r.tokens;
+    if (r.truncated) this.truncated++;
+    if (typeof r.loss === 'number') {
+      this.lossSum += r.loss;
+      this.lossCount++;
+    }
+  }
+
+  /** Mean next-token loss over the samples that have one (causal models), else null. */
+  meanLoss(): number | null {
+    return this.lossCount ? this.lossSum / this.lossCount : null;
+  }
 }
 
-/** Mean next-token loss over the samples that have one (causal models), else null. */
-function meanLoss(rows: SampleRow[]): number | null {
-  const losses = rows.map((r) => r.loss).filter((l): l is number => typeof l === 'number');
-  return losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null;
+/** Shards summarize reads at once: store round trips (S3: one per file) overlap; memory ≈ this many tables. */
+const SUMMARY_READ_CONCURRENCY = 16;
+
+/** Every shard's done.json and per-sample rows, in shard order, SUMMARY_READ_CONCURRENCY shards at a time. */
+function shardOutputs(store: ObjectStore, plan: EvaluationPlan): AsyncIterable<{ done: ShardDone; rows: SampleRow[] }> {
+  // Readable.map runs up to `concurrency` reads and yields their results in input order.
+  return Readable.from(plan.shards).map(
+    async (s: EvaluationPlan['shards'][number]) => {
+      const key = keys.shardSamples(plan.prefix, s);
+      const [done, bytes] = await Promise.all([getJson<ShardDone>(store, keys.shardDone(plan.prefix, s)), store.get(key)]);
+      return { done, rows: samplesFromArrow(bytes, store.uriOf(key)) };
+    },
+    { concurrency: SUMMARY_READ_CONCURRENCY },
+  );
 }
 
 /**
@@ -238,13 +278,18 @@ export async function summarize(input: {
   return userErrorsFinal(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input.prefix);
-    const rows: SampleRow[] = [];
     const files: FileEntry[] = [];
     const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
-    for (const s of plan.shards) {
-      files.push(...(await getJson<ShardDone>(store, keys.shardDone(plan.prefix, s))).files);
-      const key = keys.shardSamples(plan.prefix, s);
-      rows.push(...samplesFromArrow(await store.get(key), store.uriOf(key)));
+    const ctx = Context.current();
+    const totals = new Map(plan.layers.map((l) => [l, new LayerTotals()]));
+    // Multimodal alignment needs every row (its taps side by side); text evaluations keep none.
+    const keepRows = plan.kind === 'multimodal';
+    const rows: SampleRow[] = [];
+    for await (const shard of shardOutputs(store, plan)) {
+      files.push(...shard.done.files);
+      for (const r of shard.rows) totals.get(r.layer)?.add(r);
+      if (keepRows) rows.push(...shard.rows);
+      ctx.heartbeat(); // throttled by the SDK
     }
     const expected = JSON.stringify([{ start: 0, end: plan.dataset.rows }]);
     const layers: LayerSummary[] = [];
@@ -259,13 +304,13 @@ export async function summarize(input: {
       const gramBytes = gramToArrow(gram);
       await store.put(gramKey, gramBytes);
       files.push(entry(gramKey, gramBytes));
-      const layerRows = rows.filter((r) => r.layer === layer);
+      const layerTotals = totals.get(layer)!;
       const layerSummary: LayerSummary = {
         layer,
         dim: gram.dim,
-        metrics: datasetMetrics(metricsOf(layerRows), { seed: plan.spec.seed }),
+        metrics: datasetMetrics(layerTotals.metrics, { seed: plan.spec.seed }),
         pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
-        meanLoss: meanLoss(layerRows),
+        meanLoss: layerTotals.meanLoss(),
         gram: store.uriOf(gramKey),
       };
       const twin = input.untrained?.find((u) => u.layer === layer);
@@ -276,7 +321,7 @@ export async function summarize(input: {
       }
       layers.push(layerSummary);
     }
-    const first = rows.filter((r) => r.layer === plan.layers[0]);
+    const first = totals.get(plan.layers[0])!;
     const summary: EvaluationSummary = {
       model: {
         name: plan.model.name,
@@ -289,12 +334,22 @@ export async function summarize(input: {
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
       layer: layers[0].layer,
       dim: layers[0].dim,
-      tokens: first.reduce((a, r) => a + r.tokens, 0),
-      truncatedSamples: first.filter((r) => r.truncated).length,
+      tokens: first.tokens,
+      truncatedSamples: first.truncated,
       metrics: layers[0].metrics,
       pooled: layers[0].pooled,
       meanLoss: layers[0].meanLoss,
       layers,
+      ...(plan.kind === 'multimodal'
+        ? {
+            multimodal: {
+              imageTransform: plan.multimodal.imageTransform,
+              ...(plan.multimodal.imageTransform === 'noise' ? { noiseSigma: plan.multimodal.noiseSigma } : {}),
+              images: plan.multimodal.images,
+              alignment: alignmentFromRows(rows, { seed: plan.spec.seed, source: store.uriOf(plan.prefix) }),
+            },
+          }
+        : {}),
       configSha256: plan.configSha256,
       seed: plan.spec.seed,
       outputs: {

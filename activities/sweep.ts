@@ -6,6 +6,8 @@ import { archiveSweep } from '../src/sweep/archive.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
 import { scalingFits } from '../src/report/scalingFits.ts';
+import { alignmentTable, toMarkdown } from '../src/report/tables.ts';
+import { datasetLabel } from '../src/report/collect.ts';
 import type { CollectedRun } from '../src/report/collect.ts';
 import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
@@ -56,9 +58,11 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   const lines = [`# Sweep ${input.sweepId}`, '', '| model | family | params | dataset | layer | erankOfMeanEntropy | meanEntropy | pooledErank | meanLoss | diffErank |', '|---|---|---:|---|---|---:|---:|---:|---:|---:|'];
   for (const s of summaries) {
     for (const l of s.layers) {
-      lines.push(`| ${s.model.name} | ${s.model.family ?? ''} | ${s.model.params ?? ''} | ${s.dataset.name} | ${l.layer} | ${fmt(l.metrics.erankOfMeanEntropy, 2)} | ${fmt(l.metrics.meanEntropy)} | ${fmt(l.pooled.pooledErank, 2)} | ${fmt(l.meanLoss)} | ${fmt(l.diffErank?.diffErank, 3)} |`);
+      lines.push(`| ${s.model.name} | ${s.model.family ?? ''} | ${s.model.params ?? ''} | ${datasetLabel(s)} | ${l.layer} | ${fmt(l.metrics.erankOfMeanEntropy, 2)} | ${fmt(l.metrics.meanEntropy)} | ${fmt(l.pooled.pooledErank, 2)} | ${fmt(l.meanLoss)} | ${fmt(l.diffErank?.diffErank, 3)} |`);
     }
   }
+  const alignment = alignmentTable(runs);
+  if (alignment.rows.length) lines.push('', toMarkdown('Image-text alignment', alignment).trimEnd());
   const failed = input.evaluations.filter((e) => e.status === 'failed');
   if (failed.length) {
     lines.push('', '## Failed evaluations', '');

@@ -4,7 +4,7 @@
 // out over them in a bounded sliding window, reduces the partial Grams in a tree of fan-in k, and
 // summarises. Work already in the store is skipped, so re-running the same evaluation — or resuming
 // one that died — recomputes nothing that is finished.
-import { ApplicationFailure, condition, defineQuery, executeChild, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineQuery, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { EvaluationSpecInput } from '../src/eval/evaluationSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
@@ -34,11 +34,19 @@ export interface EvaluationProgress {
   shardsReused: number;
   samples: number;
   tokens: number;
+  /**
+   * Chunk workflows (large evaluations) started and not yet counted above. Their shards done so far
+   * are in each one's `chunkProgress` query: done = shardsDone + Σ running chunks' `extracted`. A chunk
+   * leaves this list in the same workflow task that adds its result above, so the sum never drops.
+   */
+  runningChunks: string[];
 }
 
 // ---- queries -----------------------------------------------------------------------------------
 
 export const progressQuery = defineQuery<EvaluationProgress>('progress');
+/** A chunk's shards extracted so far (a closed chunk answers with its final result). */
+export const chunkProgressQuery = defineQuery<ChunkResult>('chunkProgress');
 
 // ---- activities --------------------------------------------------------------------------------
 
@@ -172,16 +180,25 @@ async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: numbe
   return result;
 }
 
-/** A chunk of a large evaluation, started by evaluationWorkflow; see the section comment above. */
+/**
+ * A chunk of a large evaluation, started by evaluationWorkflow; see the section comment above. Its
+ * shard count is a query, not a signal to the parent: per-shard signals would fill the parent's history.
+ */
 export async function extractChunkWorkflow(input: ChunkInput): Promise<ChunkResult> {
-  return extractAndReduce(input, () => undefined);
+  const done: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
+  setHandler(chunkProgressQuery, () => done);
+  return extractAndReduce(input, (r) => {
+    done.extracted++;
+    done.samples += r.samples;
+    done.tokens += r.tokens;
+  });
 }
 
 // ---- workflow ----------------------------------------------------------------------------------
 
 export async function evaluationWorkflow(input: EvaluationInput): Promise<EvaluationResult> {
   if (!input?.spec) throw ApplicationFailure.nonRetryable('evaluationWorkflow needs { spec }', 'InputError');
-  const progress: EvaluationProgress = { phase: 'planning', shardsTotal: 0, shardsDone: 0, shardsReused: 0, samples: 0, tokens: 0 };
+  const progress: EvaluationProgress = { phase: 'planning', shardsTotal: 0, shardsDone: 0, shardsReused: 0, samples: 0, tokens: 0, runningChunks: [] };
   setHandler(progressQuery, () => progress);
 
   const plan = await planShards(input.spec);
@@ -229,10 +246,19 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   } else {
     const chunks = Array.from({ length: chunkCount }, (_, c) => c);
     await slidingWindow(chunks, input.spec.maxParallelChunks ?? 4, async (c) => {
-      const r = await executeChild(extractChunkWorkflow, {
-        workflowId: `${workflowInfo().workflowId}/chunk-${c}`,
-        args: [chunkInput(c)],
-      });
+      const workflowId = `${workflowInfo().workflowId}/chunk-${c}`;
+      const child = await startChild(extractChunkWorkflow, { workflowId, args: [chunkInput(c)] });
+      progress.runningChunks.push(workflowId);
+      const drop = () => progress.runningChunks.splice(progress.runningChunks.indexOf(workflowId), 1);
+      let r: ChunkResult;
+      try {
+        r = await child.result();
+      } catch (err) {
+        drop();
+        throw err;
+      }
+      // Counted and dropped together: a progress reader sees the chunk in one place or the other.
+      drop();
       shardsExtracted += r.extracted;
       count(r, r.extracted);
     });

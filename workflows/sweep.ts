@@ -61,7 +61,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const evaluations: SweepEvaluation[] = [];
   spec.models.forEach((m, i) =>
     spec.datasets.forEach((d, j) =>
-      evaluations.push({ workflowId: `${sweepId}/m${i}-d${j}`, model: m.name ?? m.model, dataset: d.data, status: 'pending' }),
+      evaluations.push({ workflowId: `${sweepId}/m${i}-d${j}`, model: m.name ?? m.model, dataset: d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data, status: 'pending' }),
     ),
   );
   const progress: SweepProgress = { phase: 'evaluating', evaluations };

@@ -1,14 +1,14 @@
 // The work of `entroscope run`, loaded only when that command runs (Temporal, ONNX: heavy imports).
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { defaults } from '../defaults.ts';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { withTemporal } from './temporalSession.ts';
-import { parseEvaluationSpec } from '../../src/eval/evaluationSpec.ts';
+import { parseEvaluationSpec, type EvaluationSpec } from '../../src/eval/evaluationSpec.ts';
 import { storeUri } from '../../src/store/openStore.ts';
 import { sha256Json } from '../../src/io/hash.ts';
-import { evaluationWorkflow, progressQuery, type EvaluationResult } from '../../workflows/evaluation.ts';
+import { chunkProgressQuery, evaluationWorkflow, progressQuery, type EvaluationProgress, type EvaluationResult } from '../../workflows/evaluation.ts';
 import { formatTable } from '../format.ts';
 
 export interface RunOptions {
@@ -33,11 +33,19 @@ export interface RunOptions {
   parallel: string;
   json?: boolean;
   stateDir: string;
+  form?: string;
+  imageField?: string;
+  imageRoot?: string;
+  imageTransform?: string;
+  noiseSigma?: string;
 }
+
+/** A run's result; with an image perturbation, also the clean run it is compared with. */
+export type RunResult = EvaluationResult & { clean?: EvaluationResult };
 
 const localOrUri = (p: string): string => (p.startsWith('s3://') ? p : resolve(p));
 
-export async function run(opts: RunOptions): Promise<EvaluationResult> {
+export async function run(opts: RunOptions): Promise<RunResult> {
   const stateDir = resolve(opts.stateDir);
   const spec = parseEvaluationSpec({
     // s3:// locations stay URIs; local paths become absolute, as workers see them.
@@ -58,27 +66,60 @@ export async function run(opts: RunOptions): Promise<EvaluationResult> {
     maxTokens: Number(opts.maxTokens),
     store: storeUri(opts.store ?? resolve(stateDir, 'store')),
     maxParallelShards: Number(opts.parallel),
+    form: opts.form,
+    imageField: opts.imageField,
+    imageRoot: opts.imageRoot === undefined ? undefined : localOrUri(opts.imageRoot),
+    imageTransform: opts.imageTransform,
+    noiseSigma: opts.noiseSigma === undefined ? undefined : Number(opts.noiseSigma),
   });
   return withTemporal({ temporal: opts.temporal, namespace: opts.namespace, stateDir, embeddedWorker: true }, async ({ client, workerStopped }) => {
-    // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
-    const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
-    const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
-    let handle;
-    try {
-      handle = await client.workflow.start(evaluationWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId, args: [{ spec }] });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      process.stderr.write(`entroscope: attaching to running workflow ${workflowId}\n`);
-      handle = client.workflow.getHandle<typeof evaluationWorkflow>(workflowId);
+    // A perturbed run is reported beside the clean one (evaluated too, or reused when stored).
+    if (spec.imageTransform !== 'none') {
+      const clean = await evaluate(client, { ...spec, imageTransform: 'none' }, workerStopped, opts.json === true);
+      const perturbed = await evaluate(client, spec, workerStopped, opts.json === true);
+      return { ...perturbed, clean };
     }
-    process.stderr.write(`entroscope: workflow ${workflowId}\n`);
-    const stopProgress = showProgress(() => handle.query(progressQuery), opts.json === true);
-    try {
-      return await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result());
-    } finally {
-      await stopProgress();
-    }
+    return evaluate(client, spec, workerStopped, opts.json === true);
   });
+}
+
+/** One evaluation through the workflow, with its progress shown; the same spec attaches to a running one. */
+async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult> {
+  // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
+  const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
+  const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
+  let handle;
+  try {
+    handle = await client.workflow.start(evaluationWorkflow, { taskQueue: TASK_QUEUES.orchestration, workflowId, args: [{ spec }] });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    process.stderr.write(`entroscope: attaching to running workflow ${workflowId}\n`);
+    handle = client.workflow.getHandle<typeof evaluationWorkflow>(workflowId);
+  }
+  process.stderr.write(`entroscope: workflow ${workflowId}\n`);
+  const stopProgress = showProgress(() => evaluationProgress(client, workflowId), quiet);
+  try {
+    return await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result());
+  } finally {
+    await stopProgress();
+  }
+}
+
+/**
+ * An evaluation's progress, per shard even while chunk workflows run: the evaluation's `progress`
+ * counts finished chunks; each chunk it lists as running adds its own `chunkProgress` (a chunk that
+ * closed after the first query answers with its final count, which the evaluation had not yet
+ * added). A failed chunk query fails the whole read, so a display keeps its last value.
+ */
+export async function evaluationProgress(client: Client, workflowId: string): Promise<EvaluationProgress> {
+  const p = await client.workflow.getHandle(workflowId).query(progressQuery);
+  const chunks = await Promise.all((p.runningChunks ?? []).map((id) => client.workflow.getHandle(id).query(chunkProgressQuery)));
+  for (const c of chunks) {
+    p.shardsDone += c.extracted;
+    p.samples += c.samples;
+    p.tokens += c.tokens;
+  }
+  return p;
 }
 
 /** A progress bar on a terminal, a line every few seconds otherwise; from the workflow's query. */
@@ -88,7 +129,12 @@ export function showProgress(poll: () => Promise<{ phase: string; shardsTotal: n
   let started = false;
   let lastLine = '';
   let inFlight: Promise<unknown> = Promise.resolve();
+  let busy = false;
   const timer = setInterval(async () => {
+    // One read at a time: under load a read can outlast the interval, and an older answer shown
+    // after a newer one would make the count go back.
+    if (busy) return;
+    busy = true;
     try {
       const query = poll();
       inFlight = query.catch(() => undefined);
@@ -105,6 +151,8 @@ export function showProgress(poll: () => Promise<{ phase: string; shardsTotal: n
       }
     } catch {
       // Queries fail while the workflow is not yet picked up; the next tick retries.
+    } finally {
+      busy = false;
     }
   }, tty ? 250 : 2000);
   // Stopping waits for a query in flight, so the connection is never closed under it.
@@ -115,7 +163,7 @@ export function showProgress(poll: () => Promise<{ phase: string; shardsTotal: n
   };
 }
 
-export function printResult(r: EvaluationResult): void {
+export function printResult(r: RunResult): void {
   const s = r.summary;
   const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
   const withLoss = s.layers.some((l) => l.meanLoss !== null);
@@ -140,5 +188,27 @@ export function printResult(r: EvaluationResult): void {
     `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
       `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
+  );
+  if (s.multimodal) printAlignment([...(r.clean ? [r.clean] : []), r]);
+}
+
+/** Image-text alignment (DESIGN §1.9) of a multimodal run, beside its clean run when perturbed. */
+function printAlignment(results: EvaluationResult[]): void {
+  const fmt = (x: number | null | undefined, d = 3) => (x === null || x === undefined ? '—' : x.toFixed(d));
+  const ci = (i: { low: number; high: number } | null | undefined) => (i ? `[${i.low.toFixed(3)}, ${i.high.toFixed(3)}]` : '—');
+  process.stdout.write('\nimage-text alignment\n');
+  process.stdout.write(
+    formatTable(
+      ['images', 'samples used', 'eRank1', 'eRank2', 'eRank3', 'eRank4', 'eRank5', 'imageReductionRatio', '95% CI', 'imageTextAlignment', '95% CI'],
+      results.map(({ summary }) => {
+        const mm = summary.multimodal!;
+        const a = mm.alignment;
+        return [
+          mm.imageTransform === 'none' ? 'clean' : mm.imageTransform, String(a.samplesUsed),
+          ...(['eRank1', 'eRank2', 'eRank3', 'eRank4', 'eRank5'] as const).map((k) => fmt(a.meanErank[k].mean, 2)),
+          fmt(a.imageReductionRatio), ci(a.imageReductionRatioCI95), fmt(a.imageTextAlignment), ci(a.imageTextAlignmentCI95),
+        ];
+      }),
+    ),
   );
 }

@@ -6,10 +6,10 @@ import { parseSweepSpec, type SweepSpec } from '../../src/sweep/sweepSpec.ts';
 import { sha256Json } from '../../src/io/hash.ts';
 import { storeUri } from '../../src/store/openStore.ts';
 import { sweepWorkflow, sweepProgressQuery, type SweepResult } from '../../workflows/sweep.ts';
-import { progressQuery, type EvaluationProgress } from '../../workflows/evaluation.ts';
+import { progressQuery } from '../../workflows/evaluation.ts';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { withTemporal, type SessionOptions } from './temporalSession.ts';
-import { showProgress } from './run.ts';
+import { evaluationProgress, showProgress } from './run.ts';
 import { formatTable } from '../format.ts';
 
 export interface ConnectOptions {
@@ -43,7 +43,8 @@ async function sweepShardProgress(client: Client, id: string): Promise<{ phase: 
   let samples = 0;
   for (const e of p.evaluations.filter((e) => e.status === 'running')) {
     try {
-      const ep = await client.workflow.getHandle(e.workflowId).query(progressQuery);
+      // Per shard, chunks included; the evaluation's own count alone if a chunk cannot answer now.
+      const ep = await evaluationProgress(client, e.workflowId).catch(() => client.workflow.getHandle(e.workflowId).query(progressQuery));
       shardsTotal += ep.shardsTotal;
       shardsDone += ep.shardsDone;
       samples += ep.samples;
@@ -99,7 +100,7 @@ export async function status(id: string, opts: ConnectOptions & { json?: boolean
       // A live bar (shards done/total, ETA) until the workflow closes, however it ends.
       const type = (await handle.describe().catch(() => undefined))?.type;
       if (type === undefined) throw new Error(`no workflow ${id} on this Temporal server`);
-      const poll = type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => handle.query(progressQuery);
+      const poll = type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => evaluationProgress(client, id);
       const stop = showProgress(poll, false);
       await handle.result().catch(() => undefined);
       await stop();
@@ -117,7 +118,8 @@ export async function status(id: string, opts: ConnectOptions & { json?: boolean
         out.progress = await handle.query(sweepProgressQuery);
         out.shards = await sweepShardProgress(client, id);
       } else if (desc.type === 'evaluationWorkflow') {
-        out.progress = (await handle.query(progressQuery)) as EvaluationProgress;
+        // Per shard, chunks included; the evaluation's own count alone if a chunk cannot answer now.
+        out.progress = await evaluationProgress(client, id).catch(() => handle.query(progressQuery));
       }
     }
     return out;

@@ -6,9 +6,10 @@
 //   entroscope layers MODEL --json
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { resolveModelFiles } from '../../src/model/modelRef.ts';
+import { isMultimodalModel, VLM_PART_FILES } from '../../src/multimodal/vlmConfig.ts';
 import { modelTaps, resolveLayers } from '../../src/model/onnxTaps.ts';
 import { defaults } from '../defaults.ts';
 import { formatTable } from '../format.ts';
@@ -18,9 +19,13 @@ interface LayersOptions {
   json?: boolean;
 }
 
-/** A folder (its .onnx) or an .onnx file; no tokenizer needed to read the graph. */
+/**
+ * A folder (its .onnx; for a vision-language model folder, its LLM) or an .onnx file; no tokenizer
+ * needed to read the graph.
+ */
 export function onnxFileOf(location: string): string {
   const path = resolve(location);
+  if (isMultimodalModel(path)) return join(path, VLM_PART_FILES.decoder);
   if (existsSync(path) && statSync(path).isFile()) {
     if (!path.endsWith('.onnx')) throw new InputError(`model file is not an .onnx file: ${path}`);
     return path;

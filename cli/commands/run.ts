@@ -9,7 +9,7 @@ export function registerRun(program: Command): void {
     .description('evaluate one model on one dataset (embedded Temporal + local store unless configured)')
     .option('--model <path>', 'model folder (model.onnx + tokenizer.json) or .onnx file', undefined)
     .option('--data <path>', 'dataset: .jsonl, .csv, .tsv, .parquet, .arrow (optionally .gz), or a folder of .txt files', undefined)
-    .option('--format <fmt>', 'dataset format when the extension does not say: jsonl|csv|tsv|parquet|arrow|txt')
+    .option('--format <fmt>', 'dataset format when the extension does not say: jsonl|json|csv|tsv|parquet|arrow|txt')
     .option('--text-field <name>', 'field holding the text (default: text)')
     .option('--template <t>', 'text built from fields, e.g. "{instruction}\\n{context}\\n{response}"')
     .option('--non-empty <fields>', 'keep only rows whose comma-separated fields are non-empty')
@@ -27,6 +27,11 @@ export function registerRun(program: Command): void {
     .option('--namespace <ns>', 'Temporal namespace', defaults.namespace())
     .option('--parallel <shards>', 'shards extracting at once', '8')
     .option('--state-dir <dir>', 'embedded dev server database and default store', defaults.stateDir())
+    .option('--form <form>', 'image-text rows (multimodal models): plain ({image, text}), llava (detail_23k conversations), ccSbu (cc_sbu_align captions); default: told from the first row')
+    .option('--image-field <name>', 'plain image-text rows: field holding the image path or s3:// URI (default: image)')
+    .option('--image-root <dir>', 'folder or s3:// prefix that relative image paths are resolved against (default: the dataset\'s folder)')
+    .option('--image-transform <t>', 'perturb every image (rotate90|rotate180|grayscale|noise) and report it beside the clean run')
+    .option('--noise-sigma <s>', 'standard deviation of --image-transform noise, on the 0–255 scale', '25')
     .option('--json', 'print the result as one JSON object')
     .action(async (opts: RunOptions) => {
       const { run, printResult } = await import('../actions/run.ts');

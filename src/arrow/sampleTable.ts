@@ -1,6 +1,7 @@
 // Per-sample metric rows of one shard as an Arrow IPC file: one table row per dataset row.
 // Skipped samples keep their row, with null metrics and the reason, so nothing silently vanishes.
 import * as A from 'apache-arrow';
+import type { SampleMetrics } from '../metrics/sampleMetrics.ts';
 
 export interface SampleRow {
   /** Dataset row index (0-based). */
@@ -69,4 +70,39 @@ export function samplesFromArrow(bytes: Uint8Array, source: string): SampleRow[]
     });
   }
   return out;
+}
+
+/** A sample's stored row from its metrics at one layer (absent metrics become nulls). */
+export function sampleRowOf(row: number, layer: string, m: SampleMetrics, truncated: boolean): SampleRow {
+  return {
+    row,
+    layer,
+    tokens: m.tokens,
+    truncated,
+    dim: m.dim,
+    skipped: m.skipped,
+    skipReason: m.skipReason ?? null,
+    droppedRows: m.droppedRows,
+    entropy: m.entropy ?? null,
+    normalizedEntropy: m.normalizedEntropy ?? null,
+    erank: m.erank ?? null,
+    renyi2: m.renyi2 ?? null,
+    nuclearNorm: m.nuclearNorm ?? null,
+  };
+}
+
+/** A stored row as the metric core's SampleMetrics (nulls become absent fields); sampleRowOf's inverse. */
+export function sampleMetricsOfRow(r: SampleRow): SampleMetrics {
+  return {
+    tokens: r.tokens,
+    dim: r.dim,
+    skipped: r.skipped,
+    skipReason: r.skipReason ?? undefined,
+    droppedRows: r.droppedRows,
+    entropy: r.entropy ?? undefined,
+    normalizedEntropy: r.normalizedEntropy ?? undefined,
+    erank: r.erank ?? undefined,
+    renyi2: r.renyi2 ?? undefined,
+    nuclearNorm: r.nuclearNorm ?? undefined,
+  };
 }

@@ -7,10 +7,24 @@ export const EvaluationSpecSchema = z.object({
   model: z.string().min(1, 'model: give a model folder or .onnx file'),
   /** Dataset: JSONL, CSV/TSV, Parquet, Arrow IPC (optionally .gz), or a folder of .txt files. */
   data: z.string().min(1, 'data: give a dataset file (.jsonl, .csv, .tsv, .parquet, .arrow) or a folder of .txt files'),
-  format: z.enum(['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
+  /** `json`: one JSON document (e.g. cc_sbu_align's filter_cap.json), image-text datasets only. */
+  format: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
   /** Field holding the text; or `template` over several fields. */
   textField: z.string().min(1).optional(),
   template: z.string().min(1).optional(),
+  /**
+   * Image-text datasets (multimodal models): the row form — `plain` ({image, text}), `llava`
+   * (detail_23k conversations) or `ccSbu` (cc_sbu_align captions); told from the first row when absent.
+   */
+  form: z.enum(['plain', 'llava', 'ccSbu']).optional(),
+  /** plain rows: the field holding the image path or s3:// URI (default `image`). */
+  imageField: z.string().min(1).optional(),
+  /** Folder or s3:// prefix relative image paths are resolved against (default: the dataset's folder). */
+  imageRoot: z.string().min(1).optional(),
+  /** Perturb every image before preprocessing (the paper rotates images and sees alignment fall). */
+  imageTransform: z.enum(['none', 'rotate90', 'rotate180', 'grayscale', 'noise']).default('none'),
+  /** noise: standard deviation on the 0–255 scale; the image of row r gets PRNG seed `seed + r`. */
+  noiseSigma: z.number().positive().max(255).default(25),
   /** Keep only rows whose listed fields are non-empty (e.g. the paper's dolly selection: context). */
   nonEmpty: z.array(z.string().min(1)).optional(),
   limit: z.number().int().positive().optional(),

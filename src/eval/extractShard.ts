@@ -2,13 +2,14 @@
 // sample metrics of the real (unpadded) tokens at every requested layer → one partial Gram
 // S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
 import { InputError } from '../errors.ts';
+import { PromiseCache } from '../parallel/promiseCache.ts';
 import { OnnxModel, type GraphOptimization } from '../model/onnxModel.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
-import type { SampleRow } from '../arrow/sampleTable.ts';
+import { sampleRowOf, type SampleRow } from '../arrow/sampleTable.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
 
 export interface ExtractShardInput {
@@ -53,19 +54,12 @@ export interface ExtractShardOutput {
 
 // One session and tokenizer per model (and layer set) per thread: loading MiniLM takes ~100 ms, a
 // shard far less.
-const models = new Map<string, Promise<OnnxModel>>();
+const models = new PromiseCache<OnnxModel>();
 const tokenizers = new Map<string, TextTokenizer>();
 
 function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
   const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], logits: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
-  const key = JSON.stringify([input.onnxPath, opts]);
-  let m = models.get(key);
-  if (!m) {
-    m = OnnxModel.load(input.onnxPath, opts);
-    m.catch(() => models.delete(key));
-    models.set(key, m);
-  }
-  return m;
+  return models.get(JSON.stringify([input.onnxPath, opts]), () => OnnxModel.load(input.onnxPath, opts));
 }
 
 function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
@@ -130,21 +124,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
         }
         const m = result.metrics;
         if (!m.skipped) keptRows[l] += result.normalized.kept;
-        samples[l][i] = {
-          row,
-          layer: layer.name,
-          tokens: n,
-          truncated: truncated[i],
-          dim: h.dim,
-          skipped: m.skipped,
-          skipReason: m.skipReason ?? null,
-          droppedRows: m.droppedRows,
-          entropy: m.entropy ?? null,
-          normalizedEntropy: m.normalizedEntropy ?? null,
-          erank: m.erank ?? null,
-          renyi2: m.renyi2 ?? null,
-          nuclearNorm: m.nuclearNorm ?? null,
-        };
+        samples[l][i] = sampleRowOf(row, layer.name, m, truncated[i]);
       });
     });
     layers.forEach((_, l) => {

@@ -8,17 +8,21 @@ import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
+import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
+import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
+import { isMultimodalModel, VLM_PART_FILES } from '../multimodal/vlmConfig.ts';
+import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
 
 export const PLAN_VERSION = 2;
 
-export interface EvaluationPlan {
+interface PlanCommon {
   planVersion: number;
   /** Store prefix of this evaluation: `evaluations/<model>/<dataset>/<config>`. */
   prefix: string;
   spec: EvaluationSpec;
+  /** Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. */
   model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string; params: number };
-  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; source: ResolvedDatasetSource };
   /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
   layers: string[];
   /** Hash of the settings that change results (not of paths, store or parallelism). */
@@ -26,17 +30,50 @@ export interface EvaluationPlan {
   shards: DatasetShard[];
 }
 
+/** A text model over a text dataset (plans written before multimodal support have no `kind`). */
+export interface TextPlan extends PlanCommon {
+  kind?: 'text';
+  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; source: ResolvedDatasetSource };
+}
+
+/** A vision-language model over an image-text dataset (src/multimodal/planMultimodal.ts). */
+export interface MultimodalPlan extends PlanCommon {
+  kind: 'multimodal';
+  /** sha256: the content address of the rows and every image they name. */
+  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; source: ResolvedImageTextSource };
+  multimodal: {
+    modelDir: string;
+    /** sha256 of each part of the model folder. */
+    parts: Record<string, string>;
+    images: number;
+    imageBytes: number;
+    imagesSha256: string;
+    imageTransform: EvaluationSpec['imageTransform'];
+    noiseSigma: number;
+  };
+}
+
+export type EvaluationPlan = TextPlan | MultimodalPlan;
+
 function slug(name: string): string {
   return name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48) || 'x';
 }
 
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
+  if (isMultimodalModel(spec.model)) return planMultimodalEvaluation(spec, PLAN_VERSION);
+  const imageOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
+  if (spec.imageTransform !== 'none') imageOnly.push('imageTransform');
+  if (spec.format === 'json') imageOnly.push('format json');
+  if (imageOnly.length > 0) {
+    throw new InputError(`${imageOnly.join(', ')}: only for multimodal models, and ${spec.model} is a text model (no ${VLM_PART_FILES.visionEncoder})`);
+  }
+  const format = spec.format === 'json' ? undefined : spec.format;
   // s3:// models are fetched into this worker's cache; extraction workers fetch their own copy.
   const files = await localModelFiles(spec.model);
   const dataPath = resolve(spec.data);
   const source: DatasetSource = {
     path: dataPath,
-    format: spec.format,
+    format,
     textField: spec.textField,
     template: spec.template,
     filter: spec.nonEmpty ? { nonEmpty: spec.nonEmpty } : undefined,
@@ -67,6 +104,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   const datasetId = `${slug(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
   return {
     planVersion: PLAN_VERSION,
+    kind: 'text',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
     spec,
     model: { ...files, onnxSha256, tokenizerSha256, params },

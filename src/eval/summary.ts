@@ -2,6 +2,7 @@
 // pooled entropy of the reduced Gram (§1.6), with provenance.
 import type { DatasetMetrics } from '../metrics/datasetMetrics.ts';
 import type { PooledMetrics } from '../metrics/pooled.ts';
+import type { MultimodalDatasetMetrics } from '../metrics/multimodalAlignment.ts';
 
 /** One hidden-state tap's results. */
 export interface LayerSummary {
@@ -47,6 +48,11 @@ export interface EvaluationSummary {
   meanLoss: number | null;
   /** Every requested layer, in request order. */
   layers: LayerSummary[];
+  /**
+   * Multimodal evaluations: the image perturbation applied (`none` for the clean run) and the
+   * image-text alignment (DESIGN §1.9); `layers` then hold the LLM's layers on the image+text sequence.
+   */
+  multimodal?: { imageTransform: string; noiseSigma?: number; images: number; alignment: MultimodalDatasetMetrics };
   configSha256: string;
   seed: number;
   /** Store URIs of the outputs. */

@@ -116,6 +116,15 @@ export function multimodalSampleMetrics(input: MultimodalSampleInput): Multimoda
     eRank4: of(input.textAlone),
     eRank5: of(input.imageText),
   };
+  return combineParts(parts);
+}
+
+/**
+ * One sample's eRank1–5 and ratios from its five parts' metrics (also how stored per-part rows are
+ * put back together for the dataset aggregation). A sample counts only when all five parts have an
+ * erank; otherwise it is skipped with the first failing part as the reason.
+ */
+export function combineParts(parts: Record<ErankPart, SampleMetrics>): MultimodalSampleMetrics {
   const out: MultimodalSampleMetrics = { skipped: false, parts };
   for (const k of ERANK_PARTS) {
     if (parts[k].skipped) {

@@ -32,6 +32,13 @@ export const VLM_PART_FILES = {
 
 export type VlmPart = keyof typeof VLM_PART_FILES;
 
+/** A local folder holding a vision encoder: evaluated as a vision-language model. */
+export function isMultimodalModel(location: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return false;
+  const dir = resolve(location);
+  return existsSync(dir) && statSync(dir).isDirectory() && existsSync(join(dir, VLM_PART_FILES.visionEncoder));
+}
+
 /** Absolute paths of every part. */
 export type VlmPaths = Record<VlmPart, string>;
 

@@ -1,10 +1,13 @@
 // The calls a pool thread can make, and the message shapes between threads.
 import { extractShard, type ExtractShardInput, type ExtractShardOutput } from '../eval/extractShard.ts';
+import { extractMultimodalShard, type ExtractMultimodalShardInput } from '../multimodal/extractMultimodalShard.ts';
 import { pooledMetrics, type PooledMetrics } from '../metrics/pooled.ts';
 
 export const tasks = {
   extractShard: (input: ExtractShardInput, onProgress: (done: number) => void): Promise<ExtractShardOutput> =>
     extractShard(input, onProgress),
+  extractMultimodalShard: (input: ExtractMultimodalShardInput, onProgress: (done: number) => void): Promise<ExtractShardOutput> =>
+    extractMultimodalShard(input, onProgress),
   /** The d×d eigen-solve of a pooled Gram: seconds at d = 4096, so never on an activity's event loop. */
   pooledMetrics: async (input: { s: Float64Array; n: number; dim: number }): Promise<PooledMetrics> =>
     pooledMetrics(input.s, input.n, input.dim),

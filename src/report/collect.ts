@@ -77,6 +77,12 @@ export async function collectRuns(location: string, opts: { sweep?: string } = {
   return { location, store, runs };
 }
 
+/** The dataset's name, with the image perturbation of a perturbed multimodal run: `data.jsonl (rotate90)`. */
+export function datasetLabel(s: EvaluationSummary): string {
+  const t = s.multimodal?.imageTransform;
+  return t && t !== 'none' ? `${s.dataset.name} (${t})` : s.dataset.name;
+}
+
 /** Per-sample rows of one run, every shard and layer. */
 export async function readSamples(store: ObjectStore, run: CollectedRun): Promise<SampleRow[]> {
   const rows: SampleRow[] = [];

@@ -15,6 +15,8 @@ export interface HtmlReport {
   figures: Figure[];
   fits: Table;
   results: Table;
+  /** Multimodal runs' image-text alignment (tables.ts alignmentTable); empty when there are none. */
+  alignment?: Table;
 }
 
 const CSS = `
@@ -86,6 +88,7 @@ ${section('Scaling with parameter count', r.figures, 'scaling', 'No model has a 
 ${section('Diff-eRank and loss', r.figures, 'diffErankLoss', 'No Diff-eRank or loss in these results.')}
 ${section('Per-layer profiles', r.figures, 'layers', 'Each evaluation has a single layer.')}
 ${section('Per-sample distributions', r.figures, 'distribution', 'No per-sample rows (shards/*/samples.arrow) found.')}
+${r.alignment?.rows.length ? `<h2>Image-text alignment</h2>\n<p class="meta">eRank1 image tokens at the vision encoder, eRank2 after the projector, eRank3 the LLM on the image tokens, eRank4 on the text alone, eRank5 on image + text; imageReductionRatio = (eRank1 − eRank2)/eRank1, imageTextAlignment = mean(eRank3,4,5)/max(eRank3,4,5), from the dataset means, with bootstrap 95% intervals. Perturbed runs show their change against the clean run.</p>\n${tableHtml(r.alignment)}` : ''}
 <h2>Fits</h2>
 ${r.fits.rows.length ? tableHtml(r.fits) : '<p class="meta">No fits.</p>'}
 <h2>Every number, with provenance</h2>

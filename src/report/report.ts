@@ -13,7 +13,7 @@ import { diffErankLossFigures, distributionFigures, layerFigures, scalingFigures
 import { renderHtml } from './html.ts';
 import { svgToPng } from './png.ts';
 import { familyOf, scalingFits, type ScalingFit } from './scalingFits.ts';
-import { fitsTable, resultsTable, toCsv, toMarkdown, toObjects } from './tables.ts';
+import { alignmentTable, fitsTable, resultsTable, toCsv, toMarkdown, toObjects } from './tables.ts';
 
 export const REPORT_FORMATS = ['html', 'md', 'json', 'csv'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -76,6 +76,8 @@ export async function writeReport(location: string, opts: ReportOptions): Promis
   const messages = reportMessages(runs, fits);
   const results = resultsTable(runs);
   const fitRows = fitsTable(fits);
+  const alignment = alignmentTable(runs);
+  const withAlignment = alignment.rows.length > 0;
   const outDir = resolve(opts.outDir);
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
@@ -89,15 +91,16 @@ export async function writeReport(location: string, opts: ReportOptions): Promis
     case 'md':
       await write(
         'report.md',
-        [`# entroscope report`, '', `${runs.length} evaluations from ${store.uri}.`, '', ...messages.map((m) => `- ${m}`), '', toMarkdown('Results', results), toMarkdown('Fits', fitRows)].join('\n'),
+        [`# entroscope report`, '', `${runs.length} evaluations from ${store.uri}.`, '', ...messages.map((m) => `- ${m}`), '', toMarkdown('Results', results), toMarkdown('Fits', fitRows), ...(withAlignment ? [toMarkdown('Image-text alignment', alignment)] : [])].join('\n'),
       );
       break;
     case 'json':
-      await write('report.json', JSON.stringify({ source: store.uri, messages, results: toObjects(results), fits: toObjects(fitRows) }, null, 2) + '\n');
+      await write('report.json', JSON.stringify({ source: store.uri, messages, results: toObjects(results), fits: toObjects(fitRows), ...(withAlignment ? { alignment: toObjects(alignment) } : {}) }, null, 2) + '\n');
       break;
     case 'csv':
       await write('results.csv', toCsv(results));
       await write('fits.csv', toCsv(fitRows));
+      if (withAlignment) await write('alignment.csv', toCsv(alignment));
       break;
     case 'html': {
       const samples = new Map<CollectedRun, SampleRow[]>();
@@ -118,6 +121,7 @@ export async function writeReport(location: string, opts: ReportOptions): Promis
         figures,
         fits: fitRows,
         results,
+        alignment,
       });
       await write('index.html', html);
       break;

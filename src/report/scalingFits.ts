@@ -13,7 +13,7 @@ import { correlateWithLoss, type CorrelationResult } from '../fit/correlation.ts
 import type { FitResult } from '../fit/fitResult.ts';
 import { mulberry32 } from '../metrics/prng.ts';
 import { quantileSorted } from '../metrics/datasetMetrics.ts';
-import type { CollectedRun } from './collect.ts';
+import { datasetLabel, type CollectedRun } from './collect.ts';
 import { REPORT_METRICS, type ReportMetric } from './metrics.ts';
 
 export const NO_FAMILY = '(no family)';
@@ -70,7 +70,8 @@ export function scalingFits(runs: CollectedRun[], opts: FitOptions = {}): Scalin
         const y = metric.get(layer);
         if (y === null) continue;
         const family = familyOf(run);
-        const dataset = run.summary.dataset.name;
+        // A perturbed multimodal run is its own dataset for fitting (rotated images are other data).
+        const dataset = datasetLabel(run.summary);
         const key = JSON.stringify([family, dataset, metric.id, layer.layer]);
         let g = groups.get(key);
         if (!g) groups.set(key, (g = { family, dataset, metric, layer: layer.layer, points: [] }));

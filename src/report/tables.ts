@@ -1,7 +1,7 @@
 // The report's tables: every number of every evaluation (one row per model × dataset × layer) with
 // its provenance, and every scaling fit; written as Markdown, CSV or JSON, and as HTML by html.ts.
 import type { Interval } from '../metrics/datasetMetrics.ts';
-import type { CollectedRun } from './collect.ts';
+import { datasetLabel, type CollectedRun } from './collect.ts';
 import { familyOf, type ScalingFit } from './scalingFits.ts';
 
 export type Cell = string | number | boolean | null;
@@ -33,7 +33,7 @@ export function resultsTable(runs: CollectedRun[]): Table {
     for (const l of s.layers) {
       const m = l.metrics;
       rows.push([
-        s.model.name, familyOf(run), s.model.params ?? null, s.dataset.name, s.dataset.rows, l.layer, l.dim, m.samplesUsed, m.samplesSkipped,
+        s.model.name, familyOf(run), s.model.params ?? null, datasetLabel(s), s.dataset.rows, l.layer, l.dim, m.samplesUsed, m.samplesSkipped,
         m.meanEntropy, m.meanEntropySE, lo(m.meanEntropyCI95), hi(m.meanEntropyCI95),
         m.erankOfMeanEntropy, lo(m.erankOfMeanEntropyCI95), hi(m.erankOfMeanEntropyCI95),
         m.meanErank, m.meanErankSE, lo(m.meanErankCI95), hi(m.meanErankCI95),
@@ -44,6 +44,44 @@ export function resultsTable(runs: CollectedRun[]): Table {
       ]);
     }
   }
+  return { columns, rows };
+}
+
+/**
+ * Image-text alignment of multimodal runs (DESIGN §1.9): one row per model × dataset × image
+ * perturbation, the clean run first, each perturbed run with its change against the clean one (the
+ * paper rotates images and sees alignment fall).
+ */
+export function alignmentTable(runs: CollectedRun[]): Table {
+  const columns = [
+    'model', 'dataset', 'imageTransform', 'samplesUsed', 'samplesSkipped',
+    'eRank1', 'eRank2', 'eRank3', 'eRank4', 'eRank5',
+    'imageReductionRatio', 'imageReductionRatioCI95Low', 'imageReductionRatioCI95High',
+    'imageTextAlignment', 'imageTextAlignmentCI95Low', 'imageTextAlignmentCI95High',
+    'meanSampleImageReductionRatio', 'meanSampleImageTextAlignment',
+    'alignmentChangeVsClean', 'summary',
+  ];
+  const mm = runs.filter((r) => r.summary.multimodal);
+  const order = (t: string) => (t === 'none' ? '' : t);
+  mm.sort((a, b) => {
+    const [x, y] = [a.summary, b.summary];
+    return x.model.name.localeCompare(y.model.name) || x.dataset.name.localeCompare(y.dataset.name) || order(x.multimodal!.imageTransform).localeCompare(order(y.multimodal!.imageTransform));
+  });
+  const rows: Cell[][] = mm.map((run) => {
+    const s = run.summary;
+    const a = s.multimodal!.alignment;
+    const clean = mm.find((r) => r.summary.model.onnxSha256 === s.model.onnxSha256 && r.summary.dataset.sha256 === s.dataset.sha256 && r.summary.multimodal!.imageTransform === 'none');
+    const cleanAlignment = clean?.summary.multimodal!.alignment.imageTextAlignment ?? null;
+    const change = s.multimodal!.imageTransform !== 'none' && cleanAlignment !== null && a.imageTextAlignment !== null ? a.imageTextAlignment - cleanAlignment : null;
+    return [
+      s.model.name, s.dataset.name, s.multimodal!.imageTransform, a.samplesUsed, a.samplesSkipped,
+      a.meanErank.eRank1.mean, a.meanErank.eRank2.mean, a.meanErank.eRank3.mean, a.meanErank.eRank4.mean, a.meanErank.eRank5.mean,
+      a.imageReductionRatio, lo(a.imageReductionRatioCI95), hi(a.imageReductionRatioCI95),
+      a.imageTextAlignment, lo(a.imageTextAlignmentCI95), hi(a.imageTextAlignmentCI95),
+      a.meanSampleImageReductionRatio.mean, a.meanSampleImageTextAlignment.mean,
+      change, run.uri,
+    ];
+  });
   return { columns, rows };
 }
 

@@ -13,9 +13,15 @@ const ModelEntry = z.object({
   params: z.number().positive().optional(),
 });
 
+const IMAGE_TRANSFORMS = ['none', 'rotate90', 'rotate180', 'grayscale', 'noise'] as const;
+
 const DatasetEntry = z.object({
   data: z.string().min(1),
-  format: z.enum(['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
+  format: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
+  /** Image-text datasets (multimodal models): row form, image field, where relative images are. */
+  form: z.enum(['plain', 'llava', 'ccSbu']).optional(),
+  imageField: z.string().min(1).optional(),
+  imageRoot: z.string().min(1).optional(),
   textField: z.string().min(1).optional(),
   template: z.string().min(1).optional(),
   nonEmpty: z.array(z.string().min(1)).optional(),
@@ -34,6 +40,12 @@ export const SweepSpecSchema = z
     layers: z.array(z.string().min(1)).min(1).default(['last']),
     loss: z.boolean().default(true),
     diffErank: z.boolean().default(false),
+    /**
+     * Multimodal models: evaluate every image-text dataset once per listed image perturbation
+     * (`none` is the clean run), so the report shows alignment clean and perturbed side by side.
+     */
+    imageTransforms: z.array(z.enum(IMAGE_TRANSFORMS)).min(1).default(['none']),
+    noiseSigma: z.number().positive().max(255).default(25),
     untrainSeed: z.number().int().nonnegative().default(0),
     shardSize: z.number().int().positive().default(64),
     batchSize: z.number().int().positive().default(16),
@@ -51,7 +63,10 @@ export const SweepSpecSchema = z
   })
   .strict();
 
-export type SweepSpec = z.output<typeof SweepSpecSchema>;
+/** A dataset entry as the workflow uses it: with the image perturbation of its evaluations. */
+export type SweepDataset = z.output<typeof DatasetEntry> & { imageTransform?: (typeof IMAGE_TRANSFORMS)[number]; noiseSigma?: number };
+
+export type SweepSpec = Omit<z.output<typeof SweepSpecSchema>, 'datasets'> & { datasets: SweepDataset[] };
 
 /** Parses a YAML/JSON sweep spec; relative paths are taken from the spec file's folder. */
 export function parseSweepSpec(text: string, file: string): SweepSpec {
@@ -66,15 +81,25 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
     const lines = result.error.issues.map((i) => `  ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)'}: ${i.message}`);
     throw new InputError(`${file}: invalid sweep spec\n${lines.join('\n')}`);
   }
-  const spec = result.data;
+  const spec: SweepSpec = result.data;
   const base = dirname(resolve(file));
   const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || isAbsolute(p) ? p : resolve(base, p));
   spec.store = abs(spec.store);
   if (spec.archive) spec.archive = abs(spec.archive);
   for (const m of spec.models) m.model = abs(m.model);
-  for (const d of spec.datasets) d.data = abs(d.data);
+  for (const d of spec.datasets) {
+    d.data = abs(d.data);
+    if (d.imageRoot) d.imageRoot = abs(d.imageRoot);
+  }
   for (const [i, d] of spec.datasets.entries()) {
     if (d.textField && d.template) throw new InputError(`${file}: datasets[${i}]: give textField or template, not both`);
+  }
+  const transforms = [...new Set(spec.imageTransforms)];
+  if (transforms.length > 1 || transforms[0] !== 'none') {
+    // One evaluation per dataset × perturbation; text models reject a perturbation, so say it here.
+    spec.datasets = spec.datasets.flatMap((d) =>
+      transforms.map((t) => ({ ...d, imageTransform: t, ...(t === 'noise' ? { noiseSigma: spec.noiseSigma } : {}) })),
+    );
   }
   return spec;
 }

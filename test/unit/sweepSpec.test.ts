@@ -51,3 +51,31 @@ colour: blue
 test('broken YAML names the file', () => {
   assert.throws(() => parseSweepSpec('models: [unclosed', 'broken.yaml'), /broken\.yaml: not valid YAML/);
 });
+
+test('imageTransforms: one dataset entry per image-text dataset × perturbation, clean first', () => {
+  const s = parseSweepSpec(
+    `store: r
+models: [{ model: vlm }]
+datasets:
+  - { data: pairs.jsonl, form: llava, imageRoot: imgs }
+  - { data: caps.json, format: json, form: ccSbu }
+imageTransforms: [none, rotate90, noise]
+noiseSigma: 10
+`,
+    '/s/sweep.yaml',
+  );
+  assert.deepEqual(
+    s.datasets.map((d) => [d.data, d.imageTransform, d.noiseSigma]),
+    [
+      ['/s/pairs.jsonl', 'none', undefined],
+      ['/s/pairs.jsonl', 'rotate90', undefined],
+      ['/s/pairs.jsonl', 'noise', 10],
+      ['/s/caps.json', 'none', undefined],
+      ['/s/caps.json', 'rotate90', undefined],
+      ['/s/caps.json', 'noise', 10],
+    ],
+  );
+  assert.equal(s.datasets[0].imageRoot, '/s/imgs', 'imageRoot is relative to the spec file');
+  assert.equal(parseSweepSpec(good, '/w/s.yaml').datasets.length, 1, 'no perturbation: datasets as given');
+  assert.throws(() => parseSweepSpec(`${good}imageTransforms: [flip]\n`, 'x.yaml'), /imageTransforms\[0\]/);
+});
