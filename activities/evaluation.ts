@@ -15,6 +15,7 @@ import { sharedPool } from '../src/parallel/threadPool.ts';
 import { PromiseCache } from '../src/parallel/promiseCache.ts';
 import { sampleMetricsOfRow, samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
 import { alignmentFromRows } from '../src/multimodal/alignmentSummary.ts';
+import { ERANK_PARTS } from '../src/metrics/multimodalAlignment.ts';
 import { gramFromArrow, gramToArrow } from '../src/arrow/arrowGram.ts';
 import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
@@ -282,13 +283,14 @@ export async function summarize(input: {
     const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
     const ctx = Context.current();
     const totals = new Map(plan.layers.map((l) => [l, new LayerTotals()]));
-    // Multimodal alignment needs every row (its taps side by side); text evaluations keep none.
+    // Multimodal alignment needs each sample's eRank1–5 rows side by side; text evaluations keep none.
     const keepRows = plan.kind === 'multimodal';
+    const isPart = (r: SampleRow) => (ERANK_PARTS as readonly string[]).includes(r.layer);
     const rows: SampleRow[] = [];
     for await (const shard of shardOutputs(store, plan)) {
       files.push(...shard.done.files);
       for (const r of shard.rows) totals.get(r.layer)?.add(r);
-      if (keepRows) rows.push(...shard.rows);
+      if (keepRows) rows.push(...shard.rows.filter(isPart));
       ctx.heartbeat(); // throttled by the SDK
     }
     const expected = JSON.stringify([{ start: 0, end: plan.dataset.rows }]);

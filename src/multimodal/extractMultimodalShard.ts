@@ -82,10 +82,12 @@ export async function extractMultimodalShard(input: ExtractMultimodalShardInput,
   let tokens = 0;
   for (let b0 = 0; b0 < input.rows.length; b0 += input.batchSize) {
     const batch = input.rows.slice(b0, b0 + input.batchSize);
-    // Images decode in libvips' own threads; a batch's worth at once.
-    const samples: VlmSample[] = await Promise.all(
-      batch.map(async (r, i) => ({ text: r.text, pixels: await pixelsOf(r, input.startRow + b0 + i, pre, input) })),
-    );
+    // Images decode in libvips' own threads, a batch's worth at once; a bad one is reported in row
+    // order (the first bad row), whichever finished first.
+    const decoded = await Promise.allSettled(batch.map((r, i) => pixelsOf(r, input.startRow + b0 + i, pre, input)));
+    const failed = decoded.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+    if (failed) throw failed.reason;
+    const samples: VlmSample[] = decoded.map((d, i) => ({ text: batch[i].text, pixels: (d as PromiseFulfilledResult<Float32Array>).value }));
     const t0 = performance.now();
     let hidden;
     try {

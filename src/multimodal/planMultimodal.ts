@@ -20,6 +20,9 @@ function slug(name: string): string {
 
 export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion: number): Promise<MultimodalPlan> {
   const dir = resolve(spec.model);
+  if (spec.diffErank) {
+    throw new InputError(`diffErank: not available for vision-language models yet (${dir}): untrain re-initialises one ONNX graph, and this model has four parts`);
+  }
   const paths = locateVlmParts(dir);
   readVlmConfig(paths); // a bad config.json fails here, naming the field
   const dataPath = /^s3:\/\//.test(spec.data) ? spec.data : resolve(spec.data);

@@ -205,10 +205,14 @@ describe('multimodal evaluation', () => {
   test('a truncated image fails with the row and file named, through the CLI', async () => {
     const png = await readFile(join(fixtures.dir, fixtures.fixtures[0].image));
     await writeFile(join(dir, 'truncated.png'), png.subarray(0, Math.floor(png.length / 2)));
-    await writeFile(join(dir, 'trunc.jsonl'), `{"image": "truncated.png", "text": "a red circle"}\n{"image": "truncated.png", "text": "again"}\n`);
+    await writeFile(join(dir, 'trunc.jsonl'), `{"image": "data/${fixtures.fixtures[0].image}", "text": "a red circle"}\n{"image": "truncated.png", "text": "a cut picture"}\n`);
     const r = await runCli(['run', '--model', modelDir, '--data', join(dir, 'trunc.jsonl'), '--store', join(dir, 'store'), '--temporal', address]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /trunc\.jsonl line 1.*truncated\.png/s);
+    assert.match(r.stderr, /trunc\.jsonl line 2.*truncated\.png/s);
+  });
+
+  test('--diff-erank on a vision-language model is refused with the reason', async () => {
+    await assert.rejects(evaluate({ diffErank: true }), (err: unknown) => /diffErank: not available for vision-language models/.test(messages(err)));
   });
 
   test('a projector whose width does not match the LLM fails at planning, naming both files and widths', async () => {
