@@ -5,7 +5,6 @@
 //   `layer` is `eRank1` … `eRank5` (so the sample table and its reader stay the same as for text);
 //   the requested LLM layers on the image+text sequence, as for a text model: per-sample metrics
 //   and one partial Gram S = Σ z zᵀ per layer (the pooled entropy over every image+text token).
-import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
 import type { GraphOptimization } from '../model/onnxModel.ts';
@@ -15,7 +14,7 @@ import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
 import { loadImage } from '../data/imageSource.ts';
-import { parsePreprocessorConfig, preprocessImage, type ImagePreprocessor } from '../image/preprocess.ts';
+import { preprocessImage, type ImagePreprocessor } from '../image/preprocess.ts';
 import { transformImage, type ImageTransformName } from '../image/transforms.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
 import { sampleRowOf } from '../arrow/sampleTable.ts';
@@ -69,7 +68,7 @@ async function pixelsOf(row: MultimodalShardRow, datasetRow: number, pre: ImageP
 export async function extractMultimodalShard(input: ExtractMultimodalShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
   if (input.rows.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
   const model = await modelFor(input);
-  const pre = parsePreprocessorConfig(readFileSync(model.paths.preprocessor, 'utf8'), model.paths.preprocessor);
+  const pre = model.config.preprocessor;
   const layers = model.layers;
   const layerRows: ExtractedSample[][] = layers.map(() => new Array(input.rows.length));
   const partRows: ExtractedSample[][] = ERANK_PARTS.map(() => new Array(input.rows.length));

@@ -18,6 +18,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { preprocessorFromConfig, type ImagePreprocessor } from '../image/preprocess.ts';
 
 /** File names inside a multimodal model folder. */
 export const VLM_PART_FILES = {
@@ -51,18 +52,6 @@ const ConfigSchema = z.object({
   prompt_template: z.string().min(1),
 });
 
-// Only the fields that fix the pixel tensor's shape; the image pipeline reads the rest.
-const SizeSchema = z.union([
-  z.object({ height: z.number().int().positive(), width: z.number().int().positive() }),
-  z.object({ shortest_edge: z.number().int().positive() }),
-  z.number().int().positive(),
-]);
-const PreprocessorSchema = z.object({
-  do_center_crop: z.boolean().optional(),
-  crop_size: SizeSchema.optional(),
-  size: SizeSchema.optional(),
-});
-
 export interface VlmConfig {
   modelType?: string;
   imageToken: string;
@@ -72,6 +61,8 @@ export interface VlmConfig {
   promptBefore: string;
   promptAfter: string;
   promptTemplate: string;
+  /** preprocessor_config.json, checked (src/image/preprocess.ts): how images become pixel tensors. */
+  preprocessor: ImagePreprocessor;
   /** H×W of the pixel tensor the preprocessor produces. */
   imageHeight: number;
   imageWidth: number;
@@ -110,19 +101,11 @@ export function locateVlmParts(dir: string): VlmPaths {
   return paths;
 }
 
-/** The pixel tensor's H×W from preprocessor_config.json: crop_size when cropping, else size. */
-export function imageSizeFromPreprocessor(raw: unknown, file: string): { height: number; width: number } {
-  const parsed = PreprocessorSchema.safeParse(raw);
-  if (!parsed.success) throw zodMessage(file, 'preprocessor config', parsed.error);
-  const p = parsed.data;
-  const size = p.do_center_crop !== false && p.crop_size !== undefined ? p.crop_size : p.size;
-  if (size === undefined) throw new InputError(`${file}: gives neither crop_size nor size, so the image size is unknown`);
-  if (typeof size === 'number') return { height: size, width: size };
-  if ('height' in size) return { height: size.height, width: size.width };
-  if (p.do_center_crop === false) {
-    throw new InputError(`${file}: size.shortest_edge without a centre crop gives images of varying shape; give crop_size or size.height/width`);
-  }
-  return { height: size.shortest_edge, width: size.shortest_edge };
+/** The pixel tensor's H×W: the centre crop's, else an exact resize's (a shortest edge alone varies). */
+function pixelSize(pre: ImagePreprocessor, file: string): { height: number; width: number } {
+  if (pre.crop) return pre.crop;
+  if (pre.resize && 'height' in pre.resize) return pre.resize;
+  throw new InputError(`${file}: without a centre crop, only size.height/width gives images of one shape; give crop_size or size.height/width`);
 }
 
 /** Reads and checks config.json and preprocessor_config.json of a located folder. */
@@ -141,7 +124,8 @@ export function readVlmConfig(paths: Pick<VlmPaths, 'config' | 'preprocessor'>):
   if (slots !== 1) {
     throw new InputError(`${paths.config}: prompt_template must contain ${TEXT_SLOT} exactly once, found ${slots} in ${JSON.stringify(c.prompt_template)}`);
   }
-  const { height, width } = imageSizeFromPreprocessor(readJson(paths.preprocessor), paths.preprocessor);
+  const preprocessor = preprocessorFromConfig(readJson(paths.preprocessor), paths.preprocessor);
+  const { height, width } = pixelSize(preprocessor, paths.preprocessor);
   return {
     ...(c.model_type ? { modelType: c.model_type } : {}),
     imageToken: c.image_token,
@@ -149,6 +133,7 @@ export function readVlmConfig(paths: Pick<VlmPaths, 'config' | 'preprocessor'>):
     promptBefore: pieces[0],
     promptAfter: pieces[1],
     promptTemplate: c.prompt_template,
+    preprocessor,
     imageHeight: height,
     imageWidth: width,
   };
