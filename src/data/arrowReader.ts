@@ -4,15 +4,12 @@
 import { open } from 'node:fs/promises';
 import { RecordBatchReader, type RecordBatch } from 'apache-arrow';
 import { InputError } from '../errors.ts';
-import { decodedStream, isGzip, sha256Source, type ByteSource } from './byteSource.ts';
+import { decodedStream, describeSource, isGzip, type ByteSource } from './byteSource.ts';
 import { missingFieldsMessage, type FormatReader, type RecordLocator, type SourceRecord } from './formatReader.ts';
 
 export function arrowReader(source: ByteSource): FormatReader {
   return {
-    async describe() {
-      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
-      return { bytes, sha256 };
-    },
+    describe: () => describeSource(source),
     async *records(needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
       await source.sizeBytes();
       const handle = source.localPath && !(await isGzip(source)) ? await open(source.localPath, 'r') : undefined;

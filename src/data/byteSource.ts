@@ -135,6 +135,12 @@ export async function* decodedStream(source: ByteSource, start = 0, gzip?: boole
   }
 }
 
+/** A single-file source's size and sha256, as stored: what FormatReader.describe reports for it. */
+export async function describeSource(source: ByteSource): Promise<{ bytes: number; sha256: string }> {
+  const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
+  return { bytes, sha256 };
+}
+
 /** sha256 (hex) of every byte of the source, as stored (compressed bytes for gzip). */
 export async function sha256Source(source: ByteSource): Promise<string> {
   const hash = createHash('sha256');

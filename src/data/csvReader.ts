@@ -4,7 +4,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { parse, type Info } from 'csv-parse';
 import { InputError } from '../errors.ts';
-import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
+import { decodedStream, describeSource, type ByteSource } from './byteSource.ts';
 import { missingFieldsMessage, type FormatReader, type RecordLocator, type SourceRecord } from './formatReader.ts';
 
 interface Parsed {
@@ -45,10 +45,7 @@ async function readHeader(source: ByteSource, delimiter: string): Promise<Parsed
 
 export function csvReader(source: ByteSource, delimiter: ',' | '\t'): FormatReader {
   return {
-    async describe() {
-      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
-      return { bytes, sha256 };
-    },
+    describe: () => describeSource(source),
     async *records(needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
       await source.sizeBytes();
       const header = await readHeader(source, delimiter);

@@ -3,7 +3,7 @@
 // filter_cap.json ({"annotations": [records]}) — as a FormatReader. The document is parsed whole (these files are tens of MB at most; gzip allowed), so a
 // shard "resumes" by skipping to its record index.
 import { InputError } from '../errors.ts';
-import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
+import { decodedStream, describeSource, type ByteSource } from './byteSource.ts';
 import type { FormatReader, RecordLocator, SourceRecord } from './formatReader.ts';
 
 interface JsonRecords {
@@ -43,10 +43,7 @@ export function jsonDocumentReader(source: ByteSource): FormatReader {
     return recordsOf(doc, source.uri);
   }
   return {
-    async describe() {
-      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
-      return { bytes, sha256 };
-    },
+    describe: () => describeSource(source),
     async *records(_needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
       parsed ??= load();
       const { key, items } = await parsed;

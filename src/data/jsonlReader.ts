@@ -1,7 +1,7 @@
 // JSON Lines: one JSON object per line; blank lines are skipped and not counted as records. Streams
 // (gzip too); a shard resumes at its byte offset (for gzip: decompresses up to it).
 import { InputError } from '../errors.ts';
-import { decodedStream, sha256Source, type ByteSource } from './byteSource.ts';
+import { decodedStream, describeSource, type ByteSource } from './byteSource.ts';
 import type { FormatReader, RecordLocator, SourceRecord } from './formatReader.ts';
 
 /** Lines of the decoded text from byte `start`, each with the byte offset where it begins. */
@@ -39,10 +39,7 @@ function parseObject(line: string, where: () => string): Record<string, unknown>
 
 export function jsonlReader(source: ByteSource): FormatReader {
   return {
-    async describe() {
-      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
-      return { bytes, sha256 };
-    },
+    describe: () => describeSource(source),
     async *records(_needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
       await source.sizeBytes(); // a clear "not found" before streaming
       let physicalRow = from?.physicalRow ?? 0;

@@ -4,7 +4,7 @@
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { InputError } from '../errors.ts';
-import { sha256Source, type ByteSource } from './byteSource.ts';
+import { describeSource, type ByteSource } from './byteSource.ts';
 import { missingFieldsMessage, type FormatReader, type RecordLocator, type SourceRecord } from './formatReader.ts';
 
 /** Row groups of this many rows or more are read in pieces of this size. */
@@ -22,10 +22,7 @@ function asyncBuffer(source: ByteSource, byteLength: number): AsyncBuffer {
 
 export function parquetReader(source: ByteSource): FormatReader {
   return {
-    async describe() {
-      const [bytes, sha256] = await Promise.all([source.sizeBytes(), sha256Source(source)]);
-      return { bytes, sha256 };
-    },
+    describe: () => describeSource(source),
     async *records(needed, from?: RecordLocator): AsyncGenerator<SourceRecord> {
       const file = asyncBuffer(source, await source.sizeBytes());
       let metadata: FileMetaData;
