@@ -21,11 +21,7 @@ import { parseArgs } from 'node:util';
 
 import { brownSentences } from '../src/data/brownCorpus.ts';
 import { extractShard, type ExtractShardInput } from '../src/eval/extractShard.ts';
-import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
-import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
-import { vonNeumannEntropy } from '../src/metrics/entropy.ts';
-import { centerAndNormalize } from '../src/metrics/normalize.ts';
-import { spectrumFromEigenvalues } from '../src/metrics/spectrum.ts';
+import { referenceEntropy } from './referenceAlgorithm.ts';
 import { resolveModelFiles } from '../src/model/modelRef.ts';
 import { OnnxModel } from '../src/model/onnxModel.ts';
 import { cacheRoot } from '../src/model/onnxTaps.ts';
@@ -90,18 +86,6 @@ async function inferenceOnly(keep?: Hidden[]): Promise<{ ms: number; runMs: numb
     });
   }
   return { ms: performance.now() - t0, runMs, tokens };
-}
-
-/** The reference algorithm on one sample: d×d covariance of the unit rows, eigen-solved. Returns H. */
-function referenceEntropy(x: Float32Array, n: number, d: number): number {
-  const z = centerAndNormalize(x, n, d);
-  if (z.kept < 2) return NaN;
-  const sigma = new Float64Array(d * d);
-  syrkUpper(sigma, z.z, z.kept, d);
-  symmetrizeFromUpper(sigma, d);
-  const scale = 1 / z.kept;
-  for (let i = 0; i < sigma.length; i++) sigma[i] *= scale;
-  return vonNeumannEntropy(spectrumFromEigenvalues(symmetricEigenvalues(sigma, d)));
 }
 
 const median = (xs: number[]) => {

@@ -17,12 +17,8 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 
-import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
-import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
-import { vonNeumannEntropy } from '../src/metrics/entropy.ts';
-import { centerAndNormalize } from '../src/metrics/normalize.ts';
+import { referenceEntropy } from './referenceAlgorithm.ts';
 import { sampleMetrics } from '../src/metrics/sampleMetrics.ts';
-import { spectrumFromEigenvalues } from '../src/metrics/spectrum.ts';
 import { gaussian, mulberry32 } from '../test/helpers/prng.ts';
 
 const { values: args } = parseArgs({
@@ -53,17 +49,6 @@ function hiddenStates(n: number, d: number, seed: number): Float64Array {
     for (let j = 0; j < d; j++) x[i * d + j] = gaussian(rng) / Math.sqrt(j + 1) + (j % 97 === 0 ? 20 : 0);
   }
   return x;
-}
-
-/** The reference algorithm: d×d covariance of the unit rows, eigen-solved, per sentence. Returns H. */
-function referenceEntropy(x: Float64Array, n: number, d: number): number {
-  const z = centerAndNormalize(x, n, d);
-  const sigma = new Float64Array(d * d);
-  syrkUpper(sigma, z.z, z.kept, d);
-  symmetrizeFromUpper(sigma, d);
-  const scale = 1 / z.kept;
-  for (let i = 0; i < sigma.length; i++) sigma[i] *= scale;
-  return vonNeumannEntropy(spectrumFromEigenvalues(symmetricEigenvalues(sigma, d)));
 }
 
 interface Timing {
