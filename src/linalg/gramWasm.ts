@@ -26,22 +26,34 @@ export function wasmGramAvailable(): boolean {
   return kernel.available();
 }
 
-/** The instance, with at least `bytes` plus the pack scratch for n columns of linear memory past
- * its heap base, and that base (16-aligned); undefined if unavailable or over 4 GiB. */
-function workspace(bytes: number, n: number): { ex: Exports; base: number } | undefined {
+const align = (x: number): number => Math.ceil(x / 16) * 16;
+
+interface Workspace {
+  ex: Exports;
+  /** The instance's memory as doubles. */
+  heap: Float64Array;
+  /** Byte offsets (16-aligned): S (n×n), then Z, then the pack scratch. */
+  sPtr: number;
+  zPtr: number;
+  packPtr: number;
+}
+
+/** The instance with room past its heap base for S (n×n doubles), `zDoubles` of Z and the pack
+ * scratch for n columns, laid out in that order; undefined if unavailable or over 4 GiB. */
+function workspace(n: number, zDoubles: number): Workspace | undefined {
   const ex = kernel.exports();
   if (ex === undefined) return undefined;
-  const base = Math.ceil(Number(ex.__heap_base.value) / 16) * 16;
-  if (!kernel.ensureMemory(base + bytes + 8 * ex.pack_doubles(n))) return undefined;
-  return { ex, base };
+  const sPtr = align(Number(ex.__heap_base.value));
+  const zPtr = sPtr + align(8 * n * n);
+  const packPtr = zPtr + align(8 * zDoubles);
+  if (!kernel.ensureMemory(packPtr + 8 * ex.pack_doubles(n))) return undefined;
+  return { ex, heap: new Float64Array(ex.memory.buffer), sPtr, zPtr, packPtr };
 }
 
 /** Bytes of wasm linear memory the kernel holds between calls (0 when no instance is live). */
 export function wasmGramRetainedBytes(): number {
   return kernel.heldBytes();
 }
-
-const align = (x: number): number => Math.ceil(x / 16) * 16;
 
 /** Copy the upper triangle (j ≥ i) of the n×n row-major matrix at heap[from..] into s. */
 function copyUpperOut(s: Float64Array, heap: Float64Array, from: number, n: number): void {
@@ -60,16 +72,9 @@ export function syrkUpperWasm(s: Float64Array, z: Float64Array, rows: number, co
   const n = cols;
   if (n === 0 || rows === 0) return wasmGramAvailable();
   const chunk = Math.min(rows, CHUNK_ROWS);
-  // Layout (bytes, 16-aligned): S n², Z chunk·n, pack.
-  const sBytes = align(8 * n * n);
-  const zBytes = align(8 * chunk * n);
-  const ws = workspace(sBytes + zBytes, n);
+  const ws = workspace(n, chunk * n);
   if (ws === undefined) return false;
-  const { ex, base } = ws;
-  const sPtr = base;
-  const zPtr = sPtr + sBytes;
-  const packPtr = zPtr + zBytes;
-  const heap = new Float64Array(ex.memory.buffer);
+  const { ex, heap, sPtr, zPtr, packPtr } = ws;
   heap.set(s.subarray(0, n * n), sPtr / 8);
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const k = Math.min(chunk, rows - r0);
@@ -89,16 +94,9 @@ export function syrkUpperWasm(s: Float64Array, z: Float64Array, rows: number, co
 export function upperGramRowsWasm(out: Float64Array, z: Float64Array, rows: number, cols: number): boolean {
   const n = rows;
   if (n === 0) return wasmGramAvailable();
-  // Layout (bytes, 16-aligned): S n² (zeroed), Z rows·cols, pack.
-  const sBytes = align(8 * n * n);
-  const zBytes = align(8 * rows * cols);
-  const ws = workspace(sBytes + zBytes, n);
+  const ws = workspace(n, rows * cols);
   if (ws === undefined) return false;
-  const { ex, base } = ws;
-  const sPtr = base;
-  const zPtr = sPtr + sBytes;
-  const packPtr = zPtr + zBytes;
-  const heap = new Float64Array(ex.memory.buffer);
+  const { ex, heap, sPtr, zPtr, packPtr } = ws;
   heap.fill(0, sPtr / 8, sPtr / 8 + n * n);
   heap.set(z.subarray(0, rows * cols), zPtr / 8);
   // A = Zᵀ: cols×rows, A(t, i) = Z[i][t] at z[i·cols + t].
