@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import onnxruntime as ort
 
+from text_feeds import text_feeds
+
 
 def spectrum_entropy(gram):
     lam = np.linalg.eigvalsh(gram)
@@ -32,16 +34,7 @@ def main():
     rows = 0
     for ids in req["ids"]:
         n = len(ids)
-        feeds = {}
-        arr = np.asarray([ids], dtype=np.int64)
-        if "input_ids" in names:
-            feeds["input_ids"] = arr
-        if "attention_mask" in names:
-            feeds["attention_mask"] = np.ones_like(arr)
-        if "token_type_ids" in names:
-            feeds["token_type_ids"] = np.zeros_like(arr)
-        if "position_ids" in names:
-            feeds["position_ids"] = np.arange(n, dtype=np.int64)[None, :]
+        feeds = text_feeds(names, ids)
         x = sess.run([out_name], feeds)[0][0].astype(np.float64)  # N x d
         d = x.shape[1]
         xc = x - x.mean(axis=0, keepdims=True)

@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from text_feeds import text_feeds
+
 
 def metrics(x):
     n, d = x.shape
@@ -104,22 +106,12 @@ def main():
     fetch = list(dict.fromkeys(req["layers"].values())) + (["logits"] if want_loss else [])
     per_sample = []
     for ids in req["ids"]:
-        n = len(ids)
-        arr = np.asarray([ids], dtype=np.int64)
-        feeds = {}
-        if "input_ids" in names:
-            feeds["input_ids"] = arr
-        if "attention_mask" in names:
-            feeds["attention_mask"] = np.ones_like(arr)
-        if "token_type_ids" in names:
-            feeds["token_type_ids"] = np.zeros_like(arr)
-        if "position_ids" in names:
-            feeds["position_ids"] = np.arange(n, dtype=np.int64)[None, :]
+        feeds = text_feeds(names, ids)
         feeds.update(empty_past)
         got = dict(zip(fetch, sess.run(fetch, feeds)))
         layers = {name: metrics(got[t][0].astype(np.float64)) for name, t in req["layers"].items()}
         loss = next_token_loss(got["logits"][0], ids) if want_loss else None
-        per_sample.append({"tokens": n, "loss": loss, "layers": layers})
+        per_sample.append({"tokens": len(ids), "loss": loss, "layers": layers})
     json.dump({"perSample": per_sample}, sys.stdout)
 
 
