@@ -28,7 +28,6 @@ import {
   encodeModel,
   externalDataFiles,
   readModel,
-  tensorDims,
   tensorValueInfo,
   valueInfoDims,
   valueInfoElemType,

@@ -114,6 +114,7 @@ def build_tiny(arch, cls, kwargs, forms, tokenizer, out):
     model.eval()
     model.save_pretrained(hf)
     tokenizer.save_pretrained(hf)
+    (hf / "tokenizer.model").unlink(missing_ok=True)  # a copy of the GGUF; tokenizer.json is what loads
     entries = []
     for form in forms:
         dest = out / arch / form
