@@ -36,6 +36,7 @@ import {
 import type { FormatReader, SourceRecord } from './formatReader.ts';
 import { fieldText, parseTemplate, renderTemplate, type Template } from './template.ts';
 import { imageBase, readImageBytes, resolveImageRef } from './imageSource.ts';
+import type { ReadLimits } from './recordLimit.ts';
 
 export { loadImage } from './imageSource.ts';
 
@@ -235,10 +236,10 @@ function whereOf(rec: SourceRecord, image: string): string {
  * Validates the dataset, hashes it with its images and plans shards of `shardSize` selected rows
  * (as scanDataset does for text). Every selected row's image is read once, not decoded.
  */
-export async function scanImageTextDataset(source: ImageTextSource, shardSize: number): Promise<ImageTextScan> {
+export async function scanImageTextDataset(source: ImageTextSource, shardSize: number, limits: ReadLimits = {}): Promise<ImageTextScan> {
   if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
   const base = await resolveBase(source);
-  const reader = readerFor(base.path, base.format);
+  const reader = readerFor(base.path, base.format, limits);
   const resolved = await fixForm(base, reader);
   const rowReader = rowReaderFor(resolved);
   const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty, sample: resolved.sample, limit: resolved.limit };
@@ -289,10 +290,10 @@ export async function resolveImageTextSource(source: ImageTextSource): Promise<R
 }
 
 /** The rows of one planned shard, in order; `source` is the scan's (ImageTextScan.source). */
-export async function readImageTextShard(resolved: ResolvedImageTextSource, shard: DatasetShard): Promise<ImageTextRow[]> {
+export async function readImageTextShard(resolved: ResolvedImageTextSource, shard: DatasetShard, limits: ReadLimits = {}): Promise<ImageTextRow[]> {
   const rowReader = rowReaderFor(resolved);
   const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty };
-  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec, i): ImageTextRow => {
+  return readShardRows(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shard, (rec, i): ImageTextRow => {
     const { image, text, prompt } = rowReader.read(rec);
     const where = whereOf(rec, image);
     const imageRef = resolveImageRef(image, resolved.imageBase, where);

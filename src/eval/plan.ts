@@ -82,7 +82,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   };
   const [tokenizerSha256, scan, listing] = await Promise.all([
     sha256File(files.tokenizerPath),
-    scanDataset(source, spec.shardSize),
+    scanDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(files.onnxPath), // hashes the model, lists its taps (cached)
   ]);
   const onnxSha256 = listing.sha256;

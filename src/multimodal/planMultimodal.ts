@@ -42,7 +42,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
   const partNames = Object.keys(VLM_PART_FILES) as VlmPart[];
   const [partHashes, scan, listing] = await Promise.all([
     Promise.all(partNames.map((p) => sha256File(paths[p]))),
-    scanImageTextDataset(source, spec.shardSize),
+    scanImageTextDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(paths.decoder),
   ]);
   const parts = Object.fromEntries(partNames.map((p, i) => [p, partHashes[i]])) as Record<VlmPart, string>;
