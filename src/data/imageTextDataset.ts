@@ -63,6 +63,8 @@ export interface ImageTextSource extends Pick<DatasetSource, 'filter' | 'limit' 
   template?: string;
   /** Folder (local or s3://) relative image references are resolved against; default the dataset file's folder. */
   imageRoot?: string;
+  /** Let rows name images outside that folder (absolute paths, `..`, other s3:// locations). */
+  allowAbsoluteImages?: boolean;
 }
 
 /** A source with its format and form fixed and defaults filled in: what a plan records and hashes. */
@@ -76,6 +78,8 @@ export interface ResolvedImageTextSource extends Pick<ResolvedDatasetSource, 'fi
   template?: string;
   /** Absolute folder or s3:// prefix (ending in '/') that relative image references are resolved against. */
   imageBase: string;
+  /** Present (true) only when rows may name images outside imageBase. */
+  allowAbsoluteImages?: true;
 }
 
 /** One selected row. */
@@ -144,6 +148,7 @@ async function resolveBase(source: ImageTextSource): Promise<Omit<ResolvedImageT
     format: isJson ? 'json' : resolved.format,
     ...(source.form !== undefined ? { form: source.form } : {}),
     imageBase: imageBase(source.path, source.imageRoot),
+    ...(source.allowAbsoluteImages === true ? { allowAbsoluteImages: true as const } : {}),
     filter: resolved.filter,
     ...(resolved.limit !== undefined ? { limit: resolved.limit } : {}),
     ...(resolved.sample ? { sample: resolved.sample } : {}),
@@ -250,7 +255,7 @@ export async function scanImageTextDataset(source: ImageTextSource, shardSize: n
   const hashImage = async (rec: SourceRecord) => {
     const { image } = rowReader.read(rec);
     const where = whereOf(rec, image);
-    const location = resolveImageRef(image, resolved.imageBase, where);
+    const location = resolveImageRef(image, resolved.imageBase, where, resolved.allowAbsoluteImages === true);
     let digest = imageHashes.get(location);
     if (digest === undefined) {
       const bytes = await readImageBytes(location, where);
@@ -296,7 +301,7 @@ export async function readImageTextShard(resolved: ResolvedImageTextSource, shar
   return readShardRows(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shard, (rec, i): ImageTextRow => {
     const { image, text, prompt } = rowReader.read(rec);
     const where = whereOf(rec, image);
-    const imageRef = resolveImageRef(image, resolved.imageBase, where);
+    const imageRef = resolveImageRef(image, resolved.imageBase, where, resolved.allowAbsoluteImages === true);
     return { row: shard.startRow + i, text, ...(prompt !== undefined ? { prompt } : {}), image, imageRef, where };
   });
 }

@@ -35,6 +35,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     textField: spec.textField,
     template: spec.template,
     imageRoot: spec.imageRoot,
+    allowAbsoluteImages: spec.allowAbsoluteImages,
     filter: spec.nonEmpty ? { nonEmpty: spec.nonEmpty } : undefined,
     limit: spec.limit,
     sample: spec.sample,
