@@ -74,7 +74,8 @@ export function csvReader(source: ByteSource, delimiter: ',' | '\t', limits: Rea
         if (record.length !== columns.length) {
           throw new InputError(`${where()}: ${record.length} field${record.length === 1 ? '' : 's'}, but the header has ${columns.length} (ragged row)`);
         }
-        const fields: Record<string, unknown> = {};
+        // No prototype: a header naming `__proto__` is a column like any other.
+        const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
         for (let i = 0; i < columns.length; i++) fields[columns[i]] = record[i];
         yield { fields, at: { physicalRow, byteOffset: start + prev.bytes, lineNumber: lineBase + prev.lines + 1 }, where };
         prev = { bytes: info.bytes, lines: info.lines };
