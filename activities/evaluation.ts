@@ -123,7 +123,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
     try {
       if (plan.kind === 'multimodal') {
         // Images are read and decoded inside the pool thread, next to the model.
-        const rows = await readImageTextShard(plan.dataset.source, shard);
+        const rows = await readImageTextShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });
         out = await sharedPool().run(
           'extractMultimodalShard',
           {
@@ -141,7 +141,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
           (d) => (textsDone = d),
         );
       } else {
-        const texts = await readDatasetShard(plan.dataset.source, shard);
+        const texts = await readDatasetShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });
         // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
         const model = plan.spec.model.startsWith('s3://') ? await localModelFiles(plan.spec.model) : plan.model;
         out = await sharedPool().run(

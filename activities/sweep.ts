@@ -11,6 +11,7 @@ import { datasetLabel } from '../src/report/collect.ts';
 import type { CollectedRun } from '../src/report/collect.ts';
 import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
 import type { EvaluationSummary } from '../src/eval/summary.ts';
+import { idSegment } from '../src/store/storeKey.ts';
 
 export interface SweepEvaluation {
   workflowId: string;
@@ -34,7 +35,7 @@ const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefi
 
 export async function finishSweep(input: { spec: SweepSpec; sweepId: string; evaluations: SweepEvaluation[] }): Promise<SweepOutputs> {
   const store = openStore(input.spec.store);
-  const base = `sweeps/${input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const base = `sweeps/${idSegment(input.sweepId)}`;
   const summaries: EvaluationSummary[] = [];
   const runs: CollectedRun[] = [];
   const files = [];
@@ -93,7 +94,7 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
       const m = await getJson<{ files: Array<{ key: string }> }>(store, f.key);
       keys.push(...m.files.map((x) => x.key));
     }
-    archiveUri = await archiveSweep(store, openStore(input.spec.archive), input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_'), keys, {
+    archiveUri = await archiveSweep(store, openStore(input.spec.archive), idSegment(input.sweepId), keys, {
       spec: input.spec,
       versions,
       createdAt: new Date().toISOString(),

@@ -20,7 +20,16 @@ export interface RunOptions {
   template?: string;
   nonEmpty?: string;
   limit?: string;
+  sample?: string;
+  sampleSeed: string;
+  maxRecordBytes: string;
   layers: string;
+  loss: boolean;
+  seed: string;
+  reduceFanIn: string;
+  heartbeatSeconds: string;
+  parallelChunks: string;
+  allowAbsoluteImages?: boolean;
   diffErank?: boolean;
   untrainSeed: string;
   family?: string;
@@ -58,7 +67,15 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     template: opts.template?.replace(/\\n/g, '\n').replace(/\\t/g, '\t'),
     nonEmpty: opts.nonEmpty ? opts.nonEmpty.split(',').map((f) => f.trim()) : undefined,
     limit: opts.limit === undefined ? undefined : Number(opts.limit),
+    sample: opts.sample === undefined ? undefined : { count: Number(opts.sample), seed: Number(opts.sampleSeed) },
+    maxRecordBytes: Number(opts.maxRecordBytes),
     layers: opts.layers.split(',').map((l) => l.trim()),
+    loss: opts.loss,
+    seed: Number(opts.seed),
+    reduceFanIn: Number(opts.reduceFanIn),
+    heartbeatSeconds: Number(opts.heartbeatSeconds),
+    maxParallelChunks: Number(opts.parallelChunks),
+    allowAbsoluteImages: opts.allowAbsoluteImages === true,
     diffErank: opts.diffErank === true,
     untrainSeed: Number(opts.untrainSeed),
     family: opts.family,

@@ -20,6 +20,7 @@ import { txtFolderReader } from './txtFolderReader.ts';
 import { jsonDocumentReader } from './jsonDocumentReader.ts';
 import { parseTemplate, renderTemplate, type Template } from './template.ts';
 import { BottomK, inSample, passesFilter, type SampleCut } from './selection.ts';
+import type { ReadLimits } from './recordLimit.ts';
 
 export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -153,23 +154,23 @@ function folderSourceOf(path: string): FolderSource {
   return isS3Uri(path) ? s3FolderSource(path) : folderSource(path);
 }
 
-/** The reader of a local or s3:// file (a folder for `txt`) in `format`. */
-export function readerFor(path: string, format: ReaderFormat): FormatReader {
+/** The reader of a local or s3:// file (a folder for `txt`) in `format`; `limits` bound each record. */
+export function readerFor(path: string, format: ReaderFormat, limits: ReadLimits = {}): FormatReader {
   switch (format) {
     case 'jsonl':
-      return jsonlReader(byteSourceOf(path));
+      return jsonlReader(byteSourceOf(path), limits);
     case 'json':
       return jsonDocumentReader(byteSourceOf(path));
     case 'csv':
-      return csvReader(byteSourceOf(path), ',');
+      return csvReader(byteSourceOf(path), ',', limits);
     case 'tsv':
-      return csvReader(byteSourceOf(path), '\t');
+      return csvReader(byteSourceOf(path), '\t', limits);
     case 'parquet':
       return parquetReader(byteSourceOf(path));
     case 'arrow':
       return arrowReader(byteSourceOf(path));
     case 'txt':
-      return txtFolderReader(folderSourceOf(path));
+      return txtFolderReader(folderSourceOf(path), limits);
   }
 }
 
@@ -286,18 +287,18 @@ export async function readShardRows<T>(
 }
 
 /** Validates the dataset, hashes it and plans shards of `shardSize` selected rows (see planShards). */
-export async function scanDataset(source: DatasetSource, shardSize: number): Promise<DatasetScan> {
+export async function scanDataset(source: DatasetSource, shardSize: number, limits: ReadLimits = {}): Promise<DatasetScan> {
   if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
   const resolved = await resolveDatasetSource(source);
   const sel = selectionOf(resolved);
-  const plan = await planShards(readerFor(resolved.path, resolved.format), resolved.path, sel, shardSize, (rec) => render(sel, rec));
+  const plan = await planShards(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shardSize, (rec) => render(sel, rec));
   const { rows, bytes, sha256, recordsRead, eligible, shards } = plan;
   return { path: resolved.path, format: resolved.format, source: resolved, rows, bytes, sha256, recordsRead, eligible, shards };
 }
 
 /** The texts of one planned shard, in order. */
-export async function readDatasetShard(source: DatasetSource, shard: DatasetShard): Promise<string[]> {
+export async function readDatasetShard(source: DatasetSource, shard: DatasetShard, limits: ReadLimits = {}): Promise<string[]> {
   const resolved = await resolveDatasetSource(source);
   const sel = selectionOf(resolved);
-  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec) => render(sel, rec));
+  return readShardRows(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shard, (rec) => render(sel, rec));
 }

@@ -5,6 +5,7 @@ import { InputError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
 import { OnnxModel, type GraphOptimization } from '../model/onnxModel.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
+import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
@@ -73,7 +74,19 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   const wantLoss = input.loss === true;
   const model = await modelFor(input);
   const layers = model.layers;
-  const { ids, truncated } = await tokenizerFor(input.tokenizerPath, input.maxTokens).encode(input.texts);
+  // Each text is given to the tokenizer cut near maxTokens' worth of characters (src/data/textBound.ts).
+  const tokenizer = tokenizerFor(input.tokenizerPath, input.maxTokens);
+  const encoded = await tokenizeBounded(
+    input.texts,
+    input.maxTokens,
+    async (texts) => {
+      const t = await tokenizer.encode(texts);
+      return t.ids.map((ids, i) => ({ ids, truncated: t.truncated[i] }));
+    },
+    (e) => e.truncated,
+  );
+  const ids = encoded.map((e) => e.ids);
+  const truncated = encoded.map((e) => e.truncated);
 
   // Batch texts of similar length together so little compute goes to padding; the metrics do not
   // depend on the batching (padding rows never enter them).

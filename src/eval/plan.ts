@@ -13,6 +13,7 @@ import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
 import { isMultimodalModel, VLM_PART_FILES } from '../multimodal/vlmConfig.ts';
 import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
+import { keySegment } from '../store/storeKey.ts';
 
 export const PLAN_VERSION = 2;
 
@@ -55,10 +56,6 @@ export interface MultimodalPlan extends PlanCommon {
 
 export type EvaluationPlan = TextPlan | MultimodalPlan;
 
-function slug(name: string): string {
-  return name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48) || 'x';
-}
-
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
   if (isMultimodalModel(spec.model)) return planMultimodalEvaluation(spec, PLAN_VERSION);
   const imageOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
@@ -82,7 +79,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   };
   const [tokenizerSha256, scan, listing] = await Promise.all([
     sha256File(files.tokenizerPath),
-    scanDataset(source, spec.shardSize),
+    scanDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(files.onnxPath), // hashes the model, lists its taps (cached)
   ]);
   const onnxSha256 = listing.sha256;
@@ -100,8 +97,8 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     layers,
     loss: spec.loss,
   });
-  const modelId = `${slug(files.name)}-${sha256Json([onnxSha256, tokenizerSha256]).slice(0, 12)}`;
-  const datasetId = `${slug(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
+  const modelId = `${keySegment(files.name)}-${sha256Json([onnxSha256, tokenizerSha256]).slice(0, 12)}`;
+  const datasetId = `${keySegment(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
   return {
     planVersion: PLAN_VERSION,
     kind: 'text',

@@ -13,10 +13,7 @@ import { locateVlmParts, readVlmConfig, VLM_PART_FILES, type VlmPart } from './v
 import { VlmModel } from './vlmModel.ts';
 import type { EvaluationSpec } from '../eval/evaluationSpec.ts';
 import type { MultimodalPlan } from '../eval/plan.ts';
-
-function slug(name: string): string {
-  return name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48) || 'x';
-}
+import { keySegment } from '../store/storeKey.ts';
 
 export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion: number): Promise<MultimodalPlan> {
   const dir = resolve(spec.model);
@@ -35,6 +32,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     textField: spec.textField,
     template: spec.template,
     imageRoot: spec.imageRoot,
+    allowAbsoluteImages: spec.allowAbsoluteImages,
     filter: spec.nonEmpty ? { nonEmpty: spec.nonEmpty } : undefined,
     limit: spec.limit,
     sample: spec.sample,
@@ -42,7 +40,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
   const partNames = Object.keys(VLM_PART_FILES) as VlmPart[];
   const [partHashes, scan, listing] = await Promise.all([
     Promise.all(partNames.map((p) => sha256File(paths[p]))),
-    scanImageTextDataset(source, spec.shardSize),
+    scanImageTextDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(paths.decoder),
   ]);
   const parts = Object.fromEntries(partNames.map((p, i) => [p, partHashes[i]])) as Record<VlmPart, string>;
@@ -68,8 +66,8 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     ...(spec.imageTransform === 'noise' ? { noiseSigma: spec.noiseSigma, noiseSeed: spec.seed } : {}),
   });
   const modelSha256 = sha256Json(parts);
-  const modelId = `${slug(basename(dir))}-${modelSha256.slice(0, 12)}`;
-  const datasetId = `${slug(basename(dataPath))}-${scan.contentSha256.slice(0, 12)}`;
+  const modelId = `${keySegment(basename(dir))}-${modelSha256.slice(0, 12)}`;
+  const datasetId = `${keySegment(basename(dataPath))}-${scan.contentSha256.slice(0, 12)}`;
   const transform = spec.imageTransform === 'none' ? '' : `-${spec.imageTransform}`;
   return {
     planVersion,

@@ -26,6 +26,7 @@ import type { GraphOptimization, LayerOutput } from '../model/onnxModel.ts';
 import { modelTaps, tappedModel } from '../model/onnxTaps.ts';
 import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
 import { fillTextSlot, locateVlmParts, readVlmConfig, type VlmConfig, type VlmPaths } from './vlmConfig.ts';
+import { tokenizeBounded } from '../data/textBound.ts';
 
 export interface VlmLoadOptions {
   /** onnxruntime intra-op threads per session (default 1). */
@@ -285,7 +286,13 @@ export class VlmModel {
 
   /** The sample's text cut at maxTokens, and the token ids of the template pieces and the text alone. */
   private async tokenize(text: string): Promise<TokenizedSample> {
-    const own = await this.tokenizer.encode(text, null, { addSpecialTokens: false });
+    // Given only a bounded prefix of a long text (src/data/textBound.ts): the same tokens, cut.
+    const [own] = await tokenizeBounded(
+      [text],
+      this.maxTokens,
+      (texts) => Promise.all(texts.map((t) => this.tokenizer.encode(t, null, { addSpecialTokens: false }))),
+      (e) => e.getLength() > this.maxTokens,
+    );
     let kept = text;
     let textTokens = own.getLength();
     const truncated = textTokens > this.maxTokens;
