@@ -21,7 +21,7 @@ export function registerRun(program: Command): void {
     .option('--params <count>', 'parameter count (default: counted from the graph)')
     .option('--shard-size <rows>', 'rows per shard (one extraction activity each)', '64')
     .option('--batch-size <texts>', 'texts per ONNX batch', '16')
-    .option('--max-tokens <n>', 'tokens kept per text; longer texts are truncated and counted', '256')
+    .option('--max-tokens <n>', "tokens kept per text (longer texts are truncated, counted and listed); default and maximum: the model's positions")
     .option('--store <uri>', 'results store: file://DIR, a folder, or s3://bucket/prefix (default: <state>/store)')
     .option('--temporal <host:port>', 'use this Temporal server (workers must be running: `entroscope worker`); default $TEMPORAL_ADDRESS, else an embedded dev server')
     .option('--namespace <ns>', 'Temporal namespace', defaults.namespace())
