@@ -27,7 +27,10 @@ registerCompare(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`entroscope: error: ${userMessage(err)}\n`);
+  const message = userMessage(err);
+  process.stderr.write(`entroscope: error: ${message}\n`);
+  // `--json` promises one JSON document on stdout, failures included, so `| jq` always parses.
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { message } }, null, 2) + '\n');
   process.exitCode = 1;
 }
 // Native handles (ORT threads, Temporal core) may linger; the command's work is done.
