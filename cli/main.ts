@@ -1,5 +1,7 @@
 // The `entroscope` command.
-import { Command } from 'commander';
+import { createRequire } from 'node:module';
+import type { Command as CommandType } from 'commander';
+const { Command } = createRequire(import.meta.url)('commander') as { Command: typeof CommandType };
 import { registerCompare } from './commands/compare.ts';
 import { registerLayers } from './commands/layers.ts';
 import { registerReport } from './commands/report.ts';

@@ -4,11 +4,11 @@
 import { basename, resolve } from 'node:path';
 import { localModelFiles } from '../model/modelFetch.ts';
 import { countParameters } from '../model/parameterCount.ts';
-import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
+import { checkTokenizerAgainst } from '../model/vocabCheck.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
-import { readModel } from '../model/onnxProto.ts';
-import { modelMaxPositions, resolveMaxTokens, type MaxPositions } from '../model/maxPositions.ts';
+import { graphFacts } from '../model/graphFacts.ts';
+import { maxPositionsOf, resolveMaxTokens, type MaxPositions } from '../model/maxPositions.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
 import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
 import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
@@ -95,12 +95,12 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   // An unknown layer fails here, before any shard runs, listing the ones that exist.
   const layers = resolveLayers(listing.taps, spec.layers, files.onnxPath).map((t) => t.name);
   // A tokenizer that emits ids the embedding does not have would fail (or worse) mid-run.
-  const graph = listing.model ?? readModel(files.onnxPath);
-  checkTokenizerMatchesModel(files.tokenizerPath, files.onnxPath, graph);
+  const facts = graphFacts(files.onnxPath, listing);
+  checkTokenizerAgainst(files.tokenizerPath, files.onnxPath, facts.embedding);
   // A text longer than the model's positions would fail inference; the default is that limit.
-  const maxPositions = modelMaxPositions(graph, files.onnxPath) ?? null;
+  const maxPositions = maxPositionsOf(files.onnxPath, facts.positionTable) ?? null;
   const maxTokens = resolveMaxTokens(spec.maxTokens, maxPositions ?? undefined, files.name);
-  const params = spec.params ?? (await countParameters(files.onnxPath, { listing: { ...listing, model: graph } }));
+  const params = spec.params ?? (await countParameters(files.onnxPath, { listing: { ...listing, model: listing.model ?? facts.model } }));
   const { path: _path, ...selection } = scan.source;
   const configSha256 = sha256Json({
     planVersion: PLAN_VERSION,

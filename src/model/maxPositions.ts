@@ -48,8 +48,20 @@ export function configMaxPositions(onnxPath: string): MaxPositions | undefined {
   return undefined;
 }
 
+/** A learned position-embedding table: its initialiser and rows. */
+export interface PositionTable {
+  initializer: string;
+  rows: number;
+}
+
 /** The rows of the model's learned position-embedding table, if the graph has one. */
 export function graphMaxPositions(model: ModelProto, onnxPath: string): MaxPositions | undefined {
+  const table = positionTable(model);
+  return table && { positions: table.rows, source: `rows of ${table.initializer} in ${onnxPath}` };
+}
+
+/** The model's learned position-embedding table (see the file comment); the smallest if several. */
+export function positionTable(model: ModelProto): PositionTable | undefined {
   const graph = model.graph;
   const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
   const producer = new Map<string, NodeProto>();
@@ -90,9 +102,9 @@ export function graphMaxPositions(model: ModelProto, onnxPath: string): MaxPosit
     return dims.length === 2 && dims[1] === width ? dims[0] : undefined;
   };
 
-  let best: MaxPositions | undefined;
+  let best: PositionTable | undefined;
   const consider = (weight: string, rows: number | undefined): void => {
-    if (rows !== undefined && (!best || rows < best.positions)) best = { positions: rows, source: `rows of ${weight} in ${onnxPath}` };
+    if (rows !== undefined && (!best || rows < best.rows)) best = { initializer: weight, rows };
   };
   for (const n of graph.node) {
     if (n.op_type === 'Gather') {
@@ -110,7 +122,13 @@ export function graphMaxPositions(model: ModelProto, onnxPath: string): MaxPosit
 
 /** The model's limit: the smaller of config.json's and the graph's; undefined when neither says. */
 export function modelMaxPositions(model: ModelProto, onnxPath: string): MaxPositions | undefined {
-  const found = [configMaxPositions(onnxPath), graphMaxPositions(model, onnxPath)].filter((m): m is MaxPositions => m !== undefined);
+  return maxPositionsOf(onnxPath, positionTable(model));
+}
+
+/** The smaller of config.json's limit and the rows of `table` (the graph's, found before). */
+export function maxPositionsOf(onnxPath: string, table: PositionTable | undefined): MaxPositions | undefined {
+  const fromGraph = table && { positions: table.rows, source: `rows of ${table.initializer} in ${onnxPath}` };
+  const found = [configMaxPositions(onnxPath), fromGraph].filter((m): m is MaxPositions => m !== undefined);
   return found.sort((a, b) => a.positions - b.positions)[0];
 }
 

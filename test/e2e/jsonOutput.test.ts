@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/services.ts';
 import { writeSlicedPositionsModel } from '../helpers/slicedPositionsModel.ts';
+import { embeddedTestPort, stopDevServer } from '../helpers/devServers.ts';
 
 /** stdout as exactly one JSON document: JSON.parse rejects anything before or after it. */
 function oneJsonDocument(stdout: string): unknown {
@@ -25,11 +26,18 @@ test('run --json: stdout is one JSON document on success and on failure; core an
   await writeFile(data, demo.slice(0, 5).join('\n') + '\n');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ENTROSCOPE_TEMPORAL_PORT: String(Number(process.env.ENTROSCOPE_TEST_TEMPORAL_PORT ?? 7233) + 3),
+    ENTROSCOPE_TEMPORAL_PORT: String(embeddedTestPort(3)),
     ENTROSCOPE_LOG_LEVEL: 'INFO',
   };
   delete env.TEMPORAL_ADDRESS;
+  try {
+    await runs(state, data, env);
+  } finally {
+    await stopDevServer(state);
+  }
+});
 
+async function runs(state: string, data: string, env: NodeJS.ProcessEnv): Promise<void> {
   const ok = await runCli(['run', '--data', data, '--shard-size', '2', '--state-dir', state, '--json'], env);
   assert.equal(ok.code, 0, ok.stderr);
   const result = oneJsonDocument(ok.stdout) as { shardsTotal: number; summary: { dataset: { rows: number } } };
@@ -45,4 +53,4 @@ test('run --json: stdout is one JSON document on success and on failure; core an
   const error = oneJsonDocument(failed.stdout) as { error: { message: string } };
   assert.match(error.error.message, /dataset row 0 \(\d+ tokens\)/);
   assert.match(failed.stderr, /onnxruntime/);
-});
+}
