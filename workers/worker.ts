@@ -39,21 +39,14 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
   prepareWorkers(opts.roles);
   const connection = await NativeConnection.connect(temporalConnectionOptions(opts.address));
   const extraction = opts.extractionConcurrency ?? defaultPoolSize(1);
-  const workers: Worker[] = [];
-  for (const role of opts.roles) {
-    const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[role] };
-    if (role === 'orchestration') {
-      workers.push(await Worker.create({ ...common, workflowBundle: { codePath: await (bundle ??= workflowBundlePath()) } }));
-    } else {
-      workers.push(
-        await Worker.create({
-          ...common,
-          activities,
-          maxConcurrentActivityTaskExecutions: role === 'extraction' ? extraction : 2,
-        }),
-      );
-    }
-  }
+  // Created side by side: each validates against the server and the orchestration one loads the bundle.
+  const workers: Worker[] = await Promise.all(
+    opts.roles.map(async (role) => {
+      const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[role] };
+      if (role === 'orchestration') return Worker.create({ ...common, workflowBundle: { codePath: await (bundle ??= workflowBundlePath()) } });
+      return Worker.create({ ...common, activities, maxConcurrentActivityTaskExecutions: role === 'extraction' ? extraction : 2 });
+    }),
+  );
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);
   return {
     workers,
