@@ -31,7 +31,7 @@ let bundle: Promise<string> | undefined;
  * library: seconds) and the workflow bundle — so it overlaps the rest of start-up.
  */
 export function prepareWorkers(roles: readonly QueueRole[]): void {
-  if (roles.includes('extraction') || roles.includes('reduction')) sharedPool();
+  if (roles.includes('extraction') || roles.includes('reduction')) sharedPool().warm(1);
   if (roles.includes('orchestration')) (bundle ??= workflowBundlePath()).catch(() => undefined); // awaited in startWorkers
 }
 
