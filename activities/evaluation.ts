@@ -21,7 +21,7 @@ import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
-import type { EvaluationSummary, LayerSummary, UntrainedLayer } from '../src/eval/summary.ts';
+import { TRUNCATED_ROWS_LISTED, type EvaluationSummary, type LayerSummary, type UntrainedLayer } from '../src/eval/summary.ts';
 import { diffErank } from '../src/metrics/diffErank.ts';
 import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
 
@@ -35,6 +35,8 @@ export interface PlanResult {
   rows: number;
   /** Resolved hidden-state taps, in request order. */
   layers: string[];
+  /** Tokens kept per text (the spec's, else the model's limit). */
+  maxTokens: number;
   /** Shards that still need extraction. */
   pending: IndexRanges;
 }
@@ -106,7 +108,7 @@ export async function planShards(specInput: EvaluationSpecInput): Promise<PlanRe
     await putJson(store, keys.plan(plan.prefix), plan);
     const done = new Set(await store.list(`${plan.prefix}/shards/`));
     const pending = plan.shards.flatMap((s, i) => (done.has(keys.shardDone(plan.prefix, s)) ? [] : [i]));
-    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, layers: plan.layers, pending: toRanges(pending) };
+    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, layers: plan.layers, maxTokens: plan.maxTokens, pending: toRanges(pending) };
   });
 }
 
@@ -128,7 +130,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
           'extractMultimodalShard',
           {
             modelDir: plan.multimodal.modelDir,
-            maxTokens: plan.spec.maxTokens,
+            maxTokens: plan.maxTokens,
             batchSize: plan.spec.batchSize,
             intraOpThreads: 1,
             startRow: shard.startRow,
@@ -149,7 +151,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
           {
             onnxPath: model.onnxPath,
             tokenizerPath: model.tokenizerPath,
-            maxTokens: plan.spec.maxTokens,
+            maxTokens: plan.maxTokens,
             batchSize: plan.spec.batchSize,
             intraOpThreads: 1,
             startRow: shard.startRow,
@@ -230,13 +232,15 @@ class LayerTotals {
   readonly metrics: SampleMetrics[] = [];
   tokens = 0;
   truncated = 0;
+  /** The first TRUNCATED_ROWS_LISTED truncated rows, in row order. */
+  readonly truncatedRows: number[] = [];
   private lossSum = 0;
   private lossCount = 0;
 
   add(r: SampleRow): void {
     this.metrics.push(sampleMetricsOfRow(r));
     this.tokens += r.tokens;
-    if (r.truncated) this.truncated++;
+    if (r.truncated && this.truncated++ < TRUNCATED_ROWS_LISTED) this.truncatedRows.push(r.row);
     if (typeof r.loss === 'number') {
       this.lossSum += r.loss;
       this.lossCount++;
@@ -338,6 +342,9 @@ export async function summarize(input: {
       dim: layers[0].dim,
       tokens: first.tokens,
       truncatedSamples: first.truncated,
+      truncatedRows: first.truncatedRows,
+      maxTokens: plan.maxTokens,
+      maxPositions: plan.maxPositions,
       metrics: layers[0].metrics,
       pooled: layers[0].pooled,
       meanLoss: layers[0].meanLoss,

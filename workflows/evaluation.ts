@@ -210,7 +210,8 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
         const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed });
         const child = await startChild(evaluationWorkflow, {
           workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
-          args: [{ spec: { ...input.spec, model, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
+          // The trained model's token limit: the twin's folder may lack the config.json that told it.
+          args: [{ spec: { ...input.spec, model, maxTokens: plan.maxTokens, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
         });
         return child.result();
       })()

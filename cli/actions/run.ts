@@ -36,7 +36,7 @@ export interface RunOptions {
   params?: string;
   shardSize: string;
   batchSize: string;
-  maxTokens: string;
+  maxTokens?: string;
   store?: string;
   temporal?: string;
   namespace: string;
@@ -82,7 +82,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     params: opts.params === undefined ? undefined : Number(opts.params),
     shardSize: Number(opts.shardSize),
     batchSize: Number(opts.batchSize),
-    maxTokens: Number(opts.maxTokens),
+    maxTokens: opts.maxTokens === undefined ? undefined : Number(opts.maxTokens),
     store: storeUri(opts.store ?? resolve(stateDir, 'store')),
     maxParallelShards: Number(opts.parallel),
     form: opts.form,
@@ -204,11 +204,19 @@ export function printResult(r: RunResult): void {
     ),
   );
   process.stdout.write(
-    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), d=${s.dim}; ` +
+    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated${s.maxTokens ? ` at ${s.maxTokens}` : ''}), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
       `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
   );
+  if (s.truncatedRows && s.truncatedRows.length > 0) process.stdout.write(`truncated: ${truncatedList(s.truncatedRows, s.truncatedSamples)}\n`);
   if (s.multimodal) printAlignment([...(r.clean ? [r.clean] : []), r]);
+}
+
+/** `rows 3, 17, 40` — the first few, then how many more (summary.json lists more). */
+function truncatedList(rows: number[], count: number): string {
+  const shown = rows.slice(0, 20);
+  const more = count - shown.length;
+  return `row${count > 1 ? 's' : ''} ${shown.join(', ')}${more > 0 ? ` and ${more} more (see summary.json)` : ''}`;
 }
 
 /** Image-text alignment (DESIGN §1.9) of a multimodal run, beside its clean run when perturbed. */

@@ -25,7 +25,7 @@ export function registerRun(program: Command): void {
     .option('--params <count>', 'parameter count (default: counted from the graph)')
     .option('--shard-size <rows>', 'rows per shard (one extraction activity each)', '64')
     .option('--batch-size <texts>', 'texts per ONNX batch', '16')
-    .option('--max-tokens <n>', 'tokens kept per text; longer texts are truncated and counted', '256')
+    .option('--max-tokens <n>', "tokens kept per text (longer texts are truncated, counted and listed); default and maximum: the model's positions")
     .option('--no-loss', 'do not compute the next-token loss (models with logits)')
     .option('--seed <n>', 'seed of the bootstrap intervals (and of --image-transform noise)', '0')
     .option('--reduce-fan-in <k>', 'partial Grams summed per reduction step', '16')

@@ -45,8 +45,11 @@ export const EvaluationSpecSchema = z.strictObject({
   shardSize: z.number().int().positive().max(1_000_000).default(64),
   /** Texts per ONNX batch inside a shard. */
   batchSize: z.number().int().positive().max(4096).default(16),
-  /** Tokens kept per text (longer texts are truncated and counted). */
-  maxTokens: z.number().int().min(2).max(1_000_000).default(256),
+  /**
+   * Tokens kept per text (longer texts are truncated, counted and listed); default: the model's
+   * maximum positions (src/model/maxPositions.ts). More than the model's limit is refused at planning.
+   */
+  maxTokens: z.number().int().min(2).max(1_000_000).optional(),
   /** Where results go: file:///dir, a path, or s3://bucket/prefix. */
   store: z.string().min(1),
   /** Shards extracting at once (the workflow's sliding window). */

@@ -3,7 +3,8 @@
 // S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
 import { InputError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
-import { OnnxModel, type GraphOptimization } from '../model/onnxModel.ts';
+import { OnnxModel, type BatchOutputs, type GraphOptimization } from '../model/onnxModel.ts';
+import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenceFailure.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
@@ -70,6 +71,34 @@ function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
   return t;
 }
 
+/**
+ * One batch through the model. When onnxruntime fails, each member is run alone to find the
+ * sample that fails (the error names its dataset row and token count); such a failure recurs on
+ * every attempt, so it is an InputError (non-retryable) unless it was memory.
+ */
+async function runBatch(model: OnnxModel, input: ExtractShardInput, ids: number[][], members: number[]): Promise<BatchOutputs> {
+  try {
+    return await model.runAll(members.map((i) => ids[i]));
+  } catch (batchErr) {
+    if (isTransientInferenceFailure((batchErr as Error).message ?? '')) throw batchErr;
+    if (members.length > 1) {
+      for (const i of members) {
+        try {
+          await model.runAll([ids[i]]);
+        } catch (err) {
+          throw inferenceFailure(`onnxruntime failed running ${input.onnxPath} on dataset row ${input.startRow + i} (${ids[i].length} tokens)`, err);
+        }
+      }
+    }
+    const rows = members.map((i) => input.startRow + i).sort((a, b) => a - b);
+    const longest = Math.max(...members.map((i) => ids[i].length));
+    throw inferenceFailure(
+      `onnxruntime failed running ${input.onnxPath} on dataset row${rows.length > 1 ? 's' : ''} ${rows.join(', ')} (${longest} tokens${rows.length > 1 ? ' at most, as a batch' : ''})`,
+      batchErr,
+    );
+  }
+}
+
 export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
   const wantLoss = input.loss === true;
   const model = await modelFor(input);
@@ -101,7 +130,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
     const members = order.slice(b0, b0 + input.batchSize);
     const t0 = performance.now();
-    const out = await model.runAll(members.map((i) => ids[i]));
+    const out = await runBatch(model, input, ids, members);
     const t1 = performance.now();
     inferenceMs += t1 - t0;
     // Each layer's kept unit rows of this batch, pooled in one rank-k update after the batch: one

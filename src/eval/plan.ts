@@ -4,9 +4,11 @@
 import { basename, resolve } from 'node:path';
 import { localModelFiles } from '../model/modelFetch.ts';
 import { countParameters } from '../model/parameterCount.ts';
-import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
+import { checkTokenizerAgainst } from '../model/vocabCheck.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
+import { graphFacts } from '../model/graphFacts.ts';
+import { maxPositionsOf, resolveMaxTokens, type MaxPositions } from '../model/maxPositions.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
 import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
 import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
@@ -26,6 +28,10 @@ interface PlanCommon {
   model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string; params: number };
   /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
   layers: string[];
+  /** Tokens kept per text: `spec.maxTokens`, else the model's limit (maxPositions.ts). */
+  maxTokens: number;
+  /** The model's limit, when config.json or the graph tells it. */
+  maxPositions: MaxPositions | null;
   /** Hash of the settings that change results (not of paths, store or parallelism). */
   configSha256: string;
   shards: DatasetShard[];
@@ -86,14 +92,18 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   // An unknown layer fails here, before any shard runs, listing the ones that exist.
   const layers = resolveLayers(listing.taps, spec.layers, files.onnxPath).map((t) => t.name);
   // A tokenizer that emits ids the embedding does not have would fail (or worse) mid-run.
-  checkTokenizerMatchesModel(files.tokenizerPath, files.onnxPath, listing.model);
-  const params = spec.params ?? (await countParameters(files.onnxPath, { listing }));
+  const facts = graphFacts(files.onnxPath, listing);
+  checkTokenizerAgainst(files.tokenizerPath, files.onnxPath, facts.embedding);
+  // A text longer than the model's positions would fail inference; the default is that limit.
+  const maxPositions = maxPositionsOf(files.onnxPath, facts.positionTable) ?? null;
+  const maxTokens = resolveMaxTokens(spec.maxTokens, maxPositions ?? undefined, files.name);
+  const params = spec.params ?? (await countParameters(files.onnxPath, { listing: { ...listing, model: listing.model ?? facts.model } }));
   const { path: _path, ...selection } = scan.source;
   const configSha256 = sha256Json({
     planVersion: PLAN_VERSION,
     selection,
     shardSize: spec.shardSize,
-    maxTokens: spec.maxTokens,
+    maxTokens,
     layers,
     loss: spec.loss,
   });
@@ -107,6 +117,8 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     model: { ...files, onnxSha256, tokenizerSha256, params },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
+    maxTokens,
+    maxPositions,
     configSha256,
     shards: scan.shards,
   };

@@ -4,6 +4,9 @@ import type { DatasetMetrics } from '../metrics/datasetMetrics.ts';
 import type { PooledMetrics } from '../metrics/pooled.ts';
 import type { MultimodalDatasetMetrics } from '../metrics/multimodalAlignment.ts';
 
+/** Truncated rows listed in a summary at most (the count is always whole); keeps summaries small. */
+export const TRUNCATED_ROWS_LISTED = 1000;
+
 /** One hidden-state tap's results. */
 export interface LayerSummary {
   layer: string;
@@ -41,7 +44,12 @@ export interface EvaluationSummary {
   layer: string;
   dim: number;
   tokens: number;
+  /** Samples cut at `maxTokens`, and (the first TRUNCATED_ROWS_LISTED of) their dataset rows. */
   truncatedSamples: number;
+  truncatedRows?: number[];
+  /** Tokens kept per text, and the model's limit it defaults to (null when the model does not say). */
+  maxTokens?: number;
+  maxPositions?: { positions: number; source: string } | null;
   /** The first requested layer's results (also in `layers[0]`). */
   metrics: DatasetMetrics;
   pooled: PooledMetrics;

@@ -16,8 +16,14 @@
 //
 // Needs at least 4 distinct x: three fix the three parameters exactly, a fourth is the least that
 // leaves a residual to judge R² and the bootstrap by.
-import { lusolve } from 'mathjs';
+import { createRequire } from 'node:module';
+import type { lusolve as LuSolve } from 'mathjs';
 import { bootstrapIntervals, checkPoints, distinctCount, rSquared, type FitOptions, type FitResult } from './fitResult.ts';
+
+// mathjs takes ~1 s of CPU to load (typed-function): loaded by the first fit, not by every worker start.
+let mathjsLusolve: typeof LuSolve | undefined;
+const lusolve = (a: number[][], b: number[]): unknown =>
+  (mathjsLusolve ??= (createRequire(import.meta.url)('mathjs') as { lusolve: typeof LuSolve }).lusolve)(a, b);
 
 export const POWER_LAW_MIN_POINTS = 4;
 

@@ -10,7 +10,7 @@ import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { countParameters } from '../model/parameterCount.ts';
 import { scanImageTextDataset, type ImageTextSource } from '../data/imageTextDataset.ts';
 import { locateVlmParts, readVlmConfig, VLM_PART_FILES, type VlmPart } from './vlmConfig.ts';
-import { VlmModel } from './vlmModel.ts';
+import { VLM_DEFAULT_MAX_TOKENS, VlmModel } from './vlmModel.ts';
 import type { EvaluationSpec } from '../eval/evaluationSpec.ts';
 import type { MultimodalPlan } from '../eval/plan.ts';
 import { keySegment } from '../store/storeKey.ts';
@@ -49,7 +49,9 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
   const layers = resolveLayers(listing.taps, requested, paths.decoder).map((t) => t.name);
   // Opening the model checks every part's inputs and outputs, the projector's width against the
   // LLM's, and the tokenizer against the embedding, before any shard runs.
-  const model = await VlmModel.load(dir, { layers, maxTokens: spec.maxTokens, intraOpThreads: 1 });
+  // maxTokens caps the caption's own tokens here (not the image + text sequence): the text default stays.
+  const maxTokens = spec.maxTokens ?? VLM_DEFAULT_MAX_TOKENS;
+  const model = await VlmModel.load(dir, { layers, maxTokens, intraOpThreads: 1 });
   await model.release();
   const params =
     spec.params ??
@@ -60,7 +62,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     kind: 'multimodal',
     selection,
     shardSize: spec.shardSize,
-    maxTokens: spec.maxTokens,
+    maxTokens,
     layers,
     imageTransform: spec.imageTransform,
     ...(spec.imageTransform === 'noise' ? { noiseSigma: spec.noiseSigma, noiseSeed: spec.seed } : {}),
@@ -86,6 +88,8 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
       noiseSigma: spec.noiseSigma,
     },
     layers,
+    maxTokens,
+    maxPositions: null,
     configSha256,
     shards: scan.shards,
   };

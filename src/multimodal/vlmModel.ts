@@ -25,8 +25,12 @@ import type { HiddenMatrix } from '../metrics/multimodalAlignment.ts';
 import type { GraphOptimization, LayerOutput } from '../model/onnxModel.ts';
 import { modelTaps, tappedModel } from '../model/onnxTaps.ts';
 import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
+import { inferenceFailure } from '../model/inferenceFailure.ts';
 import { fillTextSlot, locateVlmParts, readVlmConfig, type VlmConfig, type VlmPaths } from './vlmConfig.ts';
 import { tokenizeBounded } from '../data/textBound.ts';
+
+/** Text tokens kept per caption when not asked for (counted without the template and the image). */
+export const VLM_DEFAULT_MAX_TOKENS = 256;
 
 export interface VlmLoadOptions {
   /** onnxruntime intra-op threads per session (default 1). */
@@ -125,7 +129,7 @@ async function runPart(
     return await session.run(feeds, outputs);
   } catch (err) {
     const shapes = Object.entries(feeds).map(([n, t]) => `${n} [${t.dims.join(', ')}]`).join(', ');
-    throw new Error(`onnxruntime failed running ${path} on ${shapes}: ${(err as Error).message}`);
+    throw inferenceFailure(`onnxruntime failed running ${path} on ${shapes}`, err);
   }
 }
 
@@ -158,7 +162,7 @@ export class VlmModel {
 
   /** Opens and cross-checks every part of the folder (see the file comment of vlmConfig.ts). */
   static async load(dir: string, opts: VlmLoadOptions = {}): Promise<VlmModel> {
-    const maxTokens = opts.maxTokens ?? 256;
+    const maxTokens = opts.maxTokens ?? VLM_DEFAULT_MAX_TOKENS;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InputError(`maxTokens must be a positive integer, got ${maxTokens}`);
     const paths = locateVlmParts(dir);
     const config = readVlmConfig(paths);

@@ -33,14 +33,24 @@ export class ThreadPool {
   /** Set when a thread died: the pool fails every call from then on instead of hanging. */
   private broken: Error | undefined;
 
-  constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./threadBoot.mjs', import.meta.url));
-      worker.unref();
-      worker.on('message', (msg: ThreadReply) => this.onMessage(msg));
-      worker.on('error', (err) => this.failAll(err));
-      this.slots.push({ worker, busy: false });
-    }
+  /**
+   * Threads start on demand, up to `size` (each loads ONNX Runtime and the core library: seconds of
+   * CPU, wasted on a tiny run that needs one); `warm(n)` starts some ahead.
+   */
+  constructor(readonly size: number) {}
+
+  /** Starts threads until `n` (at most `size`) exist, so their loading overlaps other work. */
+  warm(n = 1): this {
+    while (this.slots.length < Math.min(n, this.size)) this.addThread();
+    return this;
+  }
+
+  private addThread(): void {
+    const worker = new Worker(new URL('./threadBoot.mjs', import.meta.url));
+    worker.unref();
+    worker.on('message', (msg: ThreadReply) => this.onMessage(msg));
+    worker.on('error', (err) => this.failAll(err));
+    this.slots.push({ worker, busy: false });
   }
 
   run<T extends TaskName>(task: T, input: TaskInput<T>, onProgress?: (done: number) => void): Promise<TaskOutput<T>> {
@@ -63,6 +73,7 @@ export class ThreadPool {
         const request: ThreadRequest = { id, task, input };
         slot.worker.postMessage(request);
       };
+      if (!this.slots.some((s) => !s.busy) && this.slots.length < this.size) this.addThread();
       if (this.slots.some((s) => !s.busy)) start();
       else this.queue.push(start);
     });

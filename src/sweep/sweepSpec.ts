@@ -54,7 +54,8 @@ export const SweepSpecSchema = z
     untrainSeed: z.number().int().nonnegative().default(0),
     shardSize: z.number().int().positive().default(64),
     batchSize: z.number().int().positive().default(16),
-    maxTokens: z.number().int().min(2).default(256),
+    /** Tokens kept per text; default: each model's maximum positions. */
+    maxTokens: z.number().int().min(2).optional(),
     reduceFanIn: z.number().int().min(2).max(1000).default(16),
     seed: z.number().int().nonnegative().default(0),
     /** Seconds without a heartbeat before a shard's attempt counts as lost (its worker died). */
