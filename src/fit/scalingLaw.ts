@@ -148,7 +148,8 @@ function bootstrapBand(form: FitModel, x: readonly number[], y: readonly number[
   });
 }
 
-const sig = (v: number) => String(+v.toPrecision(3));
+const sig = (v: number) => String(+v.toPrecision(4)).replace(/^-/, '−');
+const size = (v: number) => (v >= 1e9 ? `${+(v / 1e9).toPrecision(3)}B` : v >= 1e6 ? `${+(v / 1e6).toPrecision(3)}M` : v >= 1e3 ? `${+(v / 1e3).toPrecision(3)}k` : sig(v));
 
 /** Why a fitted form cannot be used, or undefined when it can. */
 function unusable(form: FitModel, fit: Extract<FitResult<string>, { ok: true }>, x: readonly number[], y: readonly number[], range: PhysicalRange, band: ScalingLaw['band']): string | undefined {
@@ -160,11 +161,11 @@ function unusable(form: FitModel, fit: Extract<FitResult<string>, { ok: true }>,
   const tol = 1e-9 * Math.max(Math.abs(range.low), Math.abs(range.high), 1);
   const out = curve.findIndex((v) => !(v >= range.low - tol && v <= range.high + tol));
   if (out >= 0) {
-    return `its curve leaves the physical range [${sig(range.low)}, ${sig(range.high)}] (${sig(curve[out])} at ${sig(grid[out])} parameters)`;
+    return `its curve leaves the physical range [${sig(range.low)}, ${sig(range.high)}] (${sig(curve[out])} at ${size(grid[out])} parameters)`;
   }
   const wild = curve.findIndex((v) => v < yMin - span - tol || v > yMax + span + tol);
-  if (wild >= 0) return `its curve leaves the data's bounds next to the points (${sig(curve[wild])} at ${sig(grid[wild])} parameters; data ${sig(yMin)}…${sig(yMax)})`;
-  if (fit.r2 < MIN_R2) return `poor fit: R² = ${fit.r2.toFixed(2)} < ${MIN_R2}`;
+  if (wild >= 0) return `its curve leaves the data's bounds next to the points (${sig(curve[wild])} at ${size(grid[wild])} parameters; data ${sig(yMin)}…${sig(yMax)})`;
+  if (fit.r2 < MIN_R2) return `poor fit: R² = ${fit.r2.toFixed(3)} < ${MIN_R2}`;
   if (band && span > 0) {
     const widest = Math.max(...band.map((b) => b.high - b.low));
     if (widest > 2 * span) return `its bootstrap 95% band is ${sig(widest / span)}× the data's range: these points do not determine it`;

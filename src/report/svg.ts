@@ -32,6 +32,8 @@ export interface PlotSpec {
   xLog?: boolean;
   /** Categorical x: x values are indices into these labels. */
   xCategories?: string[];
+  /** A fixed linear x range (e.g. relative depth [0, 1]), padded a little. */
+  xDomain?: [number, number];
   series: Series[];
   /** A line of text under the title (e.g. "too few points to fit"). */
   note?: string;
@@ -48,7 +50,7 @@ export function escapeXml(s: string): string {
 }
 
 /** Short numbers for ticks: 1.2M, 350, 0.042. */
-export function formatTick(v: number): string {
+export function formatTick(v: number, digits = 3): string {
   const a = Math.abs(v);
   if (a === 0) return '0';
   const units: Array<[number, string]> = [
@@ -57,9 +59,21 @@ export function formatTick(v: number): string {
     [1e6, 'M'],
     [1e3, 'k'],
   ];
-  for (const [u, s] of units) if (a >= u) return `${+(v / u).toPrecision(3)}${s}`;
-  if (a >= 0.01) return `${+v.toPrecision(3)}`;
-  return v.toExponential(1);
+  for (const [u, s] of units) if (a >= u) return `${+(v / u).toPrecision(digits)}${s}`;
+  if (a >= 0.01) return `${+v.toPrecision(digits)}`;
+  return v.toExponential(digits - 2);
+}
+
+/**
+ * Labels for a set of ticks: the fewest significant digits (from 3) that tell every tick apart, so
+ * ticks 12.05 and 12.1 never both read "12.1".
+ */
+export function tickLabels(ticks: number[]): string[] {
+  for (let digits = 3; digits <= 10; digits++) {
+    const labels = ticks.map((t) => formatTick(t, digits));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return ticks.map((t) => String(t));
 }
 
 /** "Nice" linear ticks (1, 2, 5 × 10^k steps) covering [lo, hi]. */
@@ -69,7 +83,8 @@ export function linearTicks(lo: number, hi: number, target = 5): number[] {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  // Multiples k·step (not a running sum, whose round-off would print 0.30000000000000004).
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(k === 0 ? 0 : +(k * step).toPrecision(12));
   return out;
 }
 
@@ -128,6 +143,9 @@ export function renderPlot(spec: PlotSpec): string {
   if (spec.xCategories) {
     xLo = -0.5;
     xHi = spec.xCategories.length - 0.5;
+  } else if (spec.xDomain) {
+    const pad = (spec.xDomain[1] - spec.xDomain[0]) * 0.05;
+    [xLo, xHi] = [spec.xDomain[0] - pad, spec.xDomain[1] + pad];
   } else if (spec.xLog) {
     [xLo, xHi] = extent(xs.filter((v) => v > 0).map(Math.log10));
     const pad = (xHi - xLo) * 0.06;
@@ -157,16 +175,19 @@ export function renderPlot(spec: PlotSpec): string {
 
   // Grid and ticks.
   const xTicks = spec.xCategories ? spec.xCategories.map((_, i) => i) : spec.xLog ? logTicks(xLo, xHi) : linearTicks(xLo, xHi);
-  for (const t of xTicks) {
+  const xLabels = spec.xCategories ? xTicks.map((t) => spec.xCategories![t]) : tickLabels(xTicks);
+  for (const [i, t] of xTicks.entries()) {
     const x = f(sx(t));
-    const label = spec.xCategories ? spec.xCategories[t] : formatTick(t);
+    const label = xLabels[i];
     out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="#eeeeee"/>`);
     out.push(`<text x="${x}" y="${m.top + ph + 14}" text-anchor="middle" fill="#444">${escapeXml(label)}</text>`);
   }
-  for (const t of linearTicks(yLo, yHi)) {
+  const yTicks = linearTicks(yLo, yHi);
+  const yLabels = tickLabels(yTicks);
+  for (const [i, t] of yTicks.entries()) {
     const y = f(sy(t));
     out.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#eeeeee"/>`);
-    out.push(`<text x="${m.left - 6}" y="${y}" dy="0.35em" text-anchor="end" fill="#444">${escapeXml(formatTick(t))}</text>`);
+    out.push(`<text x="${m.left - 6}" y="${y}" dy="0.35em" text-anchor="end" fill="#444">${escapeXml(yLabels[i])}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#888888"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${m.top + ph + 30}" text-anchor="middle" fill="#222">${escapeXml(spec.xLabel)}</text>`);
