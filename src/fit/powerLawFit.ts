@@ -46,7 +46,7 @@ export function powerLawFit(x: readonly number[], y: readonly number[], opts: Fi
     return skip(`too few points: a power-law fit needs at least ${POWER_LAW_MIN_POINTS} distinct parameter counts, got ${distinct}`);
   }
   const nonPositive = y.findIndex((v) => !(v > 0));
-  if (nonPositive >= 0) return skip(`a power law a·x^(−b) needs y > 0, but y = ${y[nonPositive]} at x = ${x[nonPositive]}`);
+  if (nonPositive >= 0) return skip(`a power law a·x^(−b) needs y > 0, but y = ${+y[nonPositive].toPrecision(4)} at x = ${x[nonPositive].toPrecision(3)}`);
   const params = powerLawSolve(x, y)!;
   const fitted = x.map((xi) => powerLaw(params, xi));
   const { intervals, bootstrap } = bootstrapIntervals(x, y, ['a', 'b'], POWER_LAW_MIN_POINTS, powerLawSolve, opts);

@@ -68,6 +68,7 @@ function scalingFigure(kind: FigureKind, fits: ScalingFit[], families: string[],
     const s: Series = { name: fit.family, color: colorOf(families, fit.family), points: fit.points.map((p) => ({ x: p.params, y: p.y })) };
     if (fit.law.chosen && fit.law.curve) {
       s.line = fit.law.curve;
+      s.fit = true;
       if (fit.law.band) s.band = fit.law.band;
       s.name = `${fit.family} (${FORM_LABEL[fit.law.chosen]})`;
     } else {
@@ -84,6 +85,7 @@ function scalingFigure(kind: FigureKind, fits: ScalingFit[], families: string[],
     yLabel: metric.label,
     xLog: true,
     series,
+    yRange: fits[0].law.range,
     ...(refused.length ? { note: `no fit drawn for ${refused.join(', ')} (see caption)` } : {}),
     ...(size ?? {}),
   };

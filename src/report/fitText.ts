@@ -65,10 +65,20 @@ export function slopeText(s: Slope): string {
   return `${num(s.value)} ${s.interval ? `[${num(s.interval.low)}, ${num(s.interval.high)}]` : '(no interval: too few sizes)'}`;
 }
 
+/** Why there is no fit, shortly: "too few sizes" alone when that is the only reason. */
+export function refusal(f: ScalingFit): string {
+  const tooFew = f.law.candidates.every((c) => !c.fit.ok && /^too few points/.test(c.fit.reason));
+  if (tooFew) {
+    const need = Math.min(...f.law.candidates.map((c) => (c.fit.ok ? Infinity : c.fit.minPoints)));
+    return `too few sizes to fit (${new Set(f.points.map((p) => p.params)).size}; at least ${need} needed)`;
+  }
+  return f.law.reason ?? 'no usable form';
+}
+
 /** Short: `power law y = … , R² = 0.98` or `no fit: …`. */
 export function fitLabel(f: ScalingFit): string {
   const c = chosenFit(f);
-  if (!c || !f.law.chosen) return `no fit drawn: ${f.law.reason ?? ''}`;
+  if (!c || !f.law.chosen) return `no fit drawn: ${refusal(f)}`;
   return `${FORM_LABEL[f.law.chosen]} ${equation(f.law.chosen, c.params)}, R² = ${c.r2.toFixed(3)}`;
 }
 
@@ -95,7 +105,7 @@ export function headlineSentence(f: ScalingFit): string {
     const s = slopeOf(f.law.chosen, c.params, c.intervals as Record<string, Interval> | null);
     parts.push(`${FORM_LABEL[f.law.chosen]} fit (chosen by leave-one-out error), ${s.what} ${slopeText(s)}, R² = ${c.r2.toFixed(2)}`);
   } else {
-    parts.push(`no fit drawn — ${f.law.reason ?? 'none'}`);
+    parts.push(`no fit drawn — ${refusal(f)}`);
   }
   if (f.lossCorrelation?.ok) parts.push(`rank correlation with loss ρ = ${num(f.lossCorrelation.spearman, 2)}`);
   return parts.join('; ') + '.';

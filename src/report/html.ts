@@ -47,15 +47,16 @@ details { margin: 10px 0; background: #fff; border: 1px solid #ddd; padding: 6px
 details > summary { font-size: 16px; font-weight: bold; cursor: pointer; }
 .table-wrap { overflow-x: auto; background: #fff; margin-top: 8px; }
 table { border-collapse: collapse; font-size: 12px; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; vertical-align: top; }
+th, td { padding: 3px 6px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; vertical-align: top; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 td.text { text-align: left; }
-td.wrap { text-align: left; white-space: normal; min-width: 160px; max-width: 420px; }
+td.wrap { text-align: left; white-space: normal; min-width: 90px; max-width: 320px; }
+td.wrap.note { min-width: 180px; }
 td.hash { font-family: "DejaVu Sans Mono", monospace; font-size: 11px; text-align: left; }
 `;
 
 /** Columns of long text, wrapped so a table fits the page instead of scrolling sideways. */
-const WRAPPED = new Set(['equation', 'note', 'slope [95% CI]', 'dataset']);
+const WRAPPED = new Set(['equation', 'note', 'slope [95% CI]']);
 
 function figureHtml(f: Figure): string {
   return (
@@ -78,14 +79,14 @@ function figureSection(title: string, figures: Figure[], kind: FigureKind, empty
   return collapsed(`${title} (${own.length})`, own.length ? figuresHtml(own) : `<p class="meta">${escapeXml(empty)}</p>`);
 }
 
-function tableHtml(table: Table): string {
+function tableHtml(table: Table, id?: string): string {
   const cls = (col: string, v: unknown) =>
-    /sha256$/i.test(col) ? 'hash' : WRAPPED.has(col) ? 'wrap' : typeof v === 'number' || v === null ? '' : 'text';
+    /sha256$/i.test(col) ? 'hash' : WRAPPED.has(col) ? (col === 'note' ? 'wrap note' : 'wrap') : typeof v === 'number' || v === null ? '' : 'text';
   const head = `<tr>${table.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('')}</tr>`;
   const body = table.rows
     .map((r) => `<tr>${r.map((v, i) => `<td class="${cls(table.columns[i], v)}">${escapeXml(formatCell(v))}</td>`).join('')}</tr>`)
     .join('\n');
-  return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table></div>`;
+  return `<div class="table-wrap"${id ? ` id="${id}"` : ''}><table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table></div>`;
 }
 
 function headlineHtml(r: HtmlReport): string {
@@ -126,8 +127,8 @@ export function renderHtml(r: HtmlReport): string {
 <p class="meta">${r.runs} evaluation${r.runs === 1 ? '' : 's'} from ${escapeXml(r.source)} · families: ${escapeXml(r.families.join(', '))} · datasets: ${escapeXml(r.datasets.join(', '))} · generated ${escapeXml(r.generatedAt)}</p>
 ${headlineHtml(r)}
 ${messages}
-${collapsed('Models', tableHtml(r.models), true)}
-${collapsed('Fits (x = parameter count; form chosen by leave-one-out error)', r.fits.rows.length ? tableHtml(r.fits) : '<p class="meta">No fits.</p>')}
+${collapsed('Models', tableHtml(r.models, 'models-table'), true)}
+${collapsed('Fits (x = parameter count; form chosen by leave-one-out error)', r.fits.rows.length ? tableHtml(r.fits, 'fits-table') : '<p class="meta">No fits.</p>')}
 ${figureSection('Scaling at every depth', r.figures, 'scaling', 'No model has a parameter count (model.params), so there is nothing to fit.')}
 ${figureSection('Per-layer profiles (relative depth)', r.figures, 'layers', 'Each evaluation has a single layer.')}
 ${figureSection('Per-sample distributions', r.figures, 'distribution', 'No per-sample rows (shards/*/samples.arrow) found.')}

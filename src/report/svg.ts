@@ -15,6 +15,8 @@ export interface Series {
   points?: XY[];
   /** Drawn as a polyline (fitted curve, profile). */
   line?: XY[];
+  /** The line is a fitted curve: marked `class="fit"` with its y extremes, so a reader (or a test) can check it. */
+  fit?: boolean;
   dashed?: boolean;
   /** Filled between low and high (an interval band). */
   band?: Array<{ x: number; low: number; high: number }>;
@@ -37,6 +39,8 @@ export interface PlotSpec {
   series: Series[];
   /** A line of text under the title (e.g. "too few points to fit"). */
   note?: string;
+  /** The y metric's physical range, recorded on the <svg> (data-range-low/high) for readers and tests. */
+  yRange?: { low: number; high: number };
   width?: number;
   height?: number;
 }
@@ -117,7 +121,8 @@ function extent(values: number[]): [number, number] {
 export function renderPlot(spec: PlotSpec): string {
   const width = spec.width ?? 560;
   const height = spec.height ?? 340;
-  const legendRows = Math.ceil(spec.series.length / 3);
+  const perRow = width < 500 ? 2 : 3;
+  const legendRows = Math.ceil(spec.series.length / perRow);
   const m = { left: 64, right: 16, top: spec.note ? 50 : 34, bottom: 46 + legendRows * 16 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
@@ -164,9 +169,10 @@ export function renderPlot(spec: PlotSpec): string {
   const sy = (y: number) => m.top + ph - ((y - yLo) / (yHi - yLo)) * ph;
   const f = (v: number) => v.toFixed(1);
 
+  const rangeAttrs = spec.yRange ? ` data-range-low="${spec.yRange.low}" data-range-high="${spec.yRange.high}"` : '';
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11"${rangeAttrs}>`,
     `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold" fill="#222">${escapeXml(spec.title)}</text>`,
@@ -218,8 +224,10 @@ export function renderPlot(spec: PlotSpec): string {
   for (const s of spec.series) {
     if (!(s.line && s.line.length > 1)) continue;
     const dash = s.dashed ? ' stroke-dasharray="5 4"' : '';
+    const ly = s.line.map((p) => p.y);
+    const fit = s.fit ? ` class="fit" data-y-min="${Math.min(...ly)}" data-y-max="${Math.max(...ly)}"` : '';
     out.push(
-      `<polyline points="${s.line.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`,
+      `<polyline points="${s.line.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}${fit}/>`,
     );
   }
   for (const s of spec.series) {
@@ -229,14 +237,14 @@ export function renderPlot(spec: PlotSpec): string {
   }
   out.push('</g>');
 
-  // Legend, three per row under the axis label.
+  // Legend, two or three per row under the axis label.
   spec.series.forEach((s, i) => {
-    const col = i % 3;
-    const row = Math.floor(i / 3);
-    const x = m.left + col * (pw / 3);
+    const col = i % perRow;
+    const row = Math.floor(i / perRow);
+    const x = m.left + col * (pw / perRow);
     const y = m.top + ph + 46 + row * 16;
     out.push(`<rect x="${f(x)}" y="${y - 8}" width="10" height="10" fill="${s.color}"/>`);
-    out.push(`<text x="${f(x + 14)}" y="${y}" fill="#222">${escapeXml(truncate(s.name, 30))}</text>`);
+    out.push(`<text x="${f(x + 14)}" y="${y}" fill="#222">${escapeXml(truncate(s.name, perRow === 2 ? 24 : 30))}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');

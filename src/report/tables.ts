@@ -3,7 +3,7 @@
 import type { Interval } from '../metrics/datasetMetrics.ts';
 import { datasetLabel, type CollectedRun } from './collect.ts';
 import { FORM_LABEL } from '../fit/scalingLaw.ts';
-import { chosenFit, equation, num, paramCount, slopeOf, slopeText } from './fitText.ts';
+import { chosenFit, equation, num, paramCount, refusal, slopeOf, slopeText } from './fitText.ts';
 import { blockCount, layersByPosition } from './relativeDepth.ts';
 import { familyOf, type ScalingFit } from './scalingFits.ts';
 
@@ -123,17 +123,32 @@ export function fitsTable(fits: ScalingFit[]): Table {
  */
 export function fitsSummaryTable(fits: ScalingFit[]): Table {
   const columns = ['family', 'dataset', 'metric', 'layer', 'n', 'fit', 'equation', 'slope [95% CI]', 'R²', 'LOO RMSE', 'ρ with loss', 'note'];
-  const rows: Cell[][] = fits.map((f) => {
+  const rows: Cell[][] = [];
+  // A family too small for any fit gets one row, not one per metric and layer.
+  const tooSmall = new Set<string>();
+  for (const f of fits) {
     const c = chosenFit(f);
     const cand = f.law.candidates.find((x) => x.form === f.law.chosen);
     const rho = f.lossCorrelation?.ok ? num(f.lossCorrelation.spearman, 2) : null;
     const head: Cell[] = [f.family, f.dataset, f.metric, f.layer, f.points.length];
-    if (!c || !f.law.chosen || !cand) return [...head, 'none', null, null, null, null, rho, f.law.reason ?? null];
+    if (!c || !f.law.chosen || !cand) {
+      const why = refusal(f);
+      if (why.startsWith('too few sizes')) {
+        const key = JSON.stringify([f.family, f.dataset]);
+        if (tooSmall.has(key)) continue;
+        tooSmall.add(key);
+        rows.push([f.family, f.dataset, '(every metric)', '(every layer)', f.points.length, 'none', null, null, null, null, null, why]);
+        continue;
+      }
+      rows.push([...head, 'none', null, null, null, null, rho, why]);
+      continue;
+    }
     const slope = slopeOf(f.law.chosen, c.params, c.intervals as Record<string, Interval> | null);
     const others = f.law.candidates.filter((x) => x.form !== f.law.chosen);
-    const note = [`slope = ${slope.what}`, ...others.map((o) => `${FORM_LABEL[o.form]}: ${o.usable ? `LOO RMSE ${num(o.looRmse!)}` : o.reason}`)].join('; ');
-    return [...head, FORM_LABEL[f.law.chosen], equation(f.law.chosen, c.params), slopeText(slope), c.r2.toFixed(3), num(cand.looRmse!), rho, note];
-  });
+    const note = others.map((o) => `${FORM_LABEL[o.form]}: ${o.usable ? `LOO RMSE ${num(o.looRmse!)}` : o.reason}`).join('; ');
+    const what = f.law.chosen === 'logLinear' ? 'per 10×' : 'exponent';
+    rows.push([...head, FORM_LABEL[f.law.chosen], equation(f.law.chosen, c.params), `${what} ${slopeText(slope)}`, c.r2.toFixed(3), num(cand.looRmse!), rho, note]);
+  }
   return { columns, rows };
 }
 

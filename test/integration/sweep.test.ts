@@ -73,12 +73,18 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   }
   const report = await readFile(new URL(result.reportUri), 'utf8');
   assert.match(report, /## Failed evaluations/);
+  // The sweep writes the HTML report too (headline first, figures beside it in the store).
+  assert.ok(result.htmlReportUri, 'an HTML report');
+  const page = await readFile(new URL(result.htmlReportUri!), 'utf8');
+  assert.match(page, /<h1>Sweep sweep-tiny-family-/);
+  assert.match(page, /id="headline"/);
+  assert.match(report, /## Scaling fits/);
   assert.match(report, /\| small \| tiny \| 40000 \| good\.jsonl \| last \|/);
   const manifest = JSON.parse(await readFile(new URL(result.manifestUri), 'utf8')) as { files: Array<{ key: string; sha256: string }>; spec: { name: string } };
   assert.equal(manifest.spec.name, 'tiny-family');
   assert.equal(manifest.files.filter((f) => f.key.endsWith('summary.json')).length, 2);
-  const fits = JSON.parse(await readFile(new URL(result.fitsUri), 'utf8')) as Array<{ family: string; powerLaw: { ok: boolean; reason?: string } }>;
-  assert.ok(fits.length > 0 && fits.every((f) => f.family === 'tiny' && !f.powerLaw.ok && /point/.test(f.powerLaw.reason ?? '')), 'two points: too few to fit, said so');
+  const fits = JSON.parse(await readFile(new URL(result.fitsUri), 'utf8')) as Array<{ family: string; law: { chosen: string | null; reason?: string } }>;
+  assert.ok(fits.length > 0 && fits.every((f) => f.family === 'tiny' && f.law.chosen === null && /point/.test(f.law.reason ?? '')), 'two points: too few to fit, said so');
 
   // The same spec again: same sweep ID, every shard reused.
   const again = await runCli(['sweep', specFile, '--temporal', address, '--json']);
