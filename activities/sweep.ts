@@ -3,6 +3,7 @@
 import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson } from '../src/store/store.ts';
 import { archiveSweep } from '../src/sweep/archive.ts';
+import { sweepFolder } from '../src/sweep/sweepFolder.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
 import { scalingFits } from '../src/report/scalingFits.ts';
@@ -37,7 +38,7 @@ const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefi
 
 export async function finishSweep(input: { spec: SweepSpec; sweepId: string; evaluations: SweepEvaluation[] }): Promise<SweepOutputs> {
   const store = openStore(input.spec.store);
-  const base = `sweeps/${input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const base = `sweeps/${sweepFolder(input.sweepId)}`;
   const summaries: EvaluationSummary[] = [];
   const runs: CollectedRun[] = [];
   const files = [];
@@ -100,7 +101,7 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
       const m = await getJson<{ files: Array<{ key: string }> }>(store, f.key);
       keys.push(...m.files.map((x) => x.key));
     }
-    archiveUri = await archiveSweep(store, openStore(input.spec.archive), input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_'), keys, {
+    archiveUri = await archiveSweep(store, openStore(input.spec.archive), sweepFolder(input.sweepId), keys, {
       spec: input.spec,
       versions,
       createdAt: new Date().toISOString(),

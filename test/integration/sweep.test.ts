@@ -11,6 +11,7 @@ import type { Client } from '@temporalio/client';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { scheduledActivities, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { calendarToCron } from '../../cli/actions/sweep.ts';
 import { sha256 } from '../../src/io/hash.ts';
 import type { SweepResult } from '../../workflows/sweep.ts';
 
@@ -112,17 +113,28 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   const status = await runCli(['status', result.sweepId, '--watch', '--temporal', address]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /"status": "COMPLETED"/);
+  // A finished run's status says where its results are.
+  const st = JSON.parse(status.stdout) as { results?: Record<string, string> };
+  assert.equal(st.results?.reportUri, result.reportUri);
+  assert.equal(st.results?.htmlReportUri, result.htmlReportUri);
+  assert.equal(st.results?.manifestUri, result.manifestUri);
 });
 
 test('schedules: create, list, pause and delete a recurring sweep', async () => {
   const id = `test-schedule-${Date.now()}`;
   const created = await runCli(['schedule', 'create', specFile, '--cron', '0 3 1 1 *', '--id', id, '--temporal', address]);
   assert.equal(created.code, 0, created.stderr);
-  const listed = JSON.parse((await runCli(['schedule', 'list', '--temporal', address])).stdout) as Array<{ id: string; paused: boolean }>;
-  assert.ok(listed.some((s) => s.id === id && !s.paused));
+  const listed = JSON.parse((await runCli(['schedule', 'list', '--temporal', address])).stdout) as Array<{ id: string; paused: boolean; cron: string[]; next: string[] }>;
+  const mine = listed.find((s) => s.id === id);
+  assert.ok(mine && !mine.paused);
+  // The expression as written, and the next runs (03:00 UTC on 1 January).
+  assert.deepEqual(mine.cron, ['0 3 1 1 *']);
+  assert.ok(mine.next.length >= 1 && mine.next.every((t) => /-01-01T03:00:00\.000Z$/.test(t)), mine.next.join(', '));
   assert.equal((await runCli(['schedule', 'pause', id, '--temporal', address])).code, 0);
   const desc = await client.schedule.getHandle(id).describe();
   assert.equal(desc.state.paused, true);
+  // A schedule made elsewhere (no memo): its calendar, as the server keeps it, reads back as the same expression.
+  assert.equal(calendarToCron(desc.spec.calendars![0] as Parameters<typeof calendarToCron>[0]), '0 3 1 1 *');
   assert.equal(desc.action.type, 'startWorkflow');
   assert.equal((await runCli(['schedule', 'delete', id, '--temporal', address])).code, 0);
   await assert.rejects(client.schedule.getHandle(id).describe());
