@@ -21,6 +21,9 @@ export interface SweepEvaluation {
   status: 'pending' | 'running' | 'completed' | 'failed';
   /** Store prefix of the evaluation's outputs, once completed. */
   prefix?: string;
+  /** Shards of the (trained) evaluation, and how many of them were computed by this run (the rest were reused). */
+  shardsTotal?: number;
+  shardsComputed?: number;
   error?: string;
 }
 

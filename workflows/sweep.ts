@@ -102,6 +102,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         });
         e.status = 'completed';
         e.prefix = r.prefix;
+        e.shardsTotal = r.shardsTotal;
+        e.shardsComputed = r.shardsExtracted;
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);

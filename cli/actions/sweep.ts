@@ -56,14 +56,30 @@ async function sweepShardProgress(client: Client, id: string): Promise<{ phase: 
   return { phase: `${p.phase}, ${done}/${p.evaluations.length} evaluations`, shardsTotal, shardsDone, samples };
 }
 
+/** A model or dataset as a reader names it: the file or folder name, not its whole path. */
+export function shortName(pathOrUri: string): string {
+  const base = pathOrUri.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? pathOrUri;
+  return base.replace(/\.onnx$/, '') || pathOrUri;
+}
+
 export function printSweep(r: SweepResult): void {
   process.stdout.write(
     formatTable(
-      ['evaluation', 'model', 'dataset', 'status'],
-      r.evaluations.map((e) => [e.workflowId, e.model, e.dataset, e.status === 'failed' ? `failed: ${e.error}` : e.status]),
+      ['evaluation', 'model', 'dataset', 'shards computed/total', 'status'],
+      r.evaluations.map((e) => [
+        e.workflowId,
+        shortName(e.model),
+        shortName(e.dataset),
+        e.shardsTotal === undefined ? '—' : `${e.shardsComputed ?? 0}/${e.shardsTotal}`,
+        e.status === 'failed' ? `failed: ${e.error}` : e.status,
+      ]),
     ),
   );
-  process.stdout.write(`\nreport: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
+  const counted = r.evaluations.filter((e) => e.shardsTotal !== undefined);
+  const total = counted.reduce((s, e) => s + e.shardsTotal!, 0);
+  const computed = counted.reduce((s, e) => s + (e.shardsComputed ?? 0), 0);
+  if (counted.length) process.stdout.write(`\n${computed} of ${total} shards computed now, ${total - computed} reused (untrained twins not counted)\n`);
+  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
 }
 
 export async function sweep(file: string, opts: ConnectOptions & { id?: string; detach?: boolean; json?: boolean }): Promise<SweepResult | { sweepId: string }> {

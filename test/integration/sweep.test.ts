@@ -93,6 +93,17 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   assert.equal(second.sweepId, result.sweepId);
   const good = second.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
   assert.equal(await scheduledActivities(client, good.workflowId, 'extractShard'), 0, 'no shard extracted again');
+  // Computed and reused shard counts: all computed the first time, none the second.
+  const first = result.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
+  assert.ok(first.shardsTotal! > 0 && first.shardsComputed === first.shardsTotal, JSON.stringify(first));
+  assert.equal(good.shardsComputed, 0);
+  assert.equal(good.shardsTotal, first.shardsTotal);
+  // The printed table: short model and dataset names, the counts, the HTML report.
+  const printed = await runCli(['sweep', specFile, '--temporal', address]);
+  assert.equal(printed.code, 2, printed.stderr);
+  assert.match(printed.stdout, /\bsmall\s+good\.jsonl\s+0\/\d+\s+completed/);
+  assert.match(printed.stdout, /\n0 of \d+ shards computed now, \d+ reused/);
+  assert.match(printed.stdout, /report: \S+\/report\/index\.html/);
   // The archive holds every result file with its sum; fetch brings it back, checked.
   assert.ok(result.archiveUri, 'archived');
   const fetched = join(dir, 'fetched');
