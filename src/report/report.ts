@@ -12,6 +12,7 @@ import type { ObjectStore } from '../store/store.ts';
 import { collectRuns, readSamples, type CollectedRun } from './collect.ts';
 import { distributionFigures, headlineFigures, layerFigures, scalingFigures, type Figure } from './figures.ts';
 import { headlineSentence } from './fitText.ts';
+import { PER_SAMPLE_FORMATS, perSampleTable, toParquet, type PerSampleFormat } from './sampleExport.ts';
 import { renderHtml } from './html.ts';
 import { svgToPng } from './png.ts';
 import { familyOf, scalingFits, type ScalingFit } from './scalingFits.ts';
@@ -30,6 +31,8 @@ export interface ReportOptions {
   sweep?: string;
   /** Timestamp shown in the page (default now); fixed in tests. */
   generatedAt?: string;
+  /** Also write every per-sample row: samples.csv or samples.parquet. */
+  perSample?: PerSampleFormat;
 }
 
 export interface ReportResult {
@@ -162,6 +165,13 @@ export async function writeReport(location: string, opts: ReportOptions): Promis
   if (!REPORT_FORMATS.includes(format)) throw new InputError(`report format "${String(format)}" is not one of ${REPORT_FORMATS.join(', ')}`);
   const { store, runs } = await collectRuns(location, { sweep: opts.sweep });
   const built = await buildReport(runs, store, { format, bootstrapResamples: opts.bootstrapResamples, seed: opts.seed, generatedAt: opts.generatedAt });
+  if (opts.perSample) {
+    if (!PER_SAMPLE_FORMATS.includes(opts.perSample)) throw new InputError(`per-sample format "${String(opts.perSample)}" is not one of ${PER_SAMPLE_FORMATS.join(', ')}`);
+    const samples = new Map<CollectedRun, SampleRow[]>();
+    for (const run of runs) samples.set(run, await readSamples(store, run));
+    const table = perSampleTable(runs, samples);
+    built.files.push(opts.perSample === 'csv' ? { name: 'samples.csv', data: toCsv(table) } : { name: 'samples.parquet', data: toParquet(table) });
+  }
   const outDir = resolve(opts.outDir);
   await mkdir(join(outDir, 'figures'), { recursive: true });
   for (const f of built.files) await writeFile(join(outDir, f.name), f.data);

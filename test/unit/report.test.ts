@@ -11,6 +11,7 @@ import { collectRuns } from '../../src/report/collect.ts';
 import { compareSummaries, loadSummary } from '../../src/report/compare.ts';
 import { scalingFits } from '../../src/report/scalingFits.ts';
 import { writeReport } from '../../src/report/report.ts';
+import { parquetReadObjects } from 'hyparquet';
 import { runCli } from '../helpers/services.ts';
 import { syntheticLayer, syntheticRow, writeSyntheticEvaluation } from '../helpers/syntheticResults.ts';
 
@@ -155,6 +156,35 @@ test('md, json and csv hold every model and every layer', async () => {
   assert.ok(json.messages.some((m) => m.includes('duo') && m.includes('too few points')));
   const csv = await readFile(join(dir, 'csv', 'results.csv'), 'utf8');
   assert.equal(csv.trim().split('\r\n').length, 1 + MODELS.length * LAYERS.length);
+});
+
+test('every per-sample row exports as CSV and as Parquet, with model, layer, dataset row and hash', async () => {
+  const out = join(dir, 'per-sample');
+  const r = await writeReport(results, { outDir: out, format: 'md', bootstrapResamples: 0, perSample: 'parquet' });
+  assert.ok(r.files.includes('samples.parquet'));
+  const bytes = await readFile(join(out, 'samples.parquet'));
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const rows = (await parquetReadObjects({ file })) as Array<Record<string, unknown>>;
+  // 7 models × 2 shards × 6 rows × 3 layers, read back by hyparquet.
+  assert.equal(rows.length, MODELS.length * 12 * LAYERS.length);
+  const i = 2;
+  const expected = Math.log(layerSummary(MODELS[i], 'block.0', 1).metrics.erankOfMeanEntropy!) + 0.05 * Math.sin(6 + 3 + i);
+  const row = rows.find((x) => x.model === MODELS[i].name && x.layer === 'block.0' && x.row === 9)!;
+  assert.ok(Math.abs((row.entropy as number) - expected) < 1e-12, `${row.entropy} vs ${expected}`);
+  assert.equal(row.datasetSha256, 'cd'.repeat(32));
+  assert.equal(row.family, 'pico');
+  assert.equal(row.params, MODELS[i].params);
+  const csvOut = join(dir, 'per-sample-csv');
+  await writeReport(results, { outDir: csvOut, format: 'md', bootstrapResamples: 0, perSample: 'csv' });
+  const csv = (await readFile(join(csvOut, 'samples.csv'), 'utf8')).trim().split('\r\n');
+  assert.equal(csv.length, 1 + rows.length);
+  assert.ok(csv[0].startsWith('model,family,params,dataset,datasetSha256,layer,relativeDepth,row,'));
+  const cli = await runCli(['report', results, '-o', join(dir, 'per-sample-cli'), '--format', 'md', '--bootstrap', '0', '--per-sample', 'csv']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /samples\.csv/);
+  const bad = await runCli(['report', results, '-o', join(dir, 'x'), '--per-sample', 'xlsx']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--per-sample must be csv or parquet, got xlsx/);
 });
 
 test('compare lines up two evaluations layer by layer with absolute and relative differences', async () => {
