@@ -1,6 +1,7 @@
 // The `entroscope` command.
 import { Command } from 'commander';
 import { registerCompare } from './commands/compare.ts';
+import { registerExport } from './commands/export.ts';
 import { registerLayers } from './commands/layers.ts';
 import { registerReport } from './commands/report.ts';
 import { registerRun } from './commands/run.ts';
@@ -23,6 +24,7 @@ registerLayers(program);
 registerUntrain(program);
 registerReport(program);
 registerCompare(program);
+registerExport(program);
 
 try {
   await program.parseAsync(process.argv);

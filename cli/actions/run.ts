@@ -10,6 +10,7 @@ import { storeUri } from '../../src/store/openStore.ts';
 import { sha256Json } from '../../src/io/hash.ts';
 import { chunkProgressQuery, evaluationWorkflow, progressQuery, type EvaluationProgress, type EvaluationResult } from '../../workflows/evaluation.ts';
 import { formatTable } from '../format.ts';
+import { onnxModelFor } from '../../src/model/hfExport.ts';
 
 export interface RunOptions {
   model?: string;
@@ -49,7 +50,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
   const stateDir = resolve(opts.stateDir);
   const spec = parseEvaluationSpec({
     // s3:// locations stay URIs; local paths become absolute, as workers see them.
-    model: localOrUri(opts.model ?? defaults.model()),
+    // A Hugging Face checkpoint folder is exported once (optimum) into the cache and evaluated from there.
+    model: await onnxModelFor(localOrUri(opts.model ?? defaults.model())),
     data: localOrUri(opts.data ?? defaults.data()),
     format: opts.format,
     textField: opts.textField,

@@ -1,5 +1,6 @@
 // `entroscope layers MODEL`: the hidden-state taps a model offers (embedding output, each block's
-// output, final norm, last), found from its ONNX graph (src/model/onnxTaps.ts).
+// output, final norm, last) with their Hugging Face hidden_states index, found from its ONNX graph
+// (src/model/onnxTaps.ts).
 //
 //   entroscope layers MODEL                  a table: name, tensor, shape
 //   entroscope layers MODEL --layers 0,3,last  only those (an unknown name lists the valid ones)
@@ -50,16 +51,18 @@ export function registerLayers(program: Command): void {
           layout: taps.layout,
           blocks: taps.blocks,
           ...(taps.logits ? { logits: taps.logits } : {}),
-          layers: shown.map((t) => ({ name: t.name, tensor: t.tensor, shape: t.shape })),
+          ...(taps.diagnosis ? { diagnosis: taps.diagnosis } : {}),
+          layers: shown.map((t) => ({ name: t.name, hfIndex: t.hfIndex ?? null, tensor: t.tensor, shape: t.shape })),
         };
         process.stdout.write(JSON.stringify(out, null, 2) + '\n');
         return;
       }
       process.stdout.write(
         `${onnxPath}: ${taps.blocks} blocks, ${taps.layout}${taps.logits ? `, logits output ${taps.logits}` : ''}\n` +
+          (taps.diagnosis ? `no layers found: ${taps.diagnosis}; name tensors with --layers tensor:NAME\n` : '') +
           formatTable(
-            ['layer', 'tensor', 'shape'],
-            shown.map((t) => [t.name, t.tensor, `[${t.shape.join(', ')}]`]),
+            ['layer', 'hf index', 'tensor', 'shape'],
+            shown.map((t) => [t.name, t.hfIndex === undefined ? '' : String(t.hfIndex), t.tensor, `[${t.shape.join(', ')}]`]),
           ),
       );
     });

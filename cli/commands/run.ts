@@ -7,7 +7,7 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('evaluate one model on one dataset (embedded Temporal + local store unless configured)')
-    .option('--model <path>', 'model folder (model.onnx + tokenizer.json) or .onnx file', undefined)
+    .option('--model <path>', 'model folder (model.onnx + tokenizer.json), .onnx file, s3:// URI, or a Hugging Face checkpoint folder (exported once with optimum)', undefined)
     .option('--data <path>', 'dataset: .jsonl, .csv, .tsv, .parquet, .arrow (optionally .gz), or a folder of .txt files', undefined)
     .option('--format <fmt>', 'dataset format when the extension does not say: jsonl|json|csv|tsv|parquet|arrow|txt')
     .option('--text-field <name>', 'field holding the text (default: text)')

@@ -2,18 +2,15 @@
 // `output_hidden_states` would return, found from the graph alone, and a rewrite that exposes them
 // as extra graph outputs (cached by model hash) so no re-export is needed.
 //
-// Heuristic. Transformers normalise the residual stream with a norm per sub-layer, so the norms
-// (LayerNormalization / RMSNormalization ops, or their decomposed exports: ReduceMean → Sub → … →
-// Div → Mul(γ) → Add(β), and Pow(x,2) → ReduceMean → … → Mul(x, ·) → Mul(γ)) are found in
-// topological order: n₀ … n_K. Norms reading the same tensor (parallel attention + MLP) count once.
-// Then:
-//   post-norm (BERT: n₁ reads Add(·, output of n₀)): embeddings = out(n₀), block.i = out(n_{c(i+1)}),
-//     no separate final norm;
-//   pre-norm (GPT-2, Llama: n₁ reads Add(·, input of n₀)): embeddings = in(n₀),
-//     block.i = in(n_{c(i+1)}) (the residual stream), final = out(n_K) (the final norm);
-// with c = norms per block = K / L, L = number of attention blocks (Softmax or fused attention ops).
-// `last` is the model's hidden-state output (`last_hidden_state`, else the first rank-3 float output
-// that is not `logits`), else `final`.
+// Found by data flow, not by op patterns: the residual stream is walked through its residual
+// additions (residualStream.ts), so exporter details (no-op Casts, Identity, Constant nodes,
+// decomposed norms, int8 and fp16 graphs) do not hide it. Names and Hugging Face indices:
+//   embeddings  = hidden_states[0]  (the stream before the first block)
+//   block.i     = hidden_states[i+1] for i < L−1: the stream after block i
+//   block.{L−1} = the stream after the last block; pre-norm models: before the final norm (no HF index)
+//   final       = hidden_states[L] of pre-norm models: after the final norm (the LM head's input)
+//   last        = the model's hidden-state output (`last_hidden_state`), else `final`
+// A tensor can also be named directly: `tensor:NAME`.
 //
 // Merged KV-cache decoders (optimum's decoder_model_merged.onnx) hide the decoder inside an `If` on
 // the graph input `use_cache_branch`. OnnxModel always feeds it false, so before the analysis and
@@ -24,13 +21,13 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import { sha256, sha256File } from '../io/hash.ts';
+import { DataFlow, lmHeadInput, residualStream } from './residualStream.ts';
 import {
   DataType,
   decodeModel,
   encodeModel,
   externalDataFiles,
   readModel,
-  tensorDims,
   tensorValueInfo,
   valueInfoDims,
   valueInfoElemType,
@@ -52,6 +49,8 @@ export interface LayerTap {
   elemType: number;
   /** Already a graph output (no rewrite needed to read it). */
   isOutput: boolean;
+  /** Its index in Hugging Face's `output_hidden_states`, when it has one. */
+  hfIndex?: number;
 }
 
 export interface ModelTaps {
@@ -68,134 +67,19 @@ export interface ModelTaps {
    * the padding: such models must run one sample at a time to be batch-size invariant.
    */
   batchCoupled: boolean;
+  /** Why no layers were found (layout `unknown`). */
+  diagnosis?: string;
 }
 
-interface Norm {
-  /** First node of the pattern (topological position). */
-  at: number;
-  input: string;
-  output: string;
-  scale?: string;
-  bias?: string;
-}
-
-const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization']);
-const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 const ATTENTION_OPS = new Set(['Softmax', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention']);
 const DYNAMIC_QUANT_OPS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
-
-class GraphIndex {
-  readonly producer = new Map<string, number>();
-  readonly consumers = new Map<string, number[]>();
-  readonly initializers: Set<string>;
-  constructor(readonly graph: GraphProto) {
-    graph.node.forEach((n, i) => {
-      for (const o of n.output) if (o) this.producer.set(o, i);
-      for (const x of n.input) {
-        if (!x) continue;
-        const list = this.consumers.get(x);
-        if (list) list.push(i);
-        else this.consumers.set(x, [i]);
-      }
-    });
-    this.initializers = new Set(graph.initializer.map((t) => t.name ?? ''));
-  }
-  node(i: number): NodeProto {
-    return this.graph.node[i];
-  }
-  producerOf(tensor: string): NodeProto | undefined {
-    const i = this.producer.get(tensor);
-    return i === undefined ? undefined : this.graph.node[i];
-  }
-  consumersOf(tensor: string): NodeProto[] {
-    return (this.consumers.get(tensor) ?? []).map((i) => this.graph.node[i]);
-  }
-  /** The only consumer of `tensor` with op `op`, if it has exactly one consumer. */
-  soleConsumer(tensor: string, op: string): NodeProto | undefined {
-    const cs = this.consumersOf(tensor);
-    return cs.length === 1 && cs[0].op_type === op ? cs[0] : undefined;
-  }
-}
-
-function otherInput(n: NodeProto, x: string): string | undefined {
-  return n.input.length === 2 ? (n.input[0] === x ? n.input[1] : n.input[1] === x ? n.input[0] : undefined) : undefined;
-}
-
-/** Follows an optional γ multiply and β add after a normalised tensor. */
-function affineTail(g: GraphIndex, y: string): { output: string; scale?: string; bias?: string } {
-  let scale: string | undefined;
-  let bias: string | undefined;
-  const mul = g.soleConsumer(y, 'Mul');
-  if (mul && g.initializers.has(otherInput(mul, y) ?? '')) {
-    scale = otherInput(mul, y);
-    y = mul.output[0];
-    const add = g.soleConsumer(y, 'Add');
-    if (add && g.initializers.has(otherInput(add, y) ?? '')) {
-      bias = otherInput(add, y);
-      y = add.output[0];
-    }
-  }
-  return { output: y, scale, bias };
-}
-
-function findNorms(g: GraphIndex): Norm[] {
-  const norms: Norm[] = [];
-  g.graph.node.forEach((n, i) => {
-    if (NORM_OPS.has(n.op_type)) {
-      norms.push({ at: i, input: n.input[0], output: n.output[0], scale: n.input[1], bias: n.input[2] });
-    } else if (SKIP_NORM_OPS.has(n.op_type)) {
-      // Fused residual add + norm: the residual stream is the optional 4th output.
-      if (n.output[3]) norms.push({ at: i, input: n.output[3], output: n.output[0], scale: n.input[2], bias: n.input[3] });
-    } else if (n.op_type === 'ReduceMean') {
-      const x = n.input[0];
-      // LayerNorm: Sub(x, mean(x)) → Div(·, sqrt(var + eps)) → Mul(γ) → Add(β).
-      const sub = g.consumersOf(x).find((c) => c.op_type === 'Sub' && c.input[0] === x && c.input[1] === n.output[0]);
-      if (sub) {
-        const div = g.consumersOf(sub.output[0]).find((c) => c.op_type === 'Div' && c.input[0] === sub.output[0]);
-        if (div) norms.push({ at: i, input: x, ...affineTail(g, div.output[0]) });
-        return;
-      }
-      // RMSNorm: mean(Pow(x, 2)) → Add(eps) → Sqrt → Div(1, ·) | Reciprocal | Rsqrt → Mul(x, ·) → Mul(γ).
-      const pow = g.producerOf(x);
-      if (pow?.op_type !== 'Pow') return;
-      const base = pow.input[0];
-      let frontier = [n.output[0]];
-      for (let step = 0; step < 5 && frontier.length > 0; step++) {
-        const next: string[] = [];
-        for (const t of frontier) {
-          for (const c of g.consumersOf(t)) {
-            if (c.op_type === 'Mul' && c.input.includes(base) && c.input.includes(t)) {
-              const castIn = g.producerOf(base);
-              const input = castIn?.op_type === 'Cast' ? castIn.input[0] : base;
-              let y = c.output[0];
-              const cast = g.soleConsumer(y, 'Cast');
-              if (cast) y = cast.output[0];
-              norms.push({ at: i, input, ...affineTail(g, y) });
-              return;
-            }
-            next.push(...c.output);
-          }
-        }
-        frontier = next;
-      }
-    }
-  });
-  return norms.sort((a, b) => a.at - b.at);
-}
-
-/** The initialisers that are norm scales (γ) and norm biases (β), found as findTaps finds norms. */
-export function normParameters(model: ModelProto): { scales: Set<string>; biases: Set<string> } {
-  const norms = findNorms(new GraphIndex(model.graph));
-  const names = (xs: Array<string | undefined>) => new Set(xs.filter((x): x is string => !!x));
-  return { scales: names(norms.map((n) => n.scale)), biases: names(norms.map((n) => n.bias)) };
-}
 
 /** The model's own hidden-state output, as OnnxModel has always chosen it. */
 function hiddenOutput(graph: GraphProto): { name: string; dims?: Array<number | string>; elemType?: number } | undefined {
   const rank3 = graph.output.filter((o) => {
     const dims = valueInfoDims(o);
     const t = valueInfoElemType(o);
-    return o.name !== 'logits' && (t === undefined || t === DataType.FLOAT) && (dims === undefined || dims.length === 3);
+    return o.name !== 'logits' && (t === undefined || t === DataType.FLOAT || t === DataType.FLOAT16) && (dims === undefined || dims.length === 3);
   });
   const o = rank3.find((x) => x.name === 'last_hidden_state') ?? rank3[0];
   return o && { name: o.name, dims: valueInfoDims(o), elemType: valueInfoElemType(o) };
@@ -234,87 +118,131 @@ export function withoutCacheBranch(model: ModelProto): ModelProto {
   return { ...model, graph: { ...graph, node, initializer } };
 }
 
-/** Lists the hidden-state taps a model offers (see the file comment for the heuristic). */
-export function findTaps(model: ModelProto): ModelTaps {
+/** What the graph alone cannot say: the block count and width from the model's config.json. */
+export interface TapHints {
+  /** `num_hidden_layers` (or n_layer, num_layers). */
+  blocks?: number;
+  /** `hidden_size` (or n_embd, d_model). */
+  hiddenSize?: number;
+}
+
+/**
+ * Lists the hidden-state taps a model offers, numbered as Hugging Face's output_hidden_states:
+ * the residual stream is walked through its additions (residualStream.ts), grouped into blocks
+ * (additions per block = additions / blocks, blocks from config.json or the attention ops), and
+ * the last index is the final hidden state (the LM head's input or `last_hidden_state`).
+ */
+export function findTaps(model: ModelProto, hints: TapHints = {}): ModelTaps {
   const graph = withoutCacheBranch(model).graph;
-  const g = new GraphIndex(graph);
+  const flow = new DataFlow(graph);
   const outputs = new Set(graph.output.map((o) => o.name));
   const logits = graph.output.find((o) => o.name === 'logits')?.name;
-  const initDims = new Map(graph.initializer.map((t) => [t.name ?? '', tensorDims(t)]));
-  const initType = new Map(graph.initializer.map((t) => [t.name ?? '', t.data_type ?? 0]));
   const inputIds = graph.input.find((i) => i.name === 'input_ids') ?? graph.input[0];
   const [batchDim, seqDim] = (inputIds && valueInfoDims(inputIds)) ?? ['batch', 'sequence'];
   const hidden = hiddenOutput(graph);
-
-  // Norms, deduplicated by what they read (parallel residual blocks normalise one tensor twice).
-  const seen = new Set<string>();
-  const norms = findNorms(g).filter((n) => (seen.has(n.input) ? false : (seen.add(n.input), true)));
-  const blocks = graph.node.filter((n) => ATTENTION_OPS.has(n.op_type)).length;
-  const hiddenSize =
-    norms.map((n) => initDims.get(n.scale ?? '')).find((d) => d?.length === 1)?.[0] ??
-    (typeof hidden?.dims?.[2] === 'number' ? hidden.dims[2] : 'hidden');
-  const elemType = initType.get(norms[0]?.scale ?? '') || hidden?.elemType || DataType.FLOAT;
-  const tap = (name: string, tensor: string): LayerTap => ({
+  const hiddenSize = hints.hiddenSize ?? (typeof hidden?.dims?.[2] === 'number' ? hidden.dims[2] : 'hidden');
+  const tap = (name: string, tensor: string, hfIndex?: number): LayerTap => ({
     name,
     tensor,
     shape: [batchDim, seqDim, hiddenSize],
-    elemType,
+    elemType: flow.types.get(tensor) ?? DataType.FLOAT,
     isOutput: outputs.has(tensor),
+    ...(hfIndex !== undefined ? { hfIndex } : {}),
   });
 
+  const stream = residualStream(flow);
+  const attentionOps = graph.node.filter((n) => ATTENTION_OPS.has(n.op_type)).length;
+  const blocks = hints.blocks ?? attentionOps;
+  const blocksFrom = hints.blocks !== undefined ? 'config.json' : `${attentionOps} attention ops (Softmax / Attention)`;
+  const finalTensor = hidden?.name ?? (logits ? lmHeadInput(flow, logits) : undefined);
+  const R = stream.additions;
+  const perBlock = blocks > 0 && R > 0 && R % blocks === 0 ? R / blocks : 0;
   let layout: ModelTaps['layout'] = 'unknown';
+  let diagnosis: string | undefined;
   const taps: LayerTap[] = [];
-  const K = norms.length - 1; // norms after the first
-  const perBlock = blocks > 0 && K > 0 && K % blocks === 0 ? K / blocks : 0;
   if (perBlock > 0) {
-    const feed = g.producerOf(norms[1].input);
-    const reads = new Set(feed?.op_type === 'Add' ? feed.input : [norms[1].input]);
-    if (reads.has(norms[0].output)) layout = 'post-norm';
-    else if (reads.has(norms[0].input)) layout = 'pre-norm';
+    layout = stream.postNorm ? 'post-norm' : 'pre-norm';
+    taps.push(tap('embeddings', stream.states[0], 0));
+    for (let i = 0; i < blocks; i++) {
+      const last = i === blocks - 1;
+      if (layout === 'post-norm' && last) taps.push(tap(`block.${i}`, finalTensor ?? stream.states[R], blocks));
+      else {
+        // A pre-norm model's last residual is not an HF hidden state when a final norm follows it.
+        const hasFinal = layout === 'pre-norm' && finalTensor !== undefined && finalTensor !== stream.states[R];
+        taps.push(tap(`block.${i}`, stream.states[perBlock * (i + 1)], last && hasFinal ? undefined : i + 1));
+      }
+    }
+    if (layout === 'pre-norm' && finalTensor && finalTensor !== stream.states[R]) taps.push(tap('final', finalTensor, blocks));
+  } else {
+    diagnosis =
+      R === 0
+        ? 'no residual addition (Add(x, f(x))) found in the graph'
+        : `found ${R} residual additions starting at ${stream.states[0]}, which do not divide into ${blocks} blocks (from ${blocksFrom})`;
   }
-  if (layout === 'post-norm') {
-    taps.push(tap('embeddings', norms[0].output));
-    for (let i = 0; i < blocks; i++) taps.push(tap(`block.${i}`, norms[perBlock * (i + 1)].output));
-  } else if (layout === 'pre-norm') {
-    taps.push(tap('embeddings', norms[0].input));
-    for (let i = 0; i < blocks; i++) taps.push(tap(`block.${i}`, norms[perBlock * (i + 1)].input));
-    taps.push(tap('final', norms[K].output));
-  }
-  const lastTensor = hidden?.name ?? taps.find((t) => t.name === 'final')?.tensor;
-  if (lastTensor) taps.push({ ...tap('last', lastTensor), ...(hidden?.dims ? { shape: hidden.dims } : {}) });
+  if (finalTensor) taps.push({ ...tap('last', finalTensor), ...(hidden?.dims ? { shape: hidden.dims } : {}) });
   const batchCoupled = graph.node.some((n) => DYNAMIC_QUANT_OPS.has(n.op_type));
-  return { taps, blocks: layout === 'unknown' ? 0 : blocks, layout, ...(logits ? { logits } : {}), batchCoupled };
+  return {
+    taps,
+    blocks: layout === 'unknown' ? 0 : blocks,
+    layout,
+    ...(logits ? { logits } : {}),
+    batchCoupled,
+    ...(diagnosis ? { diagnosis } : {}),
+  };
 }
 
 /**
  * Resolves a layer request to taps: `last`, `all` (every distinct tap: embeddings, blocks, final),
- * tap names, or Hugging Face hidden_states indices (`0` = embeddings, `i` = block.{i-1}).
- * An unknown name is an InputError listing the names that exist.
+ * tap names, Hugging Face hidden_states indices (`0` = embeddings, `i` = output of block i−1, the
+ * last index = `final`, after the final norm), or `tensor:NAME` (any graph tensor, checked when
+ * the graph is rewritten). An unknown name is an InputError listing the names that exist.
  */
 export function resolveLayers(model: ModelTaps, requested: readonly string[], source: string): LayerTap[] {
   const byName = new Map(model.taps.map((t) => [t.name, t]));
+  const byIndex = new Map(model.taps.filter((t) => t.hfIndex !== undefined && t.name !== 'last').map((t) => [t.hfIndex!, t]));
   const out: LayerTap[] = [];
   const add = (t: LayerTap) => {
     if (!out.some((o) => o.name === t.name)) out.push(t);
   };
+  const offered = () =>
+    model.taps.length === 0
+      ? `none were found (${model.diagnosis ?? 'structure not recognised'}); name graph tensors with tensor:NAME`
+      : model.taps.map((x) => x.name).join(', ') + (model.blocks > 0 ? ` (or hidden_states indices 0…${model.blocks})` : '');
   for (const raw of requested.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean)) {
+    if (raw.startsWith('tensor:') && raw.length > 'tensor:'.length) {
+      const tensor = raw.slice('tensor:'.length);
+      const shape = model.taps[0]?.shape ?? ['batch', 'sequence', 'hidden'];
+      add({ name: raw, tensor, shape, elemType: DataType.FLOAT, isOutput: false });
+      continue;
+    }
     if (raw === 'all') {
+      if (model.taps.length === 0) throw new InputError(`model ${source}: cannot list its layers for "all": ${offered()}`);
       model.taps.filter((t) => t.name !== 'last' || model.taps.length === 1).forEach(add);
       continue;
     }
-    let name = raw;
-    if (/^\d+$/.test(raw)) name = Number(raw) === 0 ? 'embeddings' : `block.${Number(raw) - 1}`;
-    const t = byName.get(name);
-    if (!t) {
-      throw new InputError(
-        `model ${source} has no layer "${raw}"; layers it offers: ${model.taps.map((x) => x.name).join(', ')}` +
-          (model.blocks > 0 ? ` (or hidden_states indices 0…${model.blocks})` : ''),
-      );
-    }
+    const t = /^\d+$/.test(raw) ? byIndex.get(Number(raw)) : byName.get(raw);
+    if (!t) throw new InputError(`model ${source} has no layer "${raw}"; layers it offers: ${offered()}`);
     add(t);
   }
-  if (out.length === 0) throw new InputError(`no layers requested for ${source}`);
+  if (out.length === 0) throw new InputError(`no layers requested for ${source} (give names, indices, all, or tensor:NAME)`);
   return out;
+}
+
+/** The block count and width a model's config.json states (for findTaps). */
+export function tapHints(onnxPath: string): TapHints {
+  const file = join(dirname(onnxPath), 'config.json');
+  if (!existsSync(file)) return {};
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const text = (config.text_config ?? config) as Record<string, unknown>;
+  const num = (...keys: string[]) => keys.map((k) => text[k]).find((v): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0);
+  const blocks = num('num_hidden_layers', 'n_layer', 'num_layers');
+  const hiddenSize = num('hidden_size', 'n_embd', 'd_model');
+  return { ...(blocks ? { blocks } : {}), ...(hiddenSize ? { hiddenSize } : {}) };
 }
 
 // ---- the rewrite --------------------------------------------------------------------------------
@@ -346,8 +274,8 @@ export interface TappedModel {
 
 /**
  * Lists a model's taps, cached beside its tapped variants under
- * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v3.json` so later loads skip decoding the graph (v3:
- * merged KV-cache decoders are listed through their else_branch).
+ * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v4-<config hints hash>.json` so later loads skip
+ * decoding the graph (v4: found by the residual stream, with Hugging Face indices).
  */
 export interface TapListing {
   taps: ModelTaps;
@@ -377,11 +305,12 @@ export async function modelTaps(onnxPath: string, opts: { cacheDir?: string } = 
 
 async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise<TapListing> {
   const hash = await sha256File(onnxPath);
+  const hints = tapHints(onnxPath);
   const dir = join(cacheDir ?? cacheRoot(), 'tapped', hash);
-  const listing = join(dir, 'taps.v3.json');
+  const listing = join(dir, `taps.v4-${sha256(JSON.stringify(hints)).slice(0, 8)}.json`);
   if (existsSync(listing)) return { taps: JSON.parse(readFileSync(listing, 'utf8')) as ModelTaps, sha256: hash };
   const model = readModel(onnxPath);
-  const taps = findTaps(model);
+  const taps = findTaps(model, hints);
   mkdirSync(dir, { recursive: true });
   writeFileAtomic(listing, new TextEncoder().encode(JSON.stringify(taps, null, 2)));
   return { taps, sha256: hash, model };
@@ -406,6 +335,17 @@ export async function tappedModel(
   const path = join(dir, `${sha256(JSON.stringify(tensors)).slice(0, 16)}.onnx`);
   if (!existsSync(path)) {
     const model = listed.model ?? decodeModel(readFileSync(onnxPath), onnxPath);
+    const named = taps.filter((t) => t.name.startsWith('tensor:'));
+    if (named.length > 0) {
+      const flow = new DataFlow(withoutCacheBranch(model).graph);
+      for (const t of named) {
+        if (!flow.producer.has(t.tensor) && !flow.graph.input.some((i) => i.name === t.tensor)) {
+          const near = [...flow.producer.keys()].filter((k) => k.includes(t.tensor.split('/').pop() ?? t.tensor)).slice(0, 5);
+          throw new InputError(`model ${onnxPath} has no tensor "${t.tensor}"` + (near.length ? `; similar: ${near.join(', ')}` : ''));
+        }
+        t.elemType = flow.types.get(t.tensor) ?? DataType.FLOAT;
+      }
+    }
     mkdirSync(dir, { recursive: true });
     for (const f of externalDataFiles(model)) {
       const link = join(dir, f);

@@ -22,7 +22,7 @@ import { InputError } from '../errors.ts';
 import { sha256, sha256File } from '../io/hash.ts';
 import { resolveModelFiles } from './modelRef.ts';
 import { normalSampler } from './tinyTransformer.ts';
-import { normParameters } from './onnxTaps.ts';
+import { normParameters } from './normParameters.ts';
 import {
   DataType,
   getMetadata,

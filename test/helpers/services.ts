@@ -13,6 +13,8 @@ export function requireEnv(name: string): string {
 
 export const cacheDir = process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope');
 export const pythonBin = join(cacheDir, 'venv', 'bin', 'python');
+/** The Hugging Face stack (torch, transformers, optimum: infra/install-hf.sh), for the PyTorch oracles. */
+export const hfPythonBin = join(cacheDir, 'hf-venv', 'bin', 'python');
 export const modelDir = (name: string): string => join(cacheDir, 'models', name);
 
 export async function ensureBucket(bucket: string): Promise<void> {
@@ -27,9 +29,9 @@ export async function ensureBucket(bucket: string): Promise<void> {
 }
 
 /** Runs a Python oracle script with JSON on stdin; returns its JSON output. */
-export function runOracle<T>(script: string, input: unknown): Promise<T> {
+export function runOracle<T>(script: string, input: unknown, python = pythonBin): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(pythonBin, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
