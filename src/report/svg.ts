@@ -92,17 +92,24 @@ export function linearTicks(lo: number, hi: number, target = 5): number[] {
   return out;
 }
 
-/** Powers of ten in [lo, hi]; with 1, 2, 5 multiples when the range spans under two decades. */
+/** Powers of ten in [lo, hi]; with 1, 2, 5 multiples when the range spans under two decades, every multiple under one. */
 export function logTicks(lo: number, hi: number): number[] {
+  // Under a decade, 1, 2, 5 may leave one tick (3.1M–6.6M holds only 5M): then every integer multiple.
+  const wide = logTicksWith(lo, hi, Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1]);
+  if (wide.length >= 3 || Math.log10(hi / lo) >= 1) return wide.length >= 2 ? wide : [lo, hi];
+  const fine = logTicksWith(lo, hi, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  return fine.length >= 2 ? fine : [lo, hi];
+}
+
+function logTicksWith(lo: number, hi: number, multiples: number[]): number[] {
   const out: number[] = [];
-  const multiples = Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1];
   for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
     for (const m of multiples) {
       const v = m * Math.pow(10, k);
       if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
     }
   }
-  return out.length >= 2 ? out : [lo, hi];
+  return out;
 }
 
 function extent(values: number[]): [number, number] {

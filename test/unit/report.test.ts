@@ -11,6 +11,7 @@ import { collectRuns } from '../../src/report/collect.ts';
 import { compareSummaries, loadSummary } from '../../src/report/compare.ts';
 import { scalingFits } from '../../src/report/scalingFits.ts';
 import { writeReport } from '../../src/report/report.ts';
+import { linearTicks, logTicks, tickLabels } from '../../src/report/svg.ts';
 import { parquetReadObjects } from 'hyparquet';
 import { runCli } from '../helpers/services.ts';
 import { syntheticLayer, syntheticRow, writeSyntheticEvaluation } from '../helpers/syntheticResults.ts';
@@ -223,4 +224,13 @@ test('the CLI: report writes the page, compare prints the differences (and --jso
   const bad = await runCli(['report', join(dir, 'nothing-here'), '-o', join(dir, 'x')]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no evaluation results/);
+});
+
+test('axis ticks: every tick labelled apart, and a sub-decade log axis gets inner ticks', () => {
+  assert.deepEqual(logTicks(3.09e6, 6.62e6), [4e6, 5e6, 6e6]);
+  assert.deepEqual(logTicks(1e5, 1e8), [1e5, 1e6, 1e7, 1e8]);
+  const labels = tickLabels([12, 12.05, 12.1, 12.15]);
+  assert.equal(new Set(labels).size, 4, labels.join(', '));
+  assert.deepEqual(labels, ['12', '12.05', '12.1', '12.15']);
+  assert.deepEqual(linearTicks(0, 0.3, 3), [0, 0.1, 0.2, 0.3]);
 });
