@@ -82,6 +82,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             {
               spec: {
                 model: m.model,
+                ...(m.name ? { modelName: m.name } : {}),
                 family: m.family,
                 params: m.params,
                 ...d,

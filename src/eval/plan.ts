@@ -116,7 +116,8 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     kind: 'text',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
     spec,
-    model: { ...files, onnxSha256, tokenizerSha256, params, blocks: listing.taps.blocks },
+    // The display name; the store key above keeps the file's name, so renaming a model reuses its shards.
+    model: { ...files, name: spec.modelName && !spec.untrainedTwin ? spec.modelName : files.name, onnxSha256, tokenizerSha256, params, blocks: listing.taps.blocks },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
     configSha256,
