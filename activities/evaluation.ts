@@ -335,6 +335,7 @@ export async function summarize(input: {
         tokenizerSha256: plan.model.tokenizerSha256,
         ...(plan.spec.family ? { family: plan.spec.family } : {}),
         params: plan.model.params,
+        ...('blocks' in plan.model && plan.model.blocks ? { blocks: plan.model.blocks } : {}),
         ...(plan.spec.untrainedTwin ? { untrainedTwin: true } : {}),
       },
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },

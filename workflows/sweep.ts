@@ -82,6 +82,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             {
               spec: {
                 model: m.model,
+                ...(m.name ? { modelName: m.name } : {}),
                 family: m.family,
                 params: m.params,
                 ...d,
@@ -105,6 +106,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         });
         e.status = 'completed';
         e.prefix = r.prefix;
+        e.shardsTotal = r.shardsTotal;
+        e.shardsComputed = r.shardsExtracted;
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);

@@ -187,7 +187,7 @@ export function printResult(r: RunResult): void {
   const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
   const withLoss = s.layers.some((l) => l.meanLoss !== null);
   const withDiff = s.layers.some((l) => l.diffErank);
-  const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'];
+  const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanErank', 'meanNormalizedEntropy', 'pooledErank'];
   process.stdout.write(
     formatTable(
       [...header, ...(withLoss ? ['meanLoss'] : []), ...(withDiff ? ['diffErank', 'erank ratio'] : []), ...(withDiff && withLoss ? ['ΔL'] : [])],
@@ -195,7 +195,7 @@ export function printResult(r: RunResult): void {
         const m = l.metrics;
         return [
           s.model.name, l.layer, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy),
-          fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2),
+          fmt(m.erankOfMeanEntropy, 2), fmt(m.meanErank, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2),
           ...(withLoss ? [fmt(l.meanLoss)] : []),
           ...(withDiff ? [fmt(l.diffErank?.diffErank ?? null, 3), fmt(l.diffErank?.ratio ?? null)] : []),
           ...(withDiff && withLoss ? [fmt(l.reducedLoss ?? null)] : []),

@@ -62,6 +62,8 @@ export const EvaluationSpecSchema = z.strictObject({
   reduceFanIn: z.number().int().min(2).max(1000).default(16),
   /** Seed for bootstrap intervals. */
   seed: z.number().int().nonnegative().default(0),
+  /** The model's name in summaries and reports (a sweep's `name:`; default the folder or .onnx file name). */
+  modelName: z.string().min(1).optional(),
   /** Model family (for scaling fits) and parameter count (counted from the graph when absent). */
   family: z.string().min(1).optional(),
   params: z.number().positive().optional(),

@@ -25,7 +25,16 @@ interface PlanCommon {
   prefix: string;
   spec: EvaluationSpec;
   /** Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. */
-  model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string; params: number };
+  model: {
+    name: string;
+    onnxPath: string;
+    tokenizerPath: string;
+    onnxSha256: string;
+    tokenizerSha256: string;
+    params: number;
+    /** Attention blocks in the graph (0: structure not recognised); absent in older plans. */
+    blocks?: number;
+  };
   /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
   layers: string[];
   /** Tokens kept per text: `spec.maxTokens`, else the model's limit (maxPositions.ts). */
@@ -114,7 +123,8 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     kind: 'text',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
     spec,
-    model: { ...files, onnxSha256, tokenizerSha256, params },
+    // The display name; the store key above keeps the file's name, so renaming a model reuses its shards.
+    model: { ...files, name: spec.modelName && !spec.untrainedTwin ? spec.modelName : files.name, onnxSha256, tokenizerSha256, params, blocks: listing.taps.blocks },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
     maxTokens,

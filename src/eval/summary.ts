@@ -37,6 +37,8 @@ export interface EvaluationSummary {
     tokenizerSha256: string;
     family?: string;
     params?: number;
+    /** Attention blocks found in the graph (0 or absent: unknown); places layers at relative depth. */
+    blocks?: number;
     /** The untrained twin of a Diff-eRank evaluation: a baseline, left out of scaling fits. */
     untrainedTwin?: boolean;
   };

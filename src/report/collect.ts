@@ -6,7 +6,7 @@ import { samplesFromArrow, type SampleRow } from '../arrow/sampleTable.ts';
 import { openStore } from '../store/openStore.ts';
 import { getJson, type ObjectStore } from '../store/store.ts';
 import type { EvaluationSummary } from '../eval/summary.ts';
-import { idSegment } from '../store/storeKey.ts';
+import { sweepFolder } from '../sweep/sweepFolder.ts';
 
 export interface CollectedRun {
   /** Key of the evaluation's folder in the store ('' when the location is the folder itself). */
@@ -45,7 +45,7 @@ export async function collectRuns(location: string, opts: { sweep?: string } = {
   const keys = await store.list('');
   let only: Set<string> | undefined;
   if (opts.sweep) {
-    const manifestKey = `sweeps/${idSegment(opts.sweep)}/manifest.json`;
+    const manifestKey = `sweeps/${sweepFolder(opts.sweep)}/manifest.json`;
     let manifest: { evaluations: Array<{ status: string; prefix?: string }> };
     try {
       manifest = await getJson(store, manifestKey);
