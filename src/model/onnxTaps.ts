@@ -74,11 +74,15 @@ export interface ModelTaps {
 const ATTENTION_OPS = new Set(['Softmax', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention']);
 const DYNAMIC_QUANT_OPS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
 
-/** The width of the token embedding table (a Gather of an initialiser by input_ids), if there is one. */
+/** The hidden width: of the token embedding table (a Gather of an initialiser by input_ids), else of `inputs_embeds`. */
 function embeddingWidth(graph: GraphProto): number | undefined {
   const dims = new Map(graph.initializer.map((t) => [t.name ?? '', (t.dims ?? []).map(Number)]));
   const table = graph.node.find((n) => n.op_type === 'Gather' && n.input[1] === 'input_ids' && dims.get(n.input[0])?.length === 2);
-  return table ? dims.get(table.input[0])![1] : undefined;
+  if (table) return dims.get(table.input[0])![1];
+  // Decoders fed embeddings (a vision-language model's LLM): the width of `inputs_embeds`.
+  const embeds = graph.input.find((i) => i.name === 'inputs_embeds');
+  const width = embeds && valueInfoDims(embeds)?.[2];
+  return typeof width === 'number' ? width : undefined;
 }
 
 /** The model's own hidden-state output, as OnnxModel has always chosen it. */
