@@ -48,6 +48,10 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
           ...common,
           activities,
           maxConcurrentActivityTaskExecutions: role === 'extraction' ? extraction : 2,
+          // Heartbeats reach the server (and a cancellation comes back) within seconds, not at 0.8 ×
+          // the heartbeat timeout: `cancel` stops running shards promptly.
+          maxHeartbeatThrottleInterval: '2 seconds',
+          defaultHeartbeatThrottleInterval: '2 seconds',
         }),
       );
     }

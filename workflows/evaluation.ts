@@ -20,7 +20,11 @@ export interface EvaluationResult {
   storeUri: string;
   /** Store key prefix of every output of this evaluation. */
   prefix: string;
+  /** This run's folder under the prefix, `runs/<run>/` (plan, summary, manifest). */
+  run: string;
   summaryUri: string;
+  /** Key of summary.json in the store. */
+  summaryKey: string;
   summary: EvaluationSummary;
   shardsTotal: number;
   /** Shards extracted by this run (the rest were already in the store). */
@@ -134,6 +138,8 @@ function expand(ranges: Array<[number, number]>, from: number, to: number): numb
 export interface ChunkInput {
   storeUri: string;
   prefix: string;
+  run: string;
+  allowMixedVersions: boolean;
   layers: string[];
   shardCount: number;
   /** Shards [first, last) of the evaluation. */
@@ -159,7 +165,7 @@ async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: numbe
   const result: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
   const extractShard = extraction(input.heartbeatSeconds);
   await slidingWindow(input.pending, input.window, async (shard) => {
-    const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, shard });
+    const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, shard, allowMixedVersions: input.allowMixedVersions });
     result.extracted++;
     result.samples += r.samples;
     result.tokens += r.tokens;
@@ -173,7 +179,7 @@ async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: numbe
       const lastNode = Math.ceil(input.last / width);
       const nodes = Array.from({ length: lastNode - firstNode }, (_, i) => firstNode + i);
       await slidingWindow(nodes, input.window, async (index) => {
-        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, layer, level, index, fanIn: input.fanIn });
+        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, layer, level, index, fanIn: input.fanIn });
       });
     }
   }
@@ -207,7 +213,8 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   const twin = input.spec.diffErank
     ? (async () => {
         const seed = input.spec.untrainSeed ?? 0;
-        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed });
+        // Written to the store (keyed by source hash, seed, init rule) and fetched by URI like any model.
+        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed, store: plan.storeUri });
         const child = await startChild(evaluationWorkflow, {
           workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
           args: [{ spec: { ...input.spec, model, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
@@ -232,7 +239,18 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     const first = c * chunkShards;
     const last = Math.min(first + chunkShards, plan.shardCount);
     const heartbeatSeconds = input.spec.heartbeatSeconds ?? 120;
-    const base = { storeUri: plan.storeUri, prefix: plan.prefix, layers: plan.layers, shardCount: plan.shardCount, levels, fanIn, window, heartbeatSeconds };
+    const base = {
+      storeUri: plan.storeUri,
+      prefix: plan.prefix,
+      run: plan.run,
+      allowMixedVersions: input.spec.allowMixedVersions ?? false,
+      layers: plan.layers,
+      shardCount: plan.shardCount,
+      levels,
+      fanIn,
+      window,
+      heartbeatSeconds,
+    };
     return { ...base, first, last, pending: expand(plan.pending, first, last) };
   };
   const count = (r: { samples: number; tokens: number }, shards: number): void => {
@@ -275,12 +293,12 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
       const next = Math.ceil(nodes / fanIn);
       const indices = Array.from({ length: next }, (_, i) => i);
       await slidingWindow(indices, window, (index) =>
-        reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index, fanIn }).then(() => undefined),
+        reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, layer, level, index, fanIn }).then(() => undefined),
       );
       nodes = next;
     }
     // The root, already built: the call (idempotent) returns its key.
-    grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index: 0, fanIn });
+    grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, layer, level, index: 0, fanIn });
   }
 
   const untrained = twin
@@ -288,7 +306,7 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     : undefined;
 
   progress.phase = 'summarising';
-  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams, untrained });
+  const { summaryUri, summaryKey, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
   progress.phase = 'done';
-  return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted };
 }

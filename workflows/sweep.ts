@@ -102,6 +102,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         });
         e.status = 'completed';
         e.prefix = r.prefix;
+        e.summaryKey = r.summaryKey;
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);
