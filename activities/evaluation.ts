@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { userErrorsFinal } from './userErrors.ts';
+import { withHeartbeat } from './heartbeat.ts';
 import { InputError } from '../src/errors.ts';
 import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
@@ -112,7 +113,7 @@ function toRanges(indices: number[]): IndexRanges {
 }
 
 export async function planShards(specInput: EvaluationSpecInput): Promise<PlanResult> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     let spec;
     try {
       spec = parseEvaluationSpec(specInput);
@@ -138,7 +139,7 @@ export async function planShards(specInput: EvaluationSpecInput): Promise<PlanRe
       layers: plan.layers,
       pending: toRanges(pending),
     };
-  });
+  }));
 }
 
 /** Runs a check once per key per process (runtime registration: one store round trip per evaluation). */
@@ -257,7 +258,7 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
  * an existing output is kept.
  */
 export async function reduceGrams(input: ReduceInput): Promise<string> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input);
     const output = keys.reduced(plan.prefix, input.fanIn, input.layer, input.level, input.index);
@@ -276,7 +277,7 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
     // Streamed: k inputs read batch by batch in lockstep, memory O(k × batch), not O(k × d²).
     await reduceGramFiles(store, inputs, output, { onBatch: () => Context.current().heartbeat() });
     return output;
-  });
+  }));
 }
 
 /**
@@ -332,7 +333,7 @@ export async function summarize(input: PlanRef & {
   /** The untrained twin's per-layer results, with `diffErank`. */
   untrained?: UntrainedLayer[];
 }): Promise<SummaryResult> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     const store = openStore(input.storeUri);
     const plan = await loadPlan(store, input);
     const { prefix, run } = plan;
@@ -428,5 +429,5 @@ export async function summarize(input: PlanRef & {
     // Shard files' sums come from their done.json, computed when they were written.
     await putJson(store, keys.manifest(prefix, run), { spec: plan.spec, versions: summary.versions, files });
     return { summaryUri: store.uriOf(summaryKey), summaryKey, summary };
-  });
+  }));
 }

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { userErrorsFinal } from './userErrors.ts';
+import { withHeartbeat } from './heartbeat.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
 import { cacheRoot } from '../src/model/onnxTaps.ts';
 import { UNTRAIN_RULE, untrainFiles } from '../src/model/untrain.ts';
@@ -34,7 +35,7 @@ export function untrainedTwinKey(sourceSha256: string, seed: number): string {
 }
 
 export async function prepareUntrainedTwin(input: { model: string; seed: number; store: string }): Promise<UntrainedTwin> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     const files = await localModelFiles(input.model); // an s3:// source is fetched into this worker's cache
     const sourceSha256 = await sha256File(files.onnxPath);
     const store = openStore(input.store);
@@ -53,5 +54,5 @@ export async function prepareUntrainedTwin(input: { model: string; seed: number;
     }
     const uri = store.uriOf(key);
     return { model: uri.startsWith('file://') ? fileURLToPath(uri) : uri, seed: input.seed, sourceSha256 };
-  });
+  }));
 }

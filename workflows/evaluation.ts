@@ -56,11 +56,15 @@ export const chunkProgressQuery = defineQuery<ChunkResult>('chunkProgress');
 
 const nonRetryableErrorTypes = ['InputError'];
 
-const { planShards, prepareUntrainedTwin } = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.extraction,
-  startToCloseTimeout: '30 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes },
-});
+/** Planning and the untrained twin; they heartbeat, so a dead worker's task moves on as a shard's does. */
+function preparation(heartbeatSeconds: number) {
+  return proxyActivities<typeof activities>({
+    taskQueue: TASK_QUEUES.extraction,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${heartbeatSeconds} seconds`,
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes },
+  });
+}
 
 /** Extraction, with the heartbeat timeout the spec asks for: how soon a dead worker's shard moves on. */
 function extraction(heartbeatSeconds: number) {
@@ -72,12 +76,15 @@ function extraction(heartbeatSeconds: number) {
   }).extractShard;
 }
 
-const { reduceGrams, summarize } = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.reduction,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
-});
+/** Reductions and the summary; they heartbeat every second (at least 10 s before a dead worker's task moves on). */
+function reduction(heartbeatSeconds: number) {
+  return proxyActivities<typeof activities>({
+    taskQueue: TASK_QUEUES.reduction,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: `${Math.max(10, heartbeatSeconds)} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
+  });
+}
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -164,6 +171,7 @@ export interface ChunkResult {
 async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: number; tokens: number }) => void): Promise<ChunkResult> {
   const result: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
   const extractShard = extraction(input.heartbeatSeconds);
+  const { reduceGrams } = reduction(input.heartbeatSeconds);
   await slidingWindow(input.pending, input.window, async (shard) => {
     const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, shard, allowMixedVersions: input.allowMixedVersions });
     result.extracted++;
@@ -207,6 +215,8 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   const progress: EvaluationProgress = { phase: 'planning', shardsTotal: 0, shardsDone: 0, shardsReused: 0, samples: 0, tokens: 0, runningChunks: [] };
   setHandler(progressQuery, () => progress);
 
+  const { planShards, prepareUntrainedTwin } = preparation(input.spec.heartbeatSeconds ?? 120);
+  const { reduceGrams, summarize } = reduction(input.spec.heartbeatSeconds ?? 120);
   const plan = await planShards(input.spec);
 
   // Diff-eRank: the untrained twin is evaluated as a child workflow, in parallel with this one.

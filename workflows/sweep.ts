@@ -95,6 +95,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
                 maxTokens: spec.maxTokens,
                 reduceFanIn: spec.reduceFanIn,
                 seed: spec.seed,
+                allowMixedVersions: spec.allowMixedVersions,
                 maxParallelShards: spec.concurrency.shards,
               },
             },

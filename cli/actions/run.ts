@@ -39,6 +39,7 @@ export interface RunOptions {
   imageTransform?: string;
   noiseSigma?: string;
   allowMixedVersions?: boolean;
+  heartbeatSeconds?: string;
 }
 
 /** A run's result; with an image perturbation, also the clean run it is compared with. */
@@ -73,6 +74,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     imageTransform: opts.imageTransform,
     noiseSigma: opts.noiseSigma === undefined ? undefined : Number(opts.noiseSigma),
     allowMixedVersions: opts.allowMixedVersions === true,
+    heartbeatSeconds: opts.heartbeatSeconds === undefined ? undefined : Number(opts.heartbeatSeconds),
   });
   return withTemporal({ temporal: opts.temporal, namespace: opts.namespace, stateDir, embeddedWorker: true }, async ({ client, workerStopped }) => {
     // A perturbed run is reported beside the clean one (evaluated too, or reused when stored).
@@ -89,7 +91,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult> {
   // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
   // The fan-in changes the reduced Grams' bits (summation order), so it is part of the identity.
-  const { maxParallelShards: _parallel, batchSize: _batch, allowMixedVersions: _allow, ...identity } = spec;
+  const { maxParallelShards: _parallel, batchSize: _batch, allowMixedVersions: _allow, heartbeatSeconds: _beat, ...identity } = spec;
   const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
   let handle;
   try {

@@ -42,7 +42,11 @@ export class ThreadPool {
   /** Threads started to replace dead ones (for tests and logs). */
   replacedThreads = 0;
 
-  constructor(readonly size: number) {
+  /** `entry`: the thread's boot script (default threadBoot.mjs; tests inject faults with their own). */
+  constructor(
+    readonly size: number,
+    private readonly entry: URL = new URL('./threadBoot.mjs', import.meta.url),
+  ) {
     for (let i = 0; i < size; i++) {
       const slot: Slot = { worker: undefined as unknown as Worker };
       this.startThread(slot);
@@ -51,7 +55,7 @@ export class ThreadPool {
   }
 
   private startThread(slot: Slot): void {
-    const worker = new Worker(new URL('./threadBoot.mjs', import.meta.url));
+    const worker = new Worker(this.entry);
     worker.unref();
     slot.worker = worker;
     slot.running = undefined;
@@ -80,7 +84,6 @@ export class ThreadPool {
       if (signal?.aborted) return reject(new TaskCancelledError());
       const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
       let queued: (() => void) | undefined;
-      let id: number | undefined;
       const onAbort = (): void => {
         Atomics.store(cancelFlag, 0, 1);
         if (queued) {
@@ -88,8 +91,6 @@ export class ThreadPool {
           if (i >= 0) this.queue.splice(i, 1);
         }
         // The caller is answered now; the thread's slot frees when the thread stops (between batches).
-        const p = id === undefined ? undefined : this.pending.get(id);
-        if (p) p.onProgress = undefined;
         reject(new TaskCancelledError());
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -97,8 +98,9 @@ export class ThreadPool {
       const start = (): void => {
         queued = undefined;
         const slot = this.slots.find((s) => s.running === undefined)!;
-        id = this.nextId++;
+        const id = this.nextId++;
         slot.running = id;
+        slot.worker.ref(); // a running task keeps the process alive; an idle pool does not
         this.pending.set(id, {
           resolve: (v) => (finish(), resolve(v as TaskOutput<T>)),
           reject: (e) => (finish(), reject(e)),
@@ -119,6 +121,7 @@ export class ThreadPool {
     const slot = this.slots.find((s) => s.running === id);
     if (slot) {
       slot.running = undefined;
+      slot.worker.unref();
       this.queue.shift()?.();
     }
     if (p) answer(p);

@@ -52,6 +52,8 @@ export const SweepSpecSchema = z
     maxTokens: z.number().int().min(2).default(256),
     reduceFanIn: z.number().int().min(2).max(1000).default(16),
     seed: z.number().int().nonnegative().default(0),
+    /** Resume evaluations whose finished shards were extracted with other entroscope/onnxruntime versions. */
+    allowMixedVersions: z.boolean().default(false),
     concurrency: z
       .object({
         /** Evaluations (model × dataset) running at once. */
