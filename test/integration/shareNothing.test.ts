@@ -193,7 +193,7 @@ test('one isolated worker: a sweep over a model and JSONL, Parquet and txt data 
     assert.equal(summary.model.onnxSha256, modelSha256);
     assert.equal(summary.dataset.rows, expectedRows[kind]);
     if (kind !== 'txt') assert.equal(summary.dataset.sha256, sha256(uploaded[`data/texts.${kind}`]), `${kind}: the dataset hash is of the uploaded bytes`);
-    assert.deepEqual(summary.layers.map((l) => l.layer), ['embeddings', 'block.0', 'block.1', 'block.2', 'block.3', 'block.4', 'block.5', 'last']);
+    assert.deepEqual(summary.layers.map((l) => l.layer), ['embeddings', 'block.0', 'block.1', 'block.2', 'block.3', 'block.4', 'block.5']);
     for (const l of summary.layers) assert.ok(l.diffErank && Number.isFinite(l.diffErank.diffErank), `${kind} ${l.layer} has Diff-eRank`);
   }
   // The sweep's fits read its own three summaries.
