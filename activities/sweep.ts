@@ -24,6 +24,8 @@ export interface SweepEvaluation {
   /** Shards of the (trained) evaluation, and how many of them were computed by this run (the rest were reused). */
   shardsTotal?: number;
   shardsComputed?: number;
+  /** Key of the summary.json this sweep's run of it wrote (`<prefix>/runs/<run>/summary.json`). */
+  summaryKey?: string;
   error?: string;
 }
 
@@ -46,9 +48,11 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   const runs: CollectedRun[] = [];
   const files = [];
   for (const e of input.evaluations) {
-    if (e.status !== 'completed' || !e.prefix) continue;
+    if (e.status !== 'completed' || !e.prefix || !e.summaryKey) continue;
+    // This sweep's own run of the evaluation: its summary and manifest, never a neighbour's.
+    const runDir = e.summaryKey.slice(0, e.summaryKey.lastIndexOf('/'));
     for (const name of ['summary.json', 'manifest.json']) {
-      const key = `${e.prefix}/${name}`;
+      const key = `${runDir}/${name}`;
       const bytes = await store.get(key);
       files.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
       if (name === 'summary.json') {

@@ -122,7 +122,7 @@ async function baselineRun(): Promise<number> {
     Array.from({ length: concurrency }, async () => {
       while (next < plan.shardCount) {
         const shard = next++;
-        await outsideTemporal(() => extractShard({ storeUri: plan.storeUri, prefix: plan.prefix, shard }));
+        await outsideTemporal(() => extractShard({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, shard }));
       }
     }),
   );

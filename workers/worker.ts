@@ -44,7 +44,15 @@ export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers>
     opts.roles.map(async (role) => {
       const common = { connection, namespace: opts.namespace, taskQueue: TASK_QUEUES[role] };
       if (role === 'orchestration') return Worker.create({ ...common, workflowBundle: { codePath: await (bundle ??= workflowBundlePath()) } });
-      return Worker.create({ ...common, activities, maxConcurrentActivityTaskExecutions: role === 'extraction' ? extraction : 2 });
+      return Worker.create({
+        ...common,
+        activities,
+        maxConcurrentActivityTaskExecutions: role === 'extraction' ? extraction : 2,
+        // Heartbeats reach the server (and a cancellation comes back) within seconds, not at 0.8 ×
+        // the heartbeat timeout: `cancel` stops running shards promptly.
+        maxHeartbeatThrottleInterval: '2 seconds',
+        defaultHeartbeatThrottleInterval: '2 seconds',
+      });
     }),
   );
   const done = Promise.all(workers.map((w) => w.run())).then(() => undefined);

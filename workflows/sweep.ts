@@ -98,6 +98,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
                 seed: spec.seed,
                 heartbeatSeconds: spec.heartbeatSeconds,
                 maxRecordBytes: spec.maxRecordBytes,
+                allowMixedVersions: spec.allowMixedVersions,
                 maxParallelShards: spec.concurrency.shards,
                 maxParallelChunks: spec.concurrency.chunks,
               },
@@ -108,6 +109,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         e.prefix = r.prefix;
         e.shardsTotal = r.shardsTotal;
         e.shardsComputed = r.shardsExtracted;
+        e.summaryKey = r.summaryKey;
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);

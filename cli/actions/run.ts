@@ -48,6 +48,7 @@ export interface RunOptions {
   imageRoot?: string;
   imageTransform?: string;
   noiseSigma?: string;
+  allowMixedVersions?: boolean;
 }
 
 /** A run's result; with an image perturbation, also the clean run it is compared with. */
@@ -90,6 +91,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     imageRoot: opts.imageRoot === undefined ? undefined : localOrUri(opts.imageRoot),
     imageTransform: opts.imageTransform,
     noiseSigma: opts.noiseSigma === undefined ? undefined : Number(opts.noiseSigma),
+    allowMixedVersions: opts.allowMixedVersions === true,
   });
   return withTemporal({ temporal: opts.temporal, namespace: opts.namespace, stateDir, embeddedWorker: true }, async ({ client, workerStopped }) => {
     // A perturbed run is reported beside the clean one (evaluated too, or reused when stored).
@@ -105,7 +107,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 /** One evaluation through the workflow, with its progress shown; the same spec attaches to a running one. */
 async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult> {
   // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
-  const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
+  // The fan-in changes the reduced Grams' bits (summation order), so it is part of the identity.
+  const { maxParallelShards: _parallel, batchSize: _batch, allowMixedVersions: _allow, heartbeatSeconds: _beat, ...identity } = spec;
   const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
   let handle;
   try {

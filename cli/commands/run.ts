@@ -42,6 +42,7 @@ export function registerRun(program: Command): void {
     .option('--allow-absolute-images', 'let rows name absolute image paths and s3:// URIs outside the dataset\'s folder / --image-root')
     .option('--image-transform <t>', 'perturb every image (rotate90|rotate180|grayscale|noise) and report it beside the clean run')
     .option('--noise-sigma <s>', 'standard deviation of --image-transform noise, on the 0–255 scale', '25')
+    .option('--allow-mixed-versions', 'resume even though finished shards were extracted with other entroscope/onnxruntime versions')
     .option('--json', 'print the result as one JSON object')
     .action(async (opts: RunOptions) => {
       const { run, printResult } = await import('../actions/run.ts');

@@ -7,6 +7,7 @@
 // stream), txt (a folder of .txt files, one text per file; fields `text` and `name`). The readers
 // also serve `json` (one JSON document), which image-text datasets take (imageTextDataset.ts) and
 // text datasets do not.
+import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { InputError } from '../errors.ts';
 import { fileSource, folderSource, isLocalFolder, type ByteSource, type FolderSource } from './byteSource.ts';
@@ -63,6 +64,25 @@ export interface DatasetShard {
   at: RecordLocator;
   /** Present when the dataset is sampled: decides membership of each record. */
   sample?: SampleCut;
+  /** Text datasets: sha256 of the shard's texts (shardTextsSha256), so a shard read elsewhere is checked. */
+  sha256?: string;
+}
+
+/** The content hash of a shard: sha256 over its texts in order, each JSON-encoded and newline-ended. */
+export class ShardTextsHash {
+  private readonly hash = createHash('sha256');
+  add(text: string): void {
+    this.hash.update(JSON.stringify(text) + '\n');
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+export function shardTextsSha256(texts: readonly string[]): string {
+  const h = new ShardTextsHash();
+  for (const t of texts) h.add(t);
+  return h.digest();
 }
 
 export interface DatasetScan {
@@ -291,8 +311,17 @@ export async function scanDataset(source: DatasetSource, shardSize: number, limi
   if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
   const resolved = await resolveDatasetSource(source);
   const sel = selectionOf(resolved);
-  const plan = await planShards(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shardSize, (rec) => render(sel, rec));
-  const { rows, bytes, sha256, recordsRead, eligible, shards } = plan;
+  // Each selected row is visited once, in order: row r belongs to shard ⌊r / shardSize⌋.
+  const hashes: ShardTextsHash[] = [];
+  let visited = 0;
+  const visit = (rec: SourceRecord) => {
+    const text = render(sel, rec);
+    if (visited++ % shardSize === 0) hashes.push(new ShardTextsHash());
+    hashes[hashes.length - 1].add(text);
+  };
+  const plan = await planShards(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shardSize, visit, (rec) => render(sel, rec));
+  const { rows, bytes, sha256, recordsRead, eligible } = plan;
+  const shards = plan.shards.map((s, i) => ({ ...s, sha256: hashes[i].digest() }));
   return { path: resolved.path, format: resolved.format, source: resolved, rows, bytes, sha256, recordsRead, eligible, shards };
 }
 

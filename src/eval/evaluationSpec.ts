@@ -70,6 +70,11 @@ export const EvaluationSpecSchema = z.strictObject({
   /** Also evaluate the untrained twin (weights re-initialised from `untrainSeed`) and report Diff-eRank. */
   diffErank: z.boolean().default(false),
   untrainSeed: z.number().int().nonnegative().default(0),
+  /**
+   * Resume an evaluation whose finished shards were extracted with other entroscope or onnxruntime
+   * versions (or another execution provider / thread count) than this worker's: refused unless set.
+   */
+  allowMixedVersions: z.boolean().default(false),
   /** Set on the untrained twin's own evaluation (a Diff-eRank baseline, not a model of a family). */
   untrainedTwin: z.boolean().default(false),
 });

@@ -1,7 +1,7 @@
 // One shard, start to finish, without Temporal: tokenise → run the model batch by batch → per
 // sample metrics of the real (unpadded) tokens at every requested layer → one partial Gram
 // S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
-import { InputError } from '../errors.ts';
+import { InputError, TaskCancelledError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
 import { OnnxModel, type BatchOutputs, type GraphOptimization } from '../model/onnxModel.ts';
 import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenceFailure.ts';
@@ -99,7 +99,8 @@ async function runBatch(model: OnnxModel, input: ExtractShardInput, ids: number[
   }
 }
 
-export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
+/** `isCancelled` is read before each batch: a cancelled shard stops within one batch. */
+export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void, isCancelled?: () => boolean): Promise<ExtractShardOutput> {
   const wantLoss = input.loss === true;
   const model = await modelFor(input);
   const layers = model.layers;
@@ -128,6 +129,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   let metricsMs = 0;
   let tokens = 0;
   for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
+    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${b0} of ${order.length} texts`);
     const members = order.slice(b0, b0 + input.batchSize);
     const t0 = performance.now();
     const out = await runBatch(model, input, ids, members);

@@ -1,10 +1,13 @@
 // Planning an evaluation: hash the model and the dataset, validate every row, cut shards, and name
-// every output. Every key is a pure function of (model hash, dataset hash, config hash, shard
-// range), so a re-run finds finished work and skips it.
+// every output. Shard outputs are keyed by (model hash, dataset hash, config hash, shard range), so a
+// re-run finds finished work and skips it; reductions also by their fan-in; and what depends on
+// more than that (plan.json, the summary, the manifest: seed, Diff-eRank, family, params, fan-in)
+// lives under `runs/<run>/`, where `run` is the hash of the whole plan.
 import { basename, resolve } from 'node:path';
 import { localModelFiles } from '../model/modelFetch.ts';
 import { countParameters } from '../model/parameterCount.ts';
 import { checkTokenizerAgainst } from '../model/vocabCheck.ts';
+import { isS3Uri } from '../data/s3ByteSource.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { graphFacts } from '../model/graphFacts.ts';
@@ -17,14 +20,32 @@ import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
 import { keySegment } from '../store/storeKey.ts';
 
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
+
+/** Spec fields that change how a run goes, never what it writes: kept out of the plan and its hash. */
+export const OPERATIONAL_FIELDS = ['store', 'maxParallelShards', 'maxParallelChunks', 'heartbeatSeconds', 'allowMixedVersions'] as const;
+export type ResultSpec = Omit<EvaluationSpec, (typeof OPERATIONAL_FIELDS)[number]>;
+
+export function resultSpec(spec: EvaluationSpec): ResultSpec {
+  const out: Record<string, unknown> = { ...spec };
+  for (const f of OPERATIONAL_FIELDS) delete out[f];
+  return out as ResultSpec;
+}
 
 interface PlanCommon {
   planVersion: number;
   /** Store prefix of this evaluation: `evaluations/<model>/<dataset>/<config>`. */
   prefix: string;
-  spec: EvaluationSpec;
-  /** Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. */
+  /**
+   * sha256 (16 hex) of everything else in the plan: the folder `runs/<run>/` of this run's plan,
+   * summary and manifest. Two runs that differ in anything that changes those files differ here.
+   */
+  run: string;
+  spec: ResultSpec;
+  /**
+   * Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. A model in S3
+   * is named by its URIs (each worker fetches its own copy), never by a worker's local cache path.
+   */
   model: {
     name: string;
     onnxPath: string;
@@ -71,8 +92,22 @@ export interface MultimodalPlan extends PlanCommon {
 
 export type EvaluationPlan = TextPlan | MultimodalPlan;
 
+/** The plan of an evaluation (see the file comment), the same on whichever worker makes it. */
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
-  if (isMultimodalModel(spec.model)) return planMultimodalEvaluation(spec, PLAN_VERSION);
+  const body = isMultimodalModel(spec.model) ? await planMultimodalEvaluation(spec, PLAN_VERSION) : await planTextEvaluation(spec);
+  const { run: _run, ...rest } = { ...body, spec: resultSpec(spec) };
+  return { ...rest, run: sha256Json(rest).slice(0, 16) } as EvaluationPlan;
+}
+
+/** Where a model's files are, as the plan names them: its s3:// URIs for a model in S3. */
+function modelLocations(location: string, local: { onnxPath: string; tokenizerPath: string }): { onnxPath: string; tokenizerPath: string } {
+  if (!isS3Uri(location)) return local;
+  const trimmed = location.replace(/\/+$/, '');
+  const folder = trimmed.endsWith('.onnx') ? trimmed.slice(0, trimmed.lastIndexOf('/')) : trimmed;
+  return { onnxPath: `${folder}/${basename(local.onnxPath)}`, tokenizerPath: `${folder}/${basename(local.tokenizerPath)}` };
+}
+
+async function planTextEvaluation(spec: EvaluationSpec): Promise<TextPlan> {
   const imageOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
   if (spec.imageTransform !== 'none') imageOnly.push('imageTransform');
   if (spec.format === 'json') imageOnly.push('format json');
@@ -82,7 +117,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   const format = spec.format === 'json' ? undefined : spec.format;
   // s3:// models are fetched into this worker's cache; extraction workers fetch their own copy.
   const files = await localModelFiles(spec.model);
-  const dataPath = resolve(spec.data);
+  const dataPath = isS3Uri(spec.data) ? spec.data : resolve(spec.data);
   const source: DatasetSource = {
     path: dataPath,
     format,
@@ -122,9 +157,17 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
     planVersion: PLAN_VERSION,
     kind: 'text',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
+    run: '',
     spec,
     // The display name; the store key above keeps the file's name, so renaming a model reuses its shards.
-    model: { ...files, name: spec.modelName && !spec.untrainedTwin ? spec.modelName : files.name, onnxSha256, tokenizerSha256, params, blocks: listing.taps.blocks },
+    model: {
+      ...modelLocations(spec.model, files),
+      name: spec.modelName && !spec.untrainedTwin ? spec.modelName : files.name,
+      onnxSha256,
+      tokenizerSha256,
+      params,
+      blocks: listing.taps.blocks,
+    },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
     maxTokens,
@@ -134,9 +177,10 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   };
 }
 
-/** Output keys, all under the plan's prefix. */
+/** Output keys, all under the plan's prefix; a run's own files under `runs/<run>/`. */
 export const keys = {
-  plan: (prefix: string) => `${prefix}/plan.json`,
+  runDir: (prefix: string, run: string) => `${prefix}/runs/${run}`,
+  plan: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/plan.json`,
   shardDir: (prefix: string, s: DatasetShard) =>
     `${prefix}/shards/${String(s.startRow).padStart(9, '0')}-${String(s.startRow + s.rows).padStart(9, '0')}`,
   /** Per-sample rows of every layer. */
@@ -144,9 +188,13 @@ export const keys = {
   shardGram: (prefix: string, s: DatasetShard, layer: string) => `${keys.shardDir(prefix, s)}/gram-${layer}.arrow`,
   /** Written last by an extraction: its presence means the shard is complete. */
   shardDone: (prefix: string, s: DatasetShard) => `${keys.shardDir(prefix, s)}/done.json`,
-  reduced: (prefix: string, layer: string, level: number, index: number) =>
-    `${prefix}/reduce/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
-  gram: (prefix: string, layer: string) => `${prefix}/gram-${layer}.arrow`,
-  summary: (prefix: string) => `${prefix}/summary.json`,
-  manifest: (prefix: string) => `${prefix}/manifest.json`,
+  /** The engine versions shards of this prefix were extracted with, one file per distinct runtime. */
+  runtimes: (prefix: string) => `${prefix}/runtimes/`,
+  runtime: (prefix: string, runtimeSha256: string) => `${prefix}/runtimes/${runtimeSha256.slice(0, 16)}.json`,
+  /** A node of the reduction tree of fan-in k (other fan-ins sum in another order: other bits). */
+  reduced: (prefix: string, fanIn: number, layer: string, level: number, index: number) =>
+    `${prefix}/reduce/k${fanIn}/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
+  gram: (prefix: string, run: string, layer: string) => `${keys.runDir(prefix, run)}/gram-${layer}.arrow`,
+  summary: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/summary.json`,
+  manifest: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/manifest.json`,
 };

@@ -66,6 +66,7 @@ export interface EvaluationSummary {
   configSha256: string;
   seed: number;
   /** Store URIs of the outputs. */
-  outputs: { prefix: string; summary: string; gram: string; shards: number };
+  /** `prefix`: the evaluation's folder (shards); `run`: the folder `runs/<run>/` of this summary. */
+  outputs: { prefix: string; run?: string; summary: string; gram: string; shards: number };
   versions: Record<string, string>;
 }

@@ -75,6 +75,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     planVersion,
     kind: 'multimodal',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}${transform}`,
+    run: '', // set by planEvaluation
     spec,
     model: { name: basename(dir), onnxPath: paths.decoder, tokenizerPath: paths.tokenizer, onnxSha256: modelSha256, tokenizerSha256: parts.tokenizer, params },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.contentSha256, source: scan.source },

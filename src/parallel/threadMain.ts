@@ -6,8 +6,9 @@ const port = parentPort!;
 port.on('message', async (req: ThreadRequest) => {
   const reply = (msg: ThreadReply): void => port.postMessage(msg);
   try {
-    const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void) => Promise<unknown>;
-    const output = await run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }));
+    const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void, isCancelled: () => boolean) => Promise<unknown>;
+    const isCancelled = () => Atomics.load(req.cancelFlag, 0) === 1;
+    const output = await run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled);
     reply({ id: req.id, kind: 'ok', output });
   } catch (err) {
     const e = err as Error;

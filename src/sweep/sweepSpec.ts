@@ -62,6 +62,8 @@ export const SweepSpecSchema = z
     heartbeatSeconds: z.number().int().min(2).max(3600).default(120),
     /** Largest JSONL line / CSV record / .txt file read, in bytes; a larger one is an error naming it. */
     maxRecordBytes: z.number().int().min(1024).max(MAX_RECORD_BYTES_LIMIT).default(DEFAULT_MAX_RECORD_BYTES),
+    /** Resume evaluations whose finished shards were extracted with other entroscope/onnxruntime versions. */
+    allowMixedVersions: z.boolean().default(false),
     concurrency: z
       .strictObject({
         /** Evaluations (model × dataset) running at once. */
