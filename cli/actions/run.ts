@@ -32,6 +32,7 @@ export interface RunOptions {
   allowAbsoluteImages?: boolean;
   diffErank?: boolean;
   untrainSeed: string;
+  modelName?: string;
   family?: string;
   params?: string;
   shardSize: string;
@@ -79,6 +80,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     allowAbsoluteImages: opts.allowAbsoluteImages === true,
     diffErank: opts.diffErank === true,
     untrainSeed: Number(opts.untrainSeed),
+    modelName: opts.modelName,
     family: opts.family,
     params: opts.params === undefined ? undefined : Number(opts.params),
     shardSize: Number(opts.shardSize),

@@ -21,6 +21,7 @@ export function registerRun(program: Command): void {
     .option('--layers <list>', 'hidden-state taps: last, all, names from `entroscope layers`, or indices (0 = embeddings)', 'last')
     .option('--diff-erank', 'also evaluate the untrained twin and report Diff-eRank (and ΔL for models with logits)')
     .option('--untrain-seed <n>', 'seed of the untrained twin', '0')
+    .option('--model-name <name>', "the model's name in summaries and reports (default: its folder or .onnx file name)")
     .option('--family <name>', 'model family, for scaling fits in reports')
     .option('--params <count>', 'parameter count (default: counted from the graph)')
     .option('--shard-size <rows>', 'rows per shard (one extraction activity each)', '64')

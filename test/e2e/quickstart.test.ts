@@ -23,7 +23,7 @@ test('embedded run: starts its own Temporal, prints the results table, and a re-
 
   const first = await runCli(['run', '--data', data, '--shard-size', '16', '--state-dir', state], env);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /model\s+layer\s+samples used\s+skipped\s+meanEntropy\s+erankOfMeanEntropy\s+meanNormalizedEntropy/);
+  assert.match(first.stdout, /model\s+layer\s+samples used\s+skipped\s+meanEntropy\s+erankOfMeanEntropy\s+meanErank\s+meanNormalizedEntropy/);
   assert.match(first.stdout, /all-minilm-l6-v2\s+last\s+40\s+0\s+\d+\.\d{4}/);
   assert.match(first.stdout, /3 of 3 shards computed now, 0 reused/);
   assert.ok(existsSync(join(state, 'temporal.db')), 'the dev server persisted to the state folder');

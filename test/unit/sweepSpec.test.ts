@@ -95,7 +95,7 @@ colour: blue
   assert.throws(() => parseSweepSpec(typos, 'typos.yaml'), (err: Error) => {
     const lines = err.message.split('\n').slice(1).map((l) => l.trim()).sort();
     assert.deepEqual(lines, [
-      'colour: unknown key (known here: name, store, archive, models, datasets, layers, loss, diffErank, imageTransforms, noiseSigma, untrainSeed, shardSize, batchSize, maxTokens, reduceFanIn, seed, heartbeatSeconds, maxRecordBytes, concurrency)',
+      'colour: unknown key (known here: name, store, archive, models, datasets, layers, loss, diffErank, imageTransforms, noiseSigma, untrainSeed, shardSize, batchSize, maxTokens, reduceFanIn, seed, heartbeatSeconds, maxRecordBytes, allowMixedVersions, concurrency)',
       'concurrency.shard: unknown key (did you mean shards?)',
       'datasets[0].sample.sede: unknown key (did you mean seed?)',
       'datasets[0].sample.seed: Invalid input: expected number, received undefined',
