@@ -30,7 +30,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import { sha256, sha256File } from '../io/hash.ts';
 import { resolveModelFiles } from './modelRef.ts';
-import { normalSampler } from './tinyTransformer.ts';
+import { normalSampler } from '../metrics/prng.ts';
 import { normParameters } from './normParameters.ts';
 import { floatToHalf } from '../io/float16.ts';
 import {
