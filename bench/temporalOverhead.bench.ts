@@ -24,7 +24,7 @@ import { noopMetricMeter } from '@temporalio/common';
 import { extractShard, planShards } from '../activities/evaluation.ts';
 import { ensureDevServer } from '../cli/temporalDevServer.ts';
 import { quietTemporalRuntime } from '../cli/runtime.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../test/fixtures/tinyTransformer.ts';
 import { startWorkers } from '../workers/worker.ts';
 import { chunkLevels, evaluationWorkflow } from '../workflows/evaluation.ts';
 import { ALL_ROLES, TASK_QUEUES } from '../workflows/taskQueues.ts';

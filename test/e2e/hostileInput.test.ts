@@ -8,8 +8,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
-import { writeTinyVlm } from '../../src/model/tinyVlm.ts';
-import { writeImageTextFixtures } from '../../src/image/imageFixtures.ts';
+import { writeTinyVlm } from '../fixtures/tinyVlm.ts';
+import { writeImageTextFixtures } from '../fixtures/imageFixtures.ts';
 import { modelDir, requireEnv, runCli } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 

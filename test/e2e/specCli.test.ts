@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvaluationSpecSchema } from '../../src/eval/evaluationSpec.ts';
 import { SweepSpecSchema } from '../../src/sweep/sweepSpec.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeModel, int64Tensor, writeModel } from '../../src/model/onnxProto.ts';
-import { writeTinyTransformer, type TinyTransformerConfig } from '../../src/model/tinyTransformer.ts';
+import { writeTinyTransformer, type TinyTransformerConfig } from '../fixtures/tinyTransformer.ts';
 
 export function writeSlicedPositionsModel(dir: string, positions: number, config: Partial<TinyTransformerConfig> = {}): { onnxPath: string; tokenizerPath: string } {
   mkdirSync(dir, { recursive: true });

@@ -15,7 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { evaluationWorkflow } from '../../workflows/evaluation.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { requireEnv } from '../helpers/services.ts';
 
 const repo = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');

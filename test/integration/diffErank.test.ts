@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { evaluationWorkflow, type EvaluationResult } from '../../workflows/evaluation.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { requireEnv } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 

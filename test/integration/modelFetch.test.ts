@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { InputError } from '../../src/errors.ts';
 import { fetchModel, localModelFiles, type VersionedStore } from '../../src/model/modelFetch.ts';
-import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { checkTokenizerMatchesModel } from '../../src/model/vocabCheck.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import { closeS3 } from '../../src/store/s3Store.ts';

@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { chunkLevels, evaluationWorkflow } from '../../workflows/evaluation.ts';
 import { evaluationProgress } from '../../cli/actions/run.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 

@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { evaluationWorkflow, type EvaluationResult } from '../../workflows/evaluation.ts';
 import type { EvaluationSpecInput } from '../../src/eval/evaluationSpec.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import { sha256 } from '../../src/io/hash.ts';
 import { requireEnv } from '../helpers/services.ts';

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { scheduledActivities, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 import { calendarToCron } from '../../cli/actions/sweep.ts';

@@ -16,8 +16,8 @@ import {
   multimodalSampleMetrics,
   type MultimodalSampleMetrics,
 } from '../../src/metrics/multimodalAlignment.ts';
-import { tinyTokenizerJson } from '../../src/model/tinyTransformer.ts';
-import { TINY_VLM_PRESETS, writeTinyVlm, type TinyVlmConfig } from '../../src/model/tinyVlm.ts';
+import { tinyTokenizerJson } from '../fixtures/tinyTransformer.ts';
+import { TINY_VLM_PRESETS, writeTinyVlm, type TinyVlmConfig } from '../fixtures/tinyVlm.ts';
 import { VlmModel, type VlmSample, type VlmSampleHidden } from '../../src/multimodal/vlmModel.ts';
 import { runOracle } from '../helpers/services.ts';
 

@@ -7,7 +7,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.ts';
-import { writeImageTextFixtures, type ImageFixtureSet } from '../../src/image/imageFixtures.ts';
+import { writeImageTextFixtures, type ImageFixtureSet } from '../fixtures/imageFixtures.ts';
 import { readImageTextShard, scanImageTextDataset } from '../../src/data/imageTextDataset.ts';
 import { resolveImageRef } from '../../src/data/imageSource.ts';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { InputError } from '../../src/errors.ts';
-import { writeImageTextFixtures, renderScene, LLAVA_HUMAN_PROMPT, type ImageFixtureSet } from '../../src/image/imageFixtures.ts';
+import { writeImageTextFixtures, renderScene, LLAVA_HUMAN_PROMPT, type ImageFixtureSet } from '../fixtures/imageFixtures.ts';
 import { loadImage, readImageTextShard, scanImageTextDataset, type ImageTextRow, type ImageTextSource } from '../../src/data/imageTextDataset.ts';
 
 const COUNT = 7;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../../src/errors.ts';
 import { decodeImage } from '../../src/image/decodeImage.ts';
-import { encodeImage, renderScene, fixtureScenes, caption, CAPTION_WORDS } from '../../src/image/imageFixtures.ts';
+import { encodeImage, renderScene, fixtureScenes, caption, CAPTION_WORDS } from '../fixtures/imageFixtures.ts';
 import { gaussianNoise, grayscale, parseImageTransform, rotate180, rotate90, transformImage } from '../../src/image/transforms.ts';
 import { centerCrop, parsePreprocessorConfig, preprocessImage, preprocessorFromConfig, shortestEdgeSize, type PixelValues } from '../../src/image/preprocess.ts';
 import type { RgbImage } from '../../src/image/rgbImage.ts';

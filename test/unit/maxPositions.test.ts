@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { readModel } from '../../src/model/onnxProto.ts';
-import { writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { graphMaxPositions, MAX_TOKENS_WITHOUT_LIMIT, modelMaxPositions, resolveMaxTokens } from '../../src/model/maxPositions.ts';
 import { modelDir } from '../helpers/services.ts';
 import { writeSlicedPositionsModel } from '../helpers/slicedPositionsModel.ts';

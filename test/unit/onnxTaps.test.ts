@@ -12,7 +12,7 @@ import { extractShard, type ExtractShardInput, type ExtractShardOutput } from '.
 import { OnnxModel } from '../../src/model/onnxModel.ts';
 import { findTaps, modelTaps, resolveLayers, tappedModel } from '../../src/model/onnxTaps.ts';
 import { DataType, decodeModel, readModel, tensorValueInfo, writeModel, type ValueInfoProto } from '../../src/model/onnxProto.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { runOracle } from '../helpers/services.ts';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../../src/io/hash.ts';
 import { countParameters, parameterCountDetails } from '../../src/model/parameterCount.ts';
-import { TINY_PRESETS, writeTinyTransformer, type TinyTransformerConfig } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer, type TinyTransformerConfig } from '../fixtures/tinyTransformer.ts';
 import { modelDir, pythonBin } from '../helpers/services.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entroscope-params-'));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ThreadPool } from '../../src/parallel/threadPool.ts';
 import { TaskCancelledError } from '../../src/errors.ts';
-import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { pooledMetrics } from '../../src/metrics/pooled.ts';
 
 let dir: string;

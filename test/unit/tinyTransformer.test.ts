@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { OnnxModel } from '../../src/model/onnxModel.ts';
 import { decodeModel } from '../../src/model/onnxProto.ts';
-import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
 import { runCli } from '../helpers/services.ts';
 

@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { findTaps, tappedModel } from '../../src/model/onnxTaps.ts';
 import { readModel } from '../../src/model/onnxProto.ts';
-import { TINY_VLM_PRESETS, tinyVlm, tinyVlmVocabulary, writeTinyVlm } from '../../src/model/tinyVlm.ts';
+import { TINY_VLM_PRESETS, tinyVlm, tinyVlmVocabulary, writeTinyVlm } from '../fixtures/tinyVlm.ts';
 import { VLM_PART_FILES } from '../../src/multimodal/vlmConfig.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entroscope-tinyvlm-'));

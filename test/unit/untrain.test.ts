@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extractShard } from '../../src/eval/extractShard.ts';
 import { DataType, decodeModel, encodeModel, getMetadata, int64Tensor, tensorToFloat64, tensorValueInfo, type ModelProto } from '../../src/model/onnxProto.ts';
-import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, tinyTransformer, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { INIT_STD, UNTRAIN_RULE, untrainFiles, untrainModel } from '../../src/model/untrain.ts';
 import { runCli } from '../helpers/services.ts';
 

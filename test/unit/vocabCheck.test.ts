@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { AttributeType, DataType, decodeModel, writeModel } from '../../src/model/onnxProto.ts';
-import { TINY_PRESETS, tinyTokenizerJson, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
+import { TINY_PRESETS, tinyTokenizerJson, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { checkTokenizerMatchesModel, tokenizerIdCount } from '../../src/model/vocabCheck.ts';
 import { modelDir } from '../helpers/services.ts';
 
