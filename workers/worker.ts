@@ -7,6 +7,7 @@ import { defaultPoolSize, sharedPool } from '../src/parallel/threadPool.ts';
 import { closeS3 } from '../src/store/s3Store.ts';
 import { temporalConnectionOptions } from './connectionOptions.ts';
 import { workflowBundlePath } from './workflowBundle.ts';
+import { checkExecutionProvider, configuredExecutionProvider } from '../src/model/executionProvider.ts';
 
 export interface WorkerOptions {
   address: string;
@@ -36,6 +37,8 @@ export function prepareWorkers(roles: readonly QueueRole[]): void {
 }
 
 export async function startWorkers(opts: WorkerOptions): Promise<RunningWorkers> {
+  // A provider this machine cannot run fails the worker now, not each shard later.
+  if (opts.roles.includes('extraction')) await checkExecutionProvider(configuredExecutionProvider());
   prepareWorkers(opts.roles);
   const connection = await NativeConnection.connect(temporalConnectionOptions(opts.address));
   const extraction = opts.extractionConcurrency ?? defaultPoolSize(1);

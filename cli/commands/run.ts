@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { defaults } from '../defaults.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../src/data/recordLimit.ts';
 import type { RunOptions } from '../actions/run.ts';
+import { applyExecutionProvider, executionProviderOption } from '../executionProviderOption.ts';
 
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .description('evaluate one model on one dataset (embedded Temporal + local store unless configured)')
     .option('--model <path>', 'model folder (model.onnx + tokenizer.json), .onnx file, s3:// URI, or a Hugging Face checkpoint folder (exported once with optimum)', undefined)
@@ -44,8 +45,10 @@ export function registerRun(program: Command): void {
     .option('--image-transform <t>', 'perturb every image (rotate90|rotate180|grayscale|noise) and report it beside the clean run')
     .option('--noise-sigma <s>', 'standard deviation of --image-transform noise, on the 0–255 scale', '25')
     .option('--allow-mixed-versions', 'resume even though finished shards were extracted with other entroscope/onnxruntime versions')
-    .option('--json', 'print the result as one JSON object')
-    .action(async (opts: RunOptions) => {
+    .option('--json', 'print the result as one JSON object');
+  executionProviderOption(cmd, true)
+    .action(async (opts: RunOptions & { executionProvider?: string }) => {
+      applyExecutionProvider(opts, true);
       const { run, printResult } = await import('../actions/run.ts');
       const result = await run(opts);
       if (opts.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');

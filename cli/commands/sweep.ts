@@ -1,6 +1,7 @@
 // `entroscope sweep | status | cancel | resume | schedule`: sweeps over model families on Temporal.
 import type { Command } from 'commander';
 import { defaults } from '../defaults.ts';
+import { applyExecutionProvider, executionProviderOption } from '../executionProviderOption.ts';
 
 interface Conn {
   temporal?: string;
@@ -19,13 +20,13 @@ const actions = () => import('../actions/sweep.ts');
 
 export function registerSweep(program: Command): void {
   connection(
-    program
-      .command('sweep <spec>')
+    executionProviderOption(program.command('sweep <spec>'), true)
       .description('evaluate every model × dataset of a YAML/JSON sweep spec, then fit and report')
       .option('--id <workflowId>', 'sweep ID (default: derived from the spec, so re-running resumes)')
       .option('--detach', 'start and return (needs --temporal and running workers)')
       .option('--json', 'print the result as JSON'),
-  ).action(async (file: string, opts: Conn & { id?: string; detach?: boolean; json?: boolean }) => {
+  ).action(async (file: string, opts: Conn & { id?: string; detach?: boolean; json?: boolean; executionProvider?: string }) => {
+    applyExecutionProvider(opts, true);
     const { sweep, printSweep } = await actions();
     const r = await sweep(file, opts);
     if (opts.json || !('evaluations' in r)) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
@@ -50,8 +51,9 @@ export function registerSweep(program: Command): void {
   );
 
   connection(
-    program.command('resume <id>').description('start a failed or cancelled sweep or evaluation again; finished shards are reused').option('--json'),
-  ).action(async (id: string, opts: Conn & { json?: boolean }) => {
+    executionProviderOption(program.command('resume <id>').description('start a failed or cancelled sweep or evaluation again; finished shards are reused').option('--json'), true),
+  ).action(async (id: string, opts: Conn & { json?: boolean; executionProvider?: string }) => {
+    applyExecutionProvider(opts, true);
     const r = await (await actions()).resume(id, opts);
     process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   });

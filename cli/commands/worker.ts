@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ALL_ROLES, type QueueRole } from '../../workflows/taskQueues.ts';
 import { defaults } from '../defaults.ts';
+import { applyExecutionProvider, EXECUTION_PROVIDER_HELP } from '../executionProviderOption.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -11,7 +12,9 @@ export function registerWorker(program: Command): void {
     .option('--namespace <ns>', 'Temporal namespace', defaults.namespace())
     .option('--queues <list>', `comma-separated roles: ${ALL_ROLES.join(',')}`, ALL_ROLES.join(','))
     .option('--extraction-concurrency <n>', 'extraction activities at once (default: cores / intra-op threads)')
-    .action(async (opts: { temporal?: string; namespace: string; queues: string; extractionConcurrency?: string }) => {
+    .option('--execution-provider <name>', EXECUTION_PROVIDER_HELP)
+    .action(async (opts: { temporal?: string; namespace: string; queues: string; extractionConcurrency?: string; executionProvider?: string }) => {
+      applyExecutionProvider(opts, false);
       const roles = opts.queues.split(',').map((q) => q.trim()).filter(Boolean);
       const bad = roles.filter((r) => !(ALL_ROLES as string[]).includes(r));
       if (bad.length) throw new Error(`unknown queue role(s): ${bad.join(', ')} (known: ${ALL_ROLES.join(', ')})`);

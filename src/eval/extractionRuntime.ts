@@ -9,12 +9,13 @@ import { canonicalJson, sha256Json } from '../io/hash.ts';
 import { getJson, putJson, type ObjectStore } from '../store/store.ts';
 import { packageVersion, resultVersions } from '../io/versions.ts';
 import { keys } from './plan.ts';
+import { configuredExecutionProvider } from '../model/executionProvider.ts';
 
 export interface ExtractionRuntime {
   entroscope: string;
   onnxruntime: string;
-  /** onnxruntime-node runs on the CPU provider here (no other is configured). */
-  executionProvider: 'cpu';
+  /** The onnxruntime execution provider of the worker (src/model/executionProvider.ts). */
+  executionProvider: string;
   /** onnxruntime intra-op threads per session (inter-op: 1). */
   intraOpThreads: number;
 }
@@ -31,7 +32,7 @@ export function workerIdentity(): string {
 }
 
 export function extractionRuntime(intraOpThreads: number): ExtractionRuntime {
-  return { entroscope: resultVersions().entroscope, onnxruntime: packageVersion('onnxruntime-node'), executionProvider: 'cpu', intraOpThreads };
+  return { entroscope: resultVersions().entroscope, onnxruntime: packageVersion('onnxruntime-node'), executionProvider: configuredExecutionProvider(), intraOpThreads };
 }
 
 function describe(r: ExtractionRuntime): string {

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
+import { configuredExecutionProvider } from './executionProvider.ts';
 import { halfToFloat } from '../io/float16.ts';
 import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
 
@@ -204,6 +205,7 @@ async function createSession(path: string, intraOpThreads = 1, level: GraphOptim
       intraOpNumThreads: intraOpThreads,
       interOpNumThreads: 1,
       graphOptimizationLevel: level,
+      executionProviders: [configuredExecutionProvider()],
     });
   } catch (err) {
     throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);

@@ -21,6 +21,7 @@
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { InputError } from '../errors.ts';
+import { configuredExecutionProvider } from '../model/executionProvider.ts';
 import type { HiddenMatrix } from '../metrics/multimodalAlignment.ts';
 import type { GraphOptimization, LayerOutput } from '../model/onnxModel.ts';
 import { modelTaps, tappedModel } from '../model/onnxTaps.ts';
@@ -83,7 +84,7 @@ function tensorMeta(session: ort.InferenceSession, name: string, kind: 'input' |
 
 async function createSession(path: string, threads: number, level: GraphOptimization): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: level });
+    return await ort.InferenceSession.create(path, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: level, executionProviders: [configuredExecutionProvider()] });
   } catch (err) {
     throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);
   }
