@@ -9,6 +9,7 @@ bash "$here/install-python.sh"
 bash "$here/fetch-models.sh"
 if [[ "${1:-}" != "--demo" ]]; then
   bash "$here/install-minio.sh"
+  bash "$here/fetch-models.sh" bge-small-en-v15 e5-small-v2   # more langchain4j encoders, for layer discovery
   bash "$here/install-chromium.sh"   # the report's browser test
   bash "$here/build-zoo.sh"          # torch + transformers + optimum; the exported model zoo
 fi
