@@ -26,7 +26,7 @@ test('run --execution-provider: cuda fails at start with one JSON error and no s
   const data = join(state, 'small.jsonl');
   const demo = (await readFile(new URL('../../data/demo/brown-200.jsonl', import.meta.url), 'utf8')).trim().split('\n');
   await writeFile(data, demo.slice(0, 4).join('\n') + '\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, ENTROSCOPE_TEMPORAL_PORT: String(embeddedTestPort(11)) };
+  const env: NodeJS.ProcessEnv = { ...process.env, ENTROSCOPE_TEMPORAL_PORT: String(embeddedTestPort(13)) };
   delete env.TEMPORAL_ADDRESS;
   delete env.ENTROSCOPE_EXECUTION_PROVIDER;
   try {
