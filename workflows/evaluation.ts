@@ -23,6 +23,8 @@ export interface EvaluationResult {
   /** This run's folder under the prefix, `runs/<run>/` (plan, summary, manifest). */
   run: string;
   summaryUri: string;
+  /** results.json beside summary.json, in lm-evaluation-harness's layout. */
+  resultsUri?: string;
   /** Key of summary.json in the store. */
   summaryKey: string;
   summary: EvaluationSummary;
@@ -317,7 +319,7 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     : undefined;
 
   progress.phase = 'summarising';
-  const { summaryUri, summaryKey, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
+  const { summaryUri, summaryKey, summary, resultsUri } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
   progress.phase = 'done';
-  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, resultsUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted };
 }

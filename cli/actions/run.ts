@@ -211,7 +211,7 @@ export function printResult(r: RunResult): void {
   process.stdout.write(
     `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated${s.maxTokens ? ` at ${s.maxTokens}` : ''}), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
-      `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
+      `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n${r.resultsUri ? `results.json: ${r.resultsUri}\n` : ''}`,
   );
   if (s.truncatedRows && s.truncatedRows.length > 0) process.stdout.write(`truncated: ${truncatedList(s.truncatedRows, s.truncatedSamples)}\n`);
   if (s.multimodal) printAlignment([...(r.clean ? [r.clean] : []), r]);

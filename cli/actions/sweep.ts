@@ -79,7 +79,7 @@ export function printSweep(r: SweepResult): void {
   const total = counted.reduce((s, e) => s + e.shardsTotal!, 0);
   const computed = counted.reduce((s, e) => s + (e.shardsComputed ?? 0), 0);
   if (counted.length) process.stdout.write(`\n${computed} of ${total} shards computed now, ${total - computed} reused (untrained twins not counted)\n`);
-  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
+  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\n${r.resultsUri ? `results.json: ${r.resultsUri}\n` : ''}manifest: ${r.manifestUri}\n`);
 }
 
 export async function sweep(file: string, opts: ConnectOptions & { id?: string; detach?: boolean; json?: boolean }): Promise<SweepResult | { sweepId: string }> {
