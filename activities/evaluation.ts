@@ -164,6 +164,13 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
     const plan = await loadPlan(store, input);
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
+    // A retry after the attempt that finished the shard was lost (its worker died between writing
+    // done.json and reporting): the shard is complete in the store, so it is reused, not recomputed.
+    if (ctx.info.attempt > 1 && (await store.exists(keys.shardDone(plan.prefix, shard)))) {
+      const done = await getJson<ShardDone>(store, keys.shardDone(plan.prefix, shard));
+      const rows = samplesFromArrow(await store.get(keys.shardSamples(plan.prefix, shard)), store.uriOf(keys.shardSamples(plan.prefix, shard)));
+      return { shard: input.shard, samples: shard.rows, skipped: rows.filter((r) => r.skipped && r.layer === plan.layers[0]).length, tokens: done.tokens, inferenceMs: 0, metricsMs: 0 };
+    }
     let textsDone = 0;
     // Heartbeats carry the server's cancellation back (the worker's throttle sets how soon).
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);

@@ -26,6 +26,10 @@ export interface SweepEvaluation {
   /** Shards of the (trained) evaluation, and how many of them were computed by this run (the rest were reused). */
   shardsTotal?: number;
   shardsComputed?: number;
+  /** The untrained twin (Diff-eRank): its workflow ID, shards, and how many this run computed. */
+  twinWorkflowId?: string;
+  twinShardsTotal?: number;
+  twinShardsComputed?: number;
   /** Key of the summary.json this sweep's run of it wrote (`<prefix>/runs/<run>/summary.json`). */
   summaryKey?: string;
   error?: string;

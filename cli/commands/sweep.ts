@@ -50,7 +50,7 @@ export function registerSweep(program: Command): void {
   );
 
   connection(
-    program.command('resume <id>').description('start a failed or cancelled sweep or evaluation again; finished shards are reused').option('--json'),
+    program.command('resume <id>').description('continue a sweep or evaluation: attach to a running one (starting the embedded worker it needs) or start a failed or cancelled one again; finished shards are reused').option('--json'),
   ).action(async (id: string, opts: Conn & { json?: boolean }) => {
     const r = await (await actions()).resume(id, opts);
     process.stdout.write(JSON.stringify(r, null, 2) + '\n');
