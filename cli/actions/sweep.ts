@@ -208,21 +208,33 @@ async function workflowInput(client: Client, id: string): Promise<unknown[]> {
   return payloads.map((p) => defaultPayloadConverter.fromPayload(p));
 }
 
-/** The store of a sweep, from its spec as the sweep workflow received it. */
-export async function sweepStore(id: string, opts: ConnectOptions): Promise<string> {
+/**
+ * What `entroscope report ID` reads for a workflow ID another command printed: a sweep's store and
+ * its own evaluations (from its spec and manifest), or a finished evaluation's store and run.
+ */
+export async function reportSource(id: string, opts: ConnectOptions): Promise<{ store: string; sweep?: string; summaryKeys?: string[] }> {
   return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
-    let args: unknown[];
+    const handle = client.workflow.getHandle(id);
+    let desc;
     try {
-      args = await workflowInput(client, id);
+      desc = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || /NOT_FOUND/.test((err as Error).message)) {
-        throw new Error(`${id} is neither a results folder nor a sweep on this Temporal server`);
+      if (err instanceof WorkflowNotFoundError || /NOT_FOUND|not found/i.test((err as Error).message)) {
+        throw new Error(`${id} is neither a results folder nor a sweep or evaluation on this Temporal server`);
       }
       throw err;
     }
-    const spec = (args[0] as { spec?: { store?: string } } | undefined)?.spec;
-    if (!spec?.store) throw new Error(`${id} is not a sweep (its input has no spec.store)`);
-    return spec.store;
+    if (desc.type === 'sweepWorkflow') {
+      const spec = ((await workflowInput(client, id))[0] as { spec?: { store?: string } } | undefined)?.spec;
+      if (!spec?.store) throw new Error(`${id} is not a sweep (its input has no spec.store)`);
+      return { store: spec.store, sweep: id };
+    }
+    if (desc.type === 'evaluationWorkflow') {
+      if (desc.status.name !== 'COMPLETED') throw new Error(`evaluation ${id} is ${desc.status.name.toLowerCase()}: its report needs its summary (see \`entroscope status ${id}\`)`);
+      const r = (await handle.result()) as { storeUri: string; summaryKey: string; clean?: { summaryKey: string } };
+      return { store: r.storeUri, summaryKeys: [r.summaryKey] };
+    }
+    throw new Error(`${id} is a ${desc.type}, not a sweep or evaluation`);
   });
 }
 

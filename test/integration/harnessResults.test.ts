@@ -88,6 +88,18 @@ test('run writes results.json beside summary.json: harness keys, the summary’s
   const manifest = await readJson<{ files: Array<{ key: string; sha256: string }> }>(result.summaryUri.replace(/summary\.json$/, 'manifest.json'));
   const listed = manifest.files.find((f) => f.key.endsWith(`runs/${result.run}/results.json`));
   assert.equal(listed?.sha256, sha256(await readFile(new URL(result.resultsUri!))));
+
+  // The workflow ID `run` prints is what `status` and `report` take.
+  assert.match(result.workflowId ?? '', /^eval-[0-9a-f]{20}$/);
+  assert.match(r.stderr, new RegExp(`workflow ${result.workflowId}`));
+  const st = JSON.parse((await runCli(['status', result.workflowId!, '--temporal', address])).stdout) as { status: string; results: Record<string, string>; progress: { phase: string; shardsDone: number; shardsTotal: number } };
+  assert.equal(st.status, 'COMPLETED');
+  assert.equal(st.results.resultsUri, result.resultsUri);
+  assert.equal(st.results.summaryUri, result.summaryUri);
+  assert.deepEqual([st.progress.phase, st.progress.shardsDone, st.progress.shardsTotal], ['done', 3, 3]);
+  const rep = await runCli(['report', result.workflowId!, '--temporal', address, '--format', 'json', '-o', join(dir, 'report-run')]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /^1 evaluation from /, 'that evaluation only, not its twin or neighbours in the store');
 });
 
 test('sweep writes one results.json over its evaluations: a task per model × dataset, each pointing at its evaluation’s own file', async () => {
@@ -135,6 +147,14 @@ seed: 3
     assert.equal(summary.outputs.run, e.summaryKey!.split('/').at(-2));
     assert.equal(values['meanEntropy,last'], summary.layers[0].metrics.meanEntropy);
   }
+  // An evaluation ID the sweep prints (`<sweep>/m0-d0`) is what `status` and `report` take.
+  const small = result.evaluations.find((x) => x.model === 'small')!;
+  const rep = await runCli(['report', small.workflowId, '--temporal', address, '--format', 'md', '-o', join(dir, 'report-small')]);
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.match(rep.stdout, /^1 evaluation from /);
+  const missing = await runCli(['report', 'no-such-sweep', '--temporal', address]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no-such-sweep is neither a results folder nor a sweep or evaluation/);
   // `status` of the finished sweep lists it among the result paths.
   const st = await runCli(['status', result.sweepId, '--temporal', address]);
   assert.equal(st.code, 0, st.stderr);
