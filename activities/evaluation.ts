@@ -25,6 +25,8 @@ import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
+import { gitHash } from '../src/io/gitHash.ts';
+import { evaluationResults, type ShardRuntimeCount } from '../src/report/harnessResults.ts';
 import { TRUNCATED_ROWS_LISTED, type EvaluationSummary, type LayerSummary, type UntrainedLayer } from '../src/eval/summary.ts';
 import { diffErank } from '../src/metrics/diffErank.ts';
 import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
@@ -93,6 +95,8 @@ export interface SummaryResult {
   /** Its key in the store (under the run's folder). */
   summaryKey: string;
   summary: EvaluationSummary;
+  /** results.json beside it (lm-evaluation-harness layout); absent from activities of older versions. */
+  resultsUri?: string;
 }
 
 // Plans are content-addressed (the run is the hash of the plan), so a cached one is never stale.
@@ -160,6 +164,13 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
     const plan = await loadPlan(store, input);
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
+    // A retry after the attempt that finished the shard was lost (its worker died between writing
+    // done.json and reporting): the shard is complete in the store, so it is reused, not recomputed.
+    if (ctx.info.attempt > 1 && (await store.exists(keys.shardDone(plan.prefix, shard)))) {
+      const done = await getJson<ShardDone>(store, keys.shardDone(plan.prefix, shard));
+      const rows = samplesFromArrow(await store.get(keys.shardSamples(plan.prefix, shard)), store.uriOf(keys.shardSamples(plan.prefix, shard)));
+      return { shard: input.shard, samples: shard.rows, skipped: rows.filter((r) => r.skipped && r.layer === plan.layers[0]).length, tokens: done.tokens, inferenceMs: 0, metricsMs: 0 };
+    }
     let textsDone = 0;
     // Heartbeats carry the server's cancellation back (the worker's throttle sets how soon).
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
@@ -329,6 +340,16 @@ function shardOutputs(store: ObjectStore, plan: EvaluationPlan): AsyncIterable<{
   );
 }
 
+/** Shards per extraction runtime (versions, provider, threads; not the worker), for results.json. */
+function countRuntime(counts: Map<string, ShardRuntimeCount>, r: ShardRuntime | undefined): void {
+  if (!r) return;
+  const { worker: _worker, ...rest } = r;
+  const key = JSON.stringify(rest);
+  const c = counts.get(key);
+  if (c) c.shards++;
+  else counts.set(key, { ...rest, poolThreads: rest.poolThreads ?? null, shards: 1 });
+}
+
 /**
  * Dataset metrics per layer from every shard's rows, pooled metrics from each layer's reduced Gram
  * (which must cover every row exactly once), then summary.json and, last, manifest.json.
@@ -350,8 +371,10 @@ export async function summarize(input: PlanRef & {
     const keepRows = plan.kind === 'multimodal';
     const isPart = (r: SampleRow) => (ERANK_PARTS as readonly string[]).includes(r.layer);
     const rows: SampleRow[] = [];
+    const runtimes = new Map<string, ShardRuntimeCount>();
     for await (const shard of shardOutputs(store, plan)) {
       files.push(...shard.done.files);
+      countRuntime(runtimes, shard.done.runtime);
       for (const r of shard.rows) totals.get(r.layer)?.add(r);
       if (keepRows) rows.push(...shard.rows.filter(isPart));
       ctx.heartbeat(); // throttled by the SDK
@@ -434,9 +457,14 @@ export async function summarize(input: PlanRef & {
     const summaryKey = keys.summary(prefix, run);
     await store.put(summaryKey, summaryBytes);
     files.push(entry(keys.plan(prefix, run), await store.get(keys.plan(prefix, run))), entry(summaryKey, summaryBytes));
+    // The same results in lm-evaluation-harness's layout (src/report/harnessResults.ts).
+    const harness = evaluationResults(summary, plan, [...runtimes.values()], { gitHash: gitHash(), date: Date.now() / 1000, softwareVersions: summary.versions });
+    const resultsBytes = new TextEncoder().encode(JSON.stringify(harness, null, 2) + '\n');
+    await store.put(keys.results(prefix, run), resultsBytes);
+    files.push(entry(keys.results(prefix, run), resultsBytes));
     // The manifest is written last: its presence means the evaluation's outputs are complete.
     // Shard files' sums come from their done.json, computed when they were written.
     await putJson(store, keys.manifest(prefix, run), { spec: plan.spec, versions: summary.versions, files });
-    return { summaryUri: store.uriOf(summaryKey), summaryKey, summary };
+    return { summaryUri: store.uriOf(summaryKey), summaryKey, summary, resultsUri: store.uriOf(keys.results(prefix, run)) };
   }));
 }

@@ -6,6 +6,8 @@ import { archiveSweep } from '../src/sweep/archive.ts';
 import { sweepFolder } from '../src/sweep/sweepFolder.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
+import { gitHash } from '../src/io/gitHash.ts';
+import { sweepResults, type EvaluationResults, type SweepEntry } from '../src/report/harnessResults.ts';
 import { scalingFits } from '../src/report/scalingFits.ts';
 import { alignmentTable, fitsSummaryTable, toMarkdown } from '../src/report/tables.ts';
 import { buildReport } from '../src/report/report.ts';
@@ -24,6 +26,10 @@ export interface SweepEvaluation {
   /** Shards of the (trained) evaluation, and how many of them were computed by this run (the rest were reused). */
   shardsTotal?: number;
   shardsComputed?: number;
+  /** The untrained twin (Diff-eRank): its workflow ID, shards, and how many this run computed. */
+  twinWorkflowId?: string;
+  twinShardsTotal?: number;
+  twinShardsComputed?: number;
   /** Key of the summary.json this sweep's run of it wrote (`<prefix>/runs/<run>/summary.json`). */
   summaryKey?: string;
   error?: string;
@@ -35,6 +41,8 @@ export interface SweepOutputs {
   archiveUri?: string;
   fitsUri: string;
   reportUri: string;
+  /** results.json: every evaluation's results in lm-evaluation-harness's layout (src/report/harnessResults.ts). */
+  resultsUri?: string;
   /** The HTML report (`report/index.html` with its figures); absent in results of older versions. */
   htmlReportUri?: string;
 }
@@ -47,14 +55,16 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   const summaries: EvaluationSummary[] = [];
   const runs: CollectedRun[] = [];
   const files = [];
+  const harness: SweepEntry[] = [];
   for (const e of input.evaluations) {
     if (e.status !== 'completed' || !e.prefix || !e.summaryKey) continue;
     // This sweep's own run of the evaluation: its summary and manifest, never a neighbour's.
     const runDir = e.summaryKey.slice(0, e.summaryKey.lastIndexOf('/'));
-    for (const name of ['summary.json', 'manifest.json']) {
+    for (const name of ['summary.json', 'results.json', 'manifest.json']) {
       const key = `${runDir}/${name}`;
       const bytes = await store.get(key);
       files.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
+      if (name === 'results.json') harness.push({ results: JSON.parse(new TextDecoder().decode(bytes)) as EvaluationResults, uri: store.uriOf(key) });
       if (name === 'summary.json') {
         const summary = JSON.parse(new TextDecoder().decode(bytes)) as EvaluationSummary;
         summaries.push(summary);
@@ -91,8 +101,28 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
     await store.put(key, typeof f.data === 'string' ? new TextEncoder().encode(f.data) : f.data);
     htmlKeys.push(key);
   }
-  // The manifest is written last: the sweep's results are complete when it exists.
+  // Every evaluation's results.json in one, a task per model × dataset (lm-evaluation-harness layout).
   const versions = resultVersions();
+  const failedEvaluations = input.evaluations
+    .filter((e) => e.status === 'failed')
+    .map((e) => ({ model: e.model, dataset: e.dataset.split(/[\\/]/).pop() ?? e.dataset, error: e.error ?? 'failed' }));
+  const sweepHarness = sweepResults(
+    {
+      sweepId: input.sweepId,
+      name: input.spec.name,
+      store: input.spec.store,
+      seed: input.spec.seed,
+      diffErank: input.spec.diffErank,
+      untrainSeed: input.spec.untrainSeed,
+      layers: input.spec.layers,
+      fitsUri: store.uriOf(`${base}/fits.json`),
+    },
+    harness,
+    failedEvaluations,
+    { gitHash: gitHash(), date: Date.now() / 1000, softwareVersions: versions },
+  );
+  await putJson(store, `${base}/results.json`, sweepHarness);
+  // The manifest is written last: the sweep's results are complete when it exists.
   await putJson(store, `${base}/manifest.json`, {
     sweepId: input.sweepId,
     spec: input.spec,
@@ -103,7 +133,7 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   let archiveUri: string | undefined;
   if (input.spec.archive) {
     // Every file the evaluations' manifests list (tables, Grams, plans, summaries), plus the sweep's own.
-    const keys = [`${base}/fits.json`, `${base}/report.md`, ...htmlKeys, `${base}/manifest.json`, ...files.map((f) => f.key)];
+    const keys = [`${base}/fits.json`, `${base}/results.json`, `${base}/report.md`, ...htmlKeys, `${base}/manifest.json`, ...files.map((f) => f.key)];
     for (const f of files.filter((f) => f.key.endsWith('/manifest.json'))) {
       const m = await getJson<{ files: Array<{ key: string }> }>(store, f.key);
       keys.push(...m.files.map((x) => x.key));
@@ -119,6 +149,7 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
     manifestUri: store.uriOf(`${base}/manifest.json`),
     fitsUri: store.uriOf(`${base}/fits.json`),
     reportUri: store.uriOf(`${base}/report.md`),
+    resultsUri: store.uriOf(`${base}/results.json`),
     htmlReportUri: store.uriOf(`${base}/report/index.html`),
   };
 }

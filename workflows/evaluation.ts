@@ -23,12 +23,16 @@ export interface EvaluationResult {
   /** This run's folder under the prefix, `runs/<run>/` (plan, summary, manifest). */
   run: string;
   summaryUri: string;
+  /** results.json beside summary.json, in lm-evaluation-harness's layout. */
+  resultsUri?: string;
   /** Key of summary.json in the store. */
   summaryKey: string;
   summary: EvaluationSummary;
   shardsTotal: number;
   /** Shards extracted by this run (the rest were already in the store). */
   shardsExtracted: number;
+  /** The untrained twin's evaluation (Diff-eRank): its workflow ID and shard counts. */
+  twin?: { workflowId: string; shardsTotal: number; shardsExtracted: number };
 }
 
 export interface EvaluationProgress {
@@ -87,6 +91,11 @@ function reduction(heartbeatSeconds: number) {
 }
 
 // ---- helpers -----------------------------------------------------------------------------------
+
+/** The untrained twin's child workflow ID (Diff-eRank), derived from its evaluation's. */
+export function twinWorkflowId(evaluationId: string, untrainSeed: number): string {
+  return `${evaluationId}/untrained-seed${untrainSeed}`;
+}
 
 /** Runs `run(i)` for each item with at most `window` in flight; fails on the first failure. */
 async function slidingWindow<T>(items: T[], window: number, run: (item: T) => Promise<void>): Promise<void> {
@@ -226,7 +235,7 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
         // Written to the store (keyed by source hash, seed, init rule) and fetched by URI like any model.
         const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed, store: plan.storeUri });
         const child = await startChild(evaluationWorkflow, {
-          workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
+          workflowId: twinWorkflowId(workflowInfo().workflowId, seed),
           // The trained model's token limit: the twin's folder may lack the config.json that told it.
           args: [{ spec: { ...input.spec, model, maxTokens: plan.maxTokens, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
         });
@@ -312,12 +321,13 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, layer, level, index: 0, fanIn });
   }
 
-  const untrained = twin
-    ? (await twin).summary.layers.map((l) => ({ layer: l.layer, erankOfMeanEntropy: l.metrics.erankOfMeanEntropy, meanLoss: l.meanLoss }))
-    : undefined;
+  const twinResult = twin ? await twin : undefined;
+  const untrained = twinResult?.summary.layers.map((l) => ({ layer: l.layer, erankOfMeanEntropy: l.metrics.erankOfMeanEntropy, meanLoss: l.meanLoss }));
 
   progress.phase = 'summarising';
-  const { summaryUri, summaryKey, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
+  const { summaryUri, summaryKey, summary, resultsUri } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
   progress.phase = 'done';
-  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, resultsUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted,
+    ...(twinResult ? { twin: { workflowId: twinWorkflowId(workflowInfo().workflowId, input.spec.untrainSeed ?? 0), shardsTotal: twinResult.shardsTotal, shardsExtracted: twinResult.shardsExtracted } } : {}),
+  };
 }

@@ -9,7 +9,7 @@ import { defineQuery, executeChild, proxyActivities, setHandler, workflowInfo } 
 import type * as activities from '../activities/index.ts';
 import type { SweepEvaluation, SweepOutputs } from '../activities/sweep.ts';
 import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
-import { evaluationWorkflow } from './evaluation.ts';
+import { evaluationWorkflow, twinWorkflowId } from './evaluation.ts';
 import { TASK_QUEUES } from './taskQueues.ts';
 
 // ---- types -------------------------------------------------------------------------------------
@@ -60,9 +60,17 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const sweepId = workflowInfo().workflowId;
   const evaluations: SweepEvaluation[] = [];
   spec.models.forEach((m, i) =>
-    spec.datasets.forEach((d, j) =>
-      evaluations.push({ workflowId: `${sweepId}/m${i}-d${j}`, model: m.name ?? m.model, dataset: d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data, status: 'pending' }),
-    ),
+    spec.datasets.forEach((d, j) => {
+      const workflowId = `${sweepId}/m${i}-d${j}`;
+      evaluations.push({
+        workflowId,
+        model: m.name ?? m.model,
+        dataset: d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data,
+        status: 'pending',
+        // Known up front, so progress readers count the twin's shards while it runs.
+        ...(spec.diffErank ? { twinWorkflowId: twinWorkflowId(workflowId, spec.untrainSeed) } : {}),
+      });
+    }),
   );
   const progress: SweepProgress = { phase: 'evaluating', evaluations };
   setHandler(sweepProgressQuery, () => progress);
@@ -110,6 +118,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         e.shardsTotal = r.shardsTotal;
         e.shardsComputed = r.shardsExtracted;
         e.summaryKey = r.summaryKey;
+        if (r.twin) {
+          e.twinShardsTotal = r.twin.shardsTotal;
+          e.twinShardsComputed = r.twin.shardsExtracted;
+        }
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);

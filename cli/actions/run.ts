@@ -53,7 +53,7 @@ export interface RunOptions {
 }
 
 /** A run's result; with an image perturbation, also the clean run it is compared with. */
-export type RunResult = EvaluationResult & { clean?: EvaluationResult };
+export type RunResult = EvaluationResult & { clean?: EvaluationResult; /** The evaluation's workflow ID, for `status`, `report`, `cancel`, `resume`. */ workflowId?: string };
 
 const localOrUri = (p: string): string => (p.startsWith('s3://') ? p : resolve(p));
 
@@ -107,7 +107,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 }
 
 /** One evaluation through the workflow, with its progress shown; the same spec attaches to a running one. */
-async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult> {
+async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult & { workflowId: string }> {
   // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
   // The fan-in changes the reduced Grams' bits (summation order), so it is part of the identity.
   const { maxParallelShards: _parallel, batchSize: _batch, allowMixedVersions: _allow, heartbeatSeconds: _beat, ...identity } = spec;
@@ -123,7 +123,7 @@ async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Pro
   process.stderr.write(`entroscope: workflow ${workflowId}\n`);
   const stopProgress = showProgress(() => evaluationProgress(client, workflowId), quiet);
   try {
-    return await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result());
+    return { ...(await (workerStopped ? Promise.race([handle.result(), workerStopped]) : handle.result())), workflowId };
   } finally {
     await stopProgress();
   }
@@ -211,7 +211,7 @@ export function printResult(r: RunResult): void {
   process.stdout.write(
     `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated${s.maxTokens ? ` at ${s.maxTokens}` : ''}), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
-      `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
+      `${r.workflowId ? `workflow: ${r.workflowId}\n` : ''}results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n${r.resultsUri ? `results.json: ${r.resultsUri}\n` : ''}`,
   );
   if (s.truncatedRows && s.truncatedRows.length > 0) process.stdout.write(`truncated: ${truncatedList(s.truncatedRows, s.truncatedSamples)}\n`);
   if (s.multimodal) printAlignment([...(r.clean ? [r.clean] : []), r]);

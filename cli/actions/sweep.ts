@@ -11,6 +11,7 @@ import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { withTemporal, type SessionOptions } from './temporalSession.ts';
 import { evaluationProgress, showProgress } from './run.ts';
 import { formatTable } from '../format.ts';
+import { evaluationHistoryProgress, sweepHistoryProgress } from './historyProgress.ts';
 
 export interface ConnectOptions {
   temporal?: string;
@@ -35,21 +36,33 @@ export function sweepIdOf(spec: SweepSpec): string {
   return `sweep-${spec.name}-${sha256Json(spec).slice(0, 12)}`;
 }
 
-/** Shards done/total over a sweep's running evaluations (each asked by its own query). */
+/**
+ * Shards done/total over a sweep (each running evaluation and its untrained twin asked by its own
+ * query; finished ones by their results), so the count never drops as evaluations finish.
+ */
 async function sweepShardProgress(client: Client, id: string): Promise<{ phase: string; shardsTotal: number; shardsDone: number; samples: number }> {
   const p = await client.workflow.getHandle(id).query(sweepProgressQuery);
   let shardsTotal = 0;
   let shardsDone = 0;
   let samples = 0;
-  for (const e of p.evaluations.filter((e) => e.status === 'running')) {
-    try {
-      // Per shard, chunks included; the evaluation's own count alone if a chunk cannot answer now.
-      const ep = await evaluationProgress(client, e.workflowId).catch(() => client.workflow.getHandle(e.workflowId).query(progressQuery));
-      shardsTotal += ep.shardsTotal;
-      shardsDone += ep.shardsDone;
-      samples += ep.samples;
-    } catch {
-      // not started yet
+  for (const e of p.evaluations) {
+    if (e.status === 'completed') {
+      const n = (e.shardsTotal ?? 0) + (e.twinShardsTotal ?? 0);
+      shardsTotal += n;
+      shardsDone += n;
+      continue;
+    }
+    if (e.status !== 'running') continue;
+    for (const workflowId of e.twinWorkflowId ? [e.workflowId, e.twinWorkflowId] : [e.workflowId]) {
+      try {
+        // Per shard, chunks included; the evaluation's own count alone if a chunk cannot answer now.
+        const ep = await evaluationProgress(client, workflowId).catch(() => client.workflow.getHandle(workflowId).query(progressQuery));
+        shardsTotal += ep.shardsTotal;
+        shardsDone += ep.shardsDone;
+        samples += ep.samples;
+      } catch {
+        // not started yet
+      }
     }
   }
   const done = p.evaluations.filter((e) => e.status === 'completed' || e.status === 'failed').length;
@@ -76,10 +89,11 @@ export function printSweep(r: SweepResult): void {
     ),
   );
   const counted = r.evaluations.filter((e) => e.shardsTotal !== undefined);
-  const total = counted.reduce((s, e) => s + e.shardsTotal!, 0);
-  const computed = counted.reduce((s, e) => s + (e.shardsComputed ?? 0), 0);
-  if (counted.length) process.stdout.write(`\n${computed} of ${total} shards computed now, ${total - computed} reused (untrained twins not counted)\n`);
-  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
+  const total = counted.reduce((s, e) => s + e.shardsTotal! + (e.twinShardsTotal ?? 0), 0);
+  const computed = counted.reduce((s, e) => s + (e.shardsComputed ?? 0) + (e.twinShardsComputed ?? 0), 0);
+  const twins = counted.some((e) => e.twinShardsTotal !== undefined) ? ' (untrained twins included)' : '';
+  if (counted.length) process.stdout.write(`\n${computed} of ${total} shards computed now, ${total - computed} reused${twins}\n`);
+  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\n${r.resultsUri ? `results.json: ${r.resultsUri}\n` : ''}manifest: ${r.manifestUri}\n`);
 }
 
 export async function sweep(file: string, opts: ConnectOptions & { id?: string; detach?: boolean; json?: boolean }): Promise<SweepResult | { sweepId: string }> {
@@ -109,14 +123,38 @@ export async function sweep(file: string, opts: ConnectOptions & { id?: string; 
   });
 }
 
+/**
+ * Whether a worker answers for a workflow: a query with a short deadline. The server refuses one at
+ * once (FAILED_PRECONDITION) when no worker has polled its task queue lately; a worker that died
+ * moments ago is still "seen" for a while, so the query then times out instead.
+ */
+async function workerAnswers(client: Client, id: string, type: string): Promise<{ answers: boolean; note?: string }> {
+  const query: string = type === 'sweepWorkflow' ? sweepProgressQuery.name : progressQuery.name;
+  try {
+    await client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(id).query<unknown>(query));
+    return { answers: true };
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    const how = `re-run the same command or \`entroscope resume ${id}\` (either starts the embedded worker and continues), or start \`entroscope worker\` against this server`;
+    if (/FAILED_PRECONDITION|no poller/i.test(msg)) return { answers: false, note: `no worker is polling task queue ${TASK_QUEUES.orchestration}: progress below is read from the workflow's history; ${how}` };
+    return { answers: false, note: `no worker answered within ${QUERY_DEADLINE_MS / 1000} s (a worker polled lately but may have died): progress below is read from the workflow's history; ${how}` };
+  }
+}
+
+const QUERY_DEADLINE_MS = 5000;
+
 export async function status(id: string, opts: ConnectOptions & { json?: boolean; watch?: boolean }): Promise<unknown> {
   return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
     const handle = client.workflow.getHandle(id);
     if (opts.watch) {
       // A live bar (shards done/total, ETA) until the workflow closes, however it ends.
-      const type = (await handle.describe().catch(() => undefined))?.type;
-      if (type === undefined) throw new Error(`no workflow ${id} on this Temporal server`);
-      const poll = type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => evaluationProgress(client, id);
+      const desc = await handle.describe().catch(() => undefined);
+      if (desc === undefined) throw new Error(`no workflow ${id} on this Temporal server`);
+      if (desc.status.name === 'RUNNING') {
+        const live = await workerAnswers(client, id, desc.type);
+        if (!live.answers) process.stderr.write(`entroscope: ${live.note}\n`);
+      }
+      const poll = desc.type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => evaluationProgress(client, id);
       const stop = showProgress(poll, false);
       await handle.result().catch(() => undefined);
       await stop();
@@ -130,19 +168,27 @@ export async function status(id: string, opts: ConnectOptions & { json?: boolean
     }
     const out: Record<string, unknown> = { id, type: desc.type, status: desc.status.name, started: desc.startTime.toISOString() };
     if (desc.status.name === 'COMPLETED') {
-      // Where the results are: every *Uri of the result (report, HTML report, fits, manifest, archive, summary).
+      // Where the results are: every *Uri of the result (report, HTML report, fits, results.json, manifest, archive, summary).
       const result = (await handle.result().catch(() => null)) as Record<string, unknown> | null;
       if (desc.closeTime) out.closed = desc.closeTime.toISOString();
       if (result) out.results = Object.fromEntries(Object.entries(result).filter(([k, v]) => k.endsWith('Uri') && typeof v === 'string'));
     }
     if (desc.status.name === 'RUNNING') {
-      if (desc.type === 'sweepWorkflow') {
-        out.progress = await handle.query(sweepProgressQuery);
-        out.shards = await sweepShardProgress(client, id);
-      } else if (desc.type === 'evaluationWorkflow') {
-        // Per shard, chunks included; the evaluation's own count alone if a chunk cannot answer now.
-        out.progress = await evaluationProgress(client, id).catch(() => handle.query(progressQuery));
+      // Whether a worker is there, then progress from the histories (no worker needed to read them).
+      const live = await workerAnswers(client, id, desc.type);
+      out.worker = live.answers ? 'answering' : 'none';
+      if (live.note) out.note = live.note;
+    }
+    if (desc.type === 'sweepWorkflow') {
+      const p = await sweepHistoryProgress(client, id);
+      if (p) {
+        out.phase = p.phase;
+        out.shards = p.shards;
+        out.evaluations = p.evaluations;
       }
+    } else if (desc.type === 'evaluationWorkflow') {
+      const p = await evaluationHistoryProgress(client, id);
+      if (p) out.progress = p;
     }
     return out;
   });
@@ -162,35 +208,68 @@ async function workflowInput(client: Client, id: string): Promise<unknown[]> {
   return payloads.map((p) => defaultPayloadConverter.fromPayload(p));
 }
 
-/** The store of a sweep, from its spec as the sweep workflow received it. */
-export async function sweepStore(id: string, opts: ConnectOptions): Promise<string> {
+/**
+ * What `entroscope report ID` reads for a workflow ID another command printed: a sweep's store and
+ * its own evaluations (from its spec and manifest), or a finished evaluation's store and run.
+ */
+export async function reportSource(id: string, opts: ConnectOptions): Promise<{ store: string; sweep?: string; summaryKeys?: string[] }> {
   return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
-    let args: unknown[];
+    const handle = client.workflow.getHandle(id);
+    let desc;
     try {
-      args = await workflowInput(client, id);
+      desc = await handle.describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || /NOT_FOUND/.test((err as Error).message)) {
-        throw new Error(`${id} is neither a results folder nor a sweep on this Temporal server`);
+      if (err instanceof WorkflowNotFoundError || /NOT_FOUND|not found/i.test((err as Error).message)) {
+        throw new Error(`${id} is neither a results folder nor a sweep or evaluation on this Temporal server`);
       }
       throw err;
     }
-    const spec = (args[0] as { spec?: { store?: string } } | undefined)?.spec;
-    if (!spec?.store) throw new Error(`${id} is not a sweep (its input has no spec.store)`);
-    return spec.store;
+    if (desc.type === 'sweepWorkflow') {
+      const spec = ((await workflowInput(client, id))[0] as { spec?: { store?: string } } | undefined)?.spec;
+      if (!spec?.store) throw new Error(`${id} is not a sweep (its input has no spec.store)`);
+      return { store: spec.store, sweep: id };
+    }
+    if (desc.type === 'evaluationWorkflow') {
+      if (desc.status.name !== 'COMPLETED') throw new Error(`evaluation ${id} is ${desc.status.name.toLowerCase()}: its report needs its summary (see \`entroscope status ${id}\`)`);
+      const r = (await handle.result()) as { storeUri: string; summaryKey: string; clean?: { summaryKey: string } };
+      return { store: r.storeUri, summaryKeys: [r.summaryKey] };
+    }
+    throw new Error(`${id} is a ${desc.type}, not a sweep or evaluation`);
   });
 }
 
-/** Starts a closed (failed, cancelled, terminated) sweep or evaluation again with its original input. */
+/**
+ * Continues a sweep or evaluation: a running one (its worker gone, e.g. after a crash) is attached to
+ * with this command's embedded worker; a closed one (failed, cancelled, terminated) is started again
+ * with its original input. Either way finished shards are reused from the store.
+ */
 export async function resume(id: string, opts: ConnectOptions & { json?: boolean }): Promise<unknown> {
-  return withTemporal({ ...opts, embeddedWorker: true }, async ({ client, workerStopped }) => {
+  return withTemporal({ ...opts, embeddedWorker: true }, async ({ client, workerStopped, embedded }) => {
     const old = client.workflow.getHandle(id);
-    const desc = await old.describe();
-    if (desc.status.name === 'RUNNING') throw new Error(`${id} is still running: nothing to resume (see \`entroscope status ${id}\`)`);
-    const args = await workflowInput(client, id);
-    const handle = await client.workflow.start(desc.type, { taskQueue: TASK_QUEUES.orchestration, workflowId: id, args });
-    process.stderr.write(`entroscope: resumed ${id} (${desc.type}); finished shards are reused from the store\n`);
-    const result = handle.result();
-    return workerStopped ? Promise.race([result, workerStopped]) : result;
+    let desc;
+    try {
+      desc = await old.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new Error(`no workflow ${id} on this Temporal server`);
+      throw err;
+    }
+    let handle;
+    if (desc.status.name === 'RUNNING') {
+      process.stderr.write(`entroscope: ${id} (${desc.type}) is still running: attaching${embedded ? ' with an embedded worker' : ''}; finished shards are reused from the store\n`);
+      handle = old;
+    } else {
+      const args = await workflowInput(client, id);
+      handle = await client.workflow.start(desc.type, { taskQueue: TASK_QUEUES.orchestration, workflowId: id, args });
+      process.stderr.write(`entroscope: resumed ${id} (${desc.type}); finished shards are reused from the store\n`);
+    }
+    const poll = desc.type === 'sweepWorkflow' ? () => sweepShardProgress(client, id) : () => evaluationProgress(client, id);
+    const stop = showProgress(poll, opts.json === true);
+    try {
+      const result = handle.result();
+      return await (workerStopped ? Promise.race([result, workerStopped]) : result);
+    } finally {
+      await stop();
+    }
   });
 }
 

@@ -34,7 +34,7 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description('fit scaling laws and write an HTML report (figures as SVG + PNG) or tables of every evaluation under a results folder or store')
-    .argument('<results>', 'results folder or store (a path, file://DIR or s3://bucket/prefix), or a sweep ID')
+    .argument('<results>', 'results folder or store (a path, file://DIR or s3://bucket/prefix), or a sweep or evaluation ID (as sweep, run and status print them)')
     .option('--sweep <id>', "only this sweep's evaluations (from its manifest in the store)")
     .option('--temporal <host:port>', 'where to look a sweep ID up (default $TEMPORAL_ADDRESS, else the embedded dev server)')
     .option('--namespace <ns>', 'Temporal namespace', process.env.TEMPORAL_NAMESPACE ?? 'default')
@@ -50,15 +50,20 @@ export function registerReport(program: Command): void {
       if (!REPORT_FORMATS.includes(format)) throw new InputError(`--format must be one of ${REPORT_FORMATS.join(', ')}, got ${opts.format}`);
       let location = results;
       let sweep = opts.sweep;
+      let summaryKeys: string[] | undefined;
       const { existsSync } = await import('node:fs');
-      if (!/[\\/]/.test(results) && !existsSync(results)) {
-        // No path separator and no such folder: a sweep ID, whose spec (on Temporal) names its store.
-        const { sweepStore } = await import('../actions/sweep.ts');
-        location = await sweepStore(results, opts);
-        sweep = results;
+      if (!/^[./~]|:\/\//.test(results) && !existsSync(results)) {
+        // Not a path nor a URI, and no such folder: an ID another command printed — a sweep (its spec
+        // on Temporal names the store), one of its evaluations (`<sweep>/m0-d0`) or a run's `eval-…`.
+        const { reportSource } = await import('../actions/sweep.ts');
+        const source = await reportSource(results, opts);
+        location = source.store;
+        sweep = source.sweep ?? sweep;
+        summaryKeys = source.summaryKeys;
       }
       const r = await writeReport(location, {
         sweep,
+        summaryKeys,
         outDir: opts.output,
         format,
         bootstrapResamples: nonNegativeInt(opts.bootstrap, '--bootstrap'),

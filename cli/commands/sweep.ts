@@ -51,7 +51,7 @@ export function registerSweep(program: Command): void {
   );
 
   connection(
-    executionProviderOption(program.command('resume <id>').description('start a failed or cancelled sweep or evaluation again; finished shards are reused').option('--json'), true),
+    executionProviderOption(program.command('resume <id>').description('continue a sweep or evaluation: attach to a running one (starting the embedded worker it needs) or start a failed or cancelled one again; finished shards are reused').option('--json'), true),
   ).action(async (id: string, opts: Conn & { json?: boolean; executionProvider?: string }) => {
     applyExecutionProvider(opts, true);
     const r = await (await actions()).resume(id, opts);

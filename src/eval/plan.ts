@@ -196,5 +196,6 @@ export const keys = {
     `${prefix}/reduce/k${fanIn}/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
   gram: (prefix: string, run: string, layer: string) => `${keys.runDir(prefix, run)}/gram-${layer}.arrow`,
   summary: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/summary.json`,
+  results: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/results.json`,
   manifest: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/manifest.json`,
 };

@@ -39,9 +39,10 @@ function evaluationKey(summaryDir: string): string {
 
 /**
  * Every summary.json under the location, in key order — or, with `sweep`, only the evaluations that
- * sweep completed (from `sweeps/<id>/manifest.json` in that store). Throws InputError when there is none.
+ * sweep completed (from `sweeps/<id>/manifest.json` in that store), or with `summaryKeys` only those
+ * runs. Throws InputError when there is none.
  */
-export async function collectRuns(location: string, opts: { sweep?: string } = {}): Promise<Collected> {
+export async function collectRuns(location: string, opts: { sweep?: string; summaryKeys?: string[] } = {}): Promise<Collected> {
   let store: ObjectStore;
   try {
     store = openStore(location);
@@ -61,6 +62,8 @@ export async function collectRuns(location: string, opts: { sweep?: string } = {
     // The sweep's own runs (summaryKey); sweeps recorded before runs had folders name the prefix.
     only = new Set(manifest.evaluations.filter((e) => e.status === 'completed' && e.prefix).map((e) => (e.summaryKey ? parentKey(e.summaryKey) : e.prefix!)));
   }
+  // Named evaluations only (`entroscope report EVALUATION_ID`): their own run folders.
+  if (opts.summaryKeys) only = new Set(opts.summaryKeys.map(parentKey));
   const runs: CollectedRun[] = [];
   for (const key of keys) {
     if (!(key === SUMMARY || key.endsWith('/' + SUMMARY))) continue;

@@ -29,6 +29,8 @@ export interface ReportOptions {
   seed?: number;
   /** Only this sweep's evaluations (its manifest in the store names them). */
   sweep?: string;
+  /** Only these runs (summary.json keys in the store), e.g. one evaluation's. */
+  summaryKeys?: string[];
   /** Timestamp shown in the page (default now); fixed in tests. */
   generatedAt?: string;
   /** Also write every per-sample row: samples.csv or samples.parquet. */
@@ -163,7 +165,7 @@ export function headlineSentences(fits: ScalingFit[]): string[] {
 export async function writeReport(location: string, opts: ReportOptions): Promise<ReportResult> {
   const format = opts.format ?? 'html';
   if (!REPORT_FORMATS.includes(format)) throw new InputError(`report format "${String(format)}" is not one of ${REPORT_FORMATS.join(', ')}`);
-  const { store, runs } = await collectRuns(location, { sweep: opts.sweep });
+  const { store, runs } = await collectRuns(location, { sweep: opts.sweep, summaryKeys: opts.summaryKeys });
   const built = await buildReport(runs, store, { format, bootstrapResamples: opts.bootstrapResamples, seed: opts.seed, generatedAt: opts.generatedAt });
   if (opts.perSample) {
     if (!PER_SAMPLE_FORMATS.includes(opts.perSample)) throw new InputError(`per-sample format "${String(opts.perSample)}" is not one of ${PER_SAMPLE_FORMATS.join(', ')}`);

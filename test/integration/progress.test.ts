@@ -11,6 +11,7 @@ import { TASK_QUEUES } from '../../workflows/taskQueues.ts';
 import { chunkLevels, evaluationWorkflow } from '../../workflows/evaluation.ts';
 import { evaluationProgress } from '../../cli/actions/run.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
+import { evaluationHistoryProgress } from '../../cli/actions/historyProgress.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
@@ -51,12 +52,19 @@ test('a chunked evaluation reports shards done per shard, never decreasing', asy
 
   // Poll the way the CLI does, until the workflow closes.
   const seen: number[] = [];
+  // And as `status` reads it with no worker to ask: from the histories (the evaluation's and its running chunks').
+  const fromHistory: number[] = [];
+  let polls = 0;
   let closed = false;
   const result = handle.result().finally(() => (closed = true));
   while (!closed) {
     try {
       const p = await evaluationProgress(client, workflowId);
       if (p.shardsTotal > 0) seen.push(p.shardsDone);
+      if (polls++ % 10 === 0) {
+        const h = await evaluationHistoryProgress(client, workflowId);
+        if (h && h.shardsTotal > 0) fromHistory.push(h.shardsDone);
+      }
     } catch {
       // not yet planned, or a chunk not yet answering: the CLI keeps its last value too
     }
@@ -71,6 +79,11 @@ test('a chunked evaluation reports shards done per shard, never decreasing', asy
   assert.ok(nonDecreasing(seen), `done counts went back: ${seen.join(' ')}`);
   const between = seen.filter((x) => x % chunkShards !== 0 && x < SHARDS);
   assert.ok(between.length >= 5, `expected counts between chunk boundaries, saw ${[...new Set(seen)].join(' ')}`);
+
+  assert.ok(nonDecreasing(fromHistory), `history counts went back: ${fromHistory.join(' ')}`);
+  assert.ok(fromHistory.some((x) => x % chunkShards !== 0 && x < SHARDS), `history counts only at chunk boundaries: ${fromHistory.join(' ')}`);
+  const st = await runCli(['status', workflowId], { ...process.env, TEMPORAL_ADDRESS: address });
+  assert.deepEqual((JSON.parse(st.stdout) as { progress: unknown }).progress, { phase: 'done', shardsTotal: SHARDS, shardsReused: 0, shardsComputed: SHARDS, shardsDone: SHARDS });
 
   const cli = await watch;
   assert.equal(cli.code, 0, cli.stderr);
