@@ -24,7 +24,7 @@ export interface KernelExports {
  * run entirely in baseline code (measured up to 2× slower on its first call). The flag is process-wide, so it is set only around
  * this compilation.
  */
-function compileOptimized(bytes: Uint8Array): WebAssembly.Module {
+function compileOptimized(bytes: BufferSource): WebAssembly.Module {
   try {
     setFlagsFromString('--no-liftoff');
     return new WebAssembly.Module(bytes);
@@ -61,7 +61,7 @@ export class WasmKernel<T extends KernelExports> {
       const order: Array<'fma' | 'plain'> = relaxedSimdAvailable() ? ['fma', 'plain'] : ['plain'];
       for (const build of order) {
         try {
-          this.module = compileOptimized(readFileSync(this.files[build]));
+          this.module = compileOptimized(new Uint8Array(readFileSync(this.files[build])));
           this.build = build;
           break;
         } catch {
