@@ -19,7 +19,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
 import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
-import { wasmTridiagonalizeAvailable } from '../src/linalg/tridiagonalizeWasm.ts';
+import { wasmTridiagonalizeAvailable, wasmTridiagonalizeBuild } from '../src/linalg/tridiagonalizeWasm.ts';
 import { gaussian, mulberry32 } from '../test/helpers/prng.ts';
 
 interface NumpyResult {
@@ -137,7 +137,7 @@ function main(): void {
   const fmt = (ms: number | undefined): string => (ms === undefined ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
   const cpu = cpus();
   console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, 1 thread`);
-  console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? 'WebAssembly SIMD (src/linalg/wasm/eigen.wasm)' : 'TypeScript fallback (wasm unavailable)'}`);
+  console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
   if (info?.threadpool) console.log(`threadpoolctl: ${JSON.stringify(info.threadpool)}`);
   console.log('| n | ours (ms) | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖ | ml-matrix (ms) | mathjs eigs (ms) |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|');
