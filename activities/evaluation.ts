@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import { Readable } from 'node:stream';
 import { userErrorsFinal } from './userErrors.ts';
+import { withHeartbeat } from './heartbeat.ts';
 import { InputError } from '../src/errors.ts';
 import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson, type ObjectStore } from '../src/store/store.ts';
@@ -11,7 +12,10 @@ import { keys, planEvaluation, type EvaluationPlan } from '../src/eval/plan.ts';
 import { readDatasetShard } from '../src/data/dataset.ts';
 import { readImageTextShard } from '../src/data/imageTextDataset.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
+import { locateVlmParts, VLM_PART_FILES, type VlmPart } from '../src/multimodal/vlmConfig.ts';
 import { sharedPool } from '../src/parallel/threadPool.ts';
+import { checkRuntime, extractionRuntime, workerIdentity, type ShardRuntime } from '../src/eval/extractionRuntime.ts';
+import { checkFileHash, checkShardTexts } from '../src/eval/verifyShardInputs.ts';
 import { PromiseCache } from '../src/parallel/promiseCache.ts';
 import { sampleMetricsOfRow, samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
 import { alignmentFromRows } from '../src/multimodal/alignmentSummary.ts';
@@ -21,7 +25,7 @@ import { reduceGramFiles } from '../src/eval/reduceGrams.ts';
 import { datasetMetrics } from '../src/metrics/datasetMetrics.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
-import type { EvaluationSummary, LayerSummary, UntrainedLayer } from '../src/eval/summary.ts';
+import { TRUNCATED_ROWS_LISTED, type EvaluationSummary, type LayerSummary, type UntrainedLayer } from '../src/eval/summary.ts';
 import { diffErank } from '../src/metrics/diffErank.ts';
 import type { SampleMetrics } from '../src/metrics/sampleMetrics.ts';
 
@@ -31,10 +35,14 @@ export type IndexRanges = Array<[number, number]>;
 export interface PlanResult {
   storeUri: string;
   prefix: string;
+  /** The run's folder under the prefix (`runs/<run>/`): plan, summary, manifest. */
+  run: string;
   shardCount: number;
   rows: number;
   /** Resolved hidden-state taps, in request order. */
   layers: string[];
+  /** Tokens kept per text (the spec's, else the model's limit). */
+  maxTokens: number;
   /** Shards that still need extraction. */
   pending: IndexRanges;
 }
@@ -48,9 +56,14 @@ export interface ShardResult {
   metricsMs: number;
 }
 
-export interface ReduceInput {
+/** Names one evaluation run's plan: `<prefix>/runs/<run>/plan.json` in the store. */
+export interface PlanRef {
   storeUri: string;
   prefix: string;
+  run: string;
+}
+
+export interface ReduceInput extends PlanRef {
   layer: string;
   /** 1 sums shard partials; level L sums nodes of level L − 1. */
   level: number;
@@ -71,17 +84,25 @@ export interface ShardDone {
   rows: [number, number];
   tokens: number;
   files: FileEntry[];
+  /** What extracted it (versions, provider, threads, worker). */
+  runtime?: ShardRuntime;
 }
 
 export interface SummaryResult {
   summaryUri: string;
+  /** Its key in the store (under the run's folder). */
+  summaryKey: string;
   summary: EvaluationSummary;
 }
 
+// Plans are content-addressed (the run is the hash of the plan), so a cached one is never stale.
 const plans = new PromiseCache<EvaluationPlan>();
-function loadPlan(store: ObjectStore, prefix: string): Promise<EvaluationPlan> {
-  return plans.get(`${store.uri}|${prefix}`, () => getJson<EvaluationPlan>(store, keys.plan(prefix)));
+function loadPlan(store: ObjectStore, ref: PlanRef): Promise<EvaluationPlan> {
+  return plans.get(`${store.uri}|${ref.prefix}|${ref.run}`, () => getJson<EvaluationPlan>(store, keys.plan(ref.prefix, ref.run)));
 }
+
+/** onnxruntime intra-op threads per pool thread (sessions are created with this). */
+const INTRA_OP_THREADS = 1;
 
 function toRanges(indices: number[]): IndexRanges {
   const out: IndexRanges = [];
@@ -94,7 +115,7 @@ function toRanges(indices: number[]): IndexRanges {
 }
 
 export async function planShards(specInput: EvaluationSpecInput): Promise<PlanResult> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     let spec;
     try {
       spec = parseEvaluationSpec(specInput);
@@ -103,34 +124,64 @@ export async function planShards(specInput: EvaluationSpecInput): Promise<PlanRe
     }
     const store = openStore(spec.store);
     const plan = await planEvaluation(spec);
-    await putJson(store, keys.plan(plan.prefix), plan);
+    const planKey = keys.plan(plan.prefix, plan.run);
+    if (!(await store.exists(planKey))) await putJson(store, planKey, plan);
     const done = new Set(await store.list(`${plan.prefix}/shards/`));
     const pending = plan.shards.flatMap((s, i) => (done.has(keys.shardDone(plan.prefix, s)) ? [] : [i]));
-    return { storeUri: store.uri, prefix: plan.prefix, shardCount: plan.shards.length, rows: plan.dataset.rows, layers: plan.layers, pending: toRanges(pending) };
-  });
+    // A resume that would add shards from this runtime to shards from another says so now.
+    if (pending.length > 0 && pending.length < plan.shards.length) {
+      await checkRuntime(store, plan.prefix, extractionRuntime(INTRA_OP_THREADS), { register: false, allowMixed: spec.allowMixedVersions });
+    }
+    return {
+      storeUri: store.uri,
+      prefix: plan.prefix,
+      run: plan.run,
+      shardCount: plan.shards.length,
+      rows: plan.dataset.rows,
+      layers: plan.layers,
+      maxTokens: plan.maxTokens,
+      pending: toRanges(pending),
+    };
+  }));
 }
 
-export async function extractShard(input: { storeUri: string; prefix: string; shard: number }): Promise<ShardResult> {
+/** Runs a check once per key per process (runtime registration: one store round trip per evaluation). */
+const checkedRuntimes = new PromiseCache<void>();
+
+/**
+ * Extracts one shard: checks this worker's runtime against the evaluation's, reads the model and the
+ * shard's rows and checks them against the plan's hashes, runs the model in the thread pool
+ * (heartbeating; a cancellation reaches the inference loop), writes the outputs, done.json last.
+ */
+export async function extractShard(input: PlanRef & { shard: number; allowMixedVersions?: boolean }): Promise<ShardResult> {
   return userErrorsFinal(async () => {
     const ctx = Context.current();
     const store = openStore(input.storeUri);
-    const plan = await loadPlan(store, input.prefix);
+    const plan = await loadPlan(store, input);
     const shard = plan.shards[input.shard];
     if (!shard) throw new InputError(`shard ${input.shard} is not in the plan (${plan.shards.length} shards)`);
     let textsDone = 0;
+    // Heartbeats carry the server's cancellation back (the worker's throttle sets how soon).
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
+    const runtime = extractionRuntime(INTRA_OP_THREADS);
     let out;
     try {
+      const allowMixed = input.allowMixedVersions === true;
+      await checkedRuntimes.get(`${store.uri}|${plan.prefix}|${allowMixed}`, () => checkRuntime(store, plan.prefix, runtime, { register: true, allowMixed }));
       if (plan.kind === 'multimodal') {
+        const parts = locateVlmParts(plan.multimodal.modelDir);
+        for (const p of Object.keys(VLM_PART_FILES) as VlmPart[]) {
+          await checkFileHash(`model part ${p}`, parts[p], plan.multimodal.parts[p], parts[p]);
+        }
         // Images are read and decoded inside the pool thread, next to the model.
-        const rows = await readImageTextShard(plan.dataset.source, shard);
+        const rows = await readImageTextShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });
         out = await sharedPool().run(
           'extractMultimodalShard',
           {
             modelDir: plan.multimodal.modelDir,
-            maxTokens: plan.spec.maxTokens,
+            maxTokens: plan.maxTokens,
             batchSize: plan.spec.batchSize,
-            intraOpThreads: 1,
+            intraOpThreads: INTRA_OP_THREADS,
             startRow: shard.startRow,
             rows: rows.map((r) => ({ text: r.text, imageRef: r.imageRef, where: r.where })),
             layers: plan.layers,
@@ -139,27 +190,37 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
             seed: plan.spec.seed,
           },
           (d) => (textsDone = d),
+          ctx.cancellationSignal,
         );
       } else {
-        const texts = await readDatasetShard(plan.dataset.source, shard);
         // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
-        const model = plan.spec.model.startsWith('s3://') ? await localModelFiles(plan.spec.model) : plan.model;
+        // Either way, what this worker reads must be what the planner hashed.
+        const model = await localModelFiles(plan.spec.model);
+        await checkFileHash('model', model.onnxPath, plan.model.onnxSha256, plan.model.onnxPath);
+        await checkFileHash('tokenizer', model.tokenizerPath, plan.model.tokenizerSha256, plan.model.tokenizerPath);
+        const texts = await readDatasetShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });
+        checkShardTexts(plan.dataset.path, shard, texts);
         out = await sharedPool().run(
           'extractShard',
           {
             onnxPath: model.onnxPath,
             tokenizerPath: model.tokenizerPath,
-            maxTokens: plan.spec.maxTokens,
+            maxTokens: plan.maxTokens,
             batchSize: plan.spec.batchSize,
-            intraOpThreads: 1,
+            intraOpThreads: INTRA_OP_THREADS,
             startRow: shard.startRow,
             texts,
             layers: plan.layers,
             loss: plan.spec.loss,
           },
           (d) => (textsDone = d),
+          ctx.cancellationSignal,
         );
       }
+    } catch (err) {
+      // Cancelled: answer as the SDK expects (CancelledFailure), not as a failed attempt.
+      if (ctx.cancellationSignal.aborted) await ctx.cancelled;
+      throw err;
     } finally {
       clearInterval(beat);
     }
@@ -179,6 +240,7 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
       rows: [shard.startRow, shard.startRow + shard.rows],
       tokens: out.tokens,
       files,
+      runtime: { ...runtime, poolThreads: sharedPool().size, worker: workerIdentity() },
     };
     await putJson(store, keys.shardDone(plan.prefix, shard), done);
     return {
@@ -199,10 +261,10 @@ export async function extractShard(input: { storeUri: string; prefix: string; sh
  * an existing output is kept.
  */
 export async function reduceGrams(input: ReduceInput): Promise<string> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     const store = openStore(input.storeUri);
-    const plan = await loadPlan(store, input.prefix);
-    const output = keys.reduced(plan.prefix, input.layer, input.level, input.index);
+    const plan = await loadPlan(store, input);
+    const output = keys.reduced(plan.prefix, input.fanIn, input.layer, input.level, input.index);
     if (await store.exists(output)) return output;
     const below = Math.ceil(plan.shards.length / input.fanIn ** (input.level - 1)); // nodes one level down
     const first = input.index * input.fanIn;
@@ -212,13 +274,13 @@ export async function reduceGrams(input: ReduceInput): Promise<string> {
       inputs.push(
         input.level === 1
           ? keys.shardGram(plan.prefix, plan.shards[i], input.layer)
-          : keys.reduced(plan.prefix, input.layer, input.level - 1, i),
+          : keys.reduced(plan.prefix, input.fanIn, input.layer, input.level - 1, i),
       );
     }
     // Streamed: k inputs read batch by batch in lockstep, memory O(k × batch), not O(k × d²).
     await reduceGramFiles(store, inputs, output, { onBatch: () => Context.current().heartbeat() });
     return output;
-  });
+  }));
 }
 
 /**
@@ -230,13 +292,15 @@ class LayerTotals {
   readonly metrics: SampleMetrics[] = [];
   tokens = 0;
   truncated = 0;
+  /** The first TRUNCATED_ROWS_LISTED truncated rows, in row order. */
+  readonly truncatedRows: number[] = [];
   private lossSum = 0;
   private lossCount = 0;
 
   add(r: SampleRow): void {
     this.metrics.push(sampleMetricsOfRow(r));
     this.tokens += r.tokens;
-    if (r.truncated) this.truncated++;
+    if (r.truncated && this.truncated++ < TRUNCATED_ROWS_LISTED) this.truncatedRows.push(r.row);
     if (typeof r.loss === 'number') {
       this.lossSum += r.loss;
       this.lossCount++;
@@ -269,16 +333,15 @@ function shardOutputs(store: ObjectStore, plan: EvaluationPlan): AsyncIterable<{
  * Dataset metrics per layer from every shard's rows, pooled metrics from each layer's reduced Gram
  * (which must cover every row exactly once), then summary.json and, last, manifest.json.
  */
-export async function summarize(input: {
-  storeUri: string;
-  prefix: string;
+export async function summarize(input: PlanRef & {
   grams: Record<string, string>;
   /** The untrained twin's per-layer results, with `diffErank`. */
   untrained?: UntrainedLayer[];
 }): Promise<SummaryResult> {
-  return userErrorsFinal(async () => {
+  return userErrorsFinal(() => withHeartbeat(async () => {
     const store = openStore(input.storeUri);
-    const plan = await loadPlan(store, input.prefix);
+    const plan = await loadPlan(store, input);
+    const { prefix, run } = plan;
     const files: FileEntry[] = [];
     const entry = (key: string, bytes: Uint8Array): FileEntry => ({ key, bytes: bytes.length, sha256: sha256(bytes) });
     const ctx = Context.current();
@@ -302,7 +365,7 @@ export async function summarize(input: {
       if (JSON.stringify(gram.covers) !== expected) {
         throw new Error(`${store.uriOf(top)} covers ${JSON.stringify(gram.covers)}, expected every row ${expected}`);
       }
-      const gramKey = keys.gram(plan.prefix, layer);
+      const gramKey = keys.gram(prefix, run, layer);
       const gramBytes = gramToArrow(gram);
       await store.put(gramKey, gramBytes);
       files.push(entry(gramKey, gramBytes));
@@ -331,6 +394,7 @@ export async function summarize(input: {
         tokenizerSha256: plan.model.tokenizerSha256,
         ...(plan.spec.family ? { family: plan.spec.family } : {}),
         params: plan.model.params,
+        ...('blocks' in plan.model && plan.model.blocks ? { blocks: plan.model.blocks } : {}),
         ...(plan.spec.untrainedTwin ? { untrainedTwin: true } : {}),
       },
       dataset: { name: plan.dataset.name, rows: plan.dataset.rows, sha256: plan.dataset.sha256 },
@@ -338,6 +402,9 @@ export async function summarize(input: {
       dim: layers[0].dim,
       tokens: first.tokens,
       truncatedSamples: first.truncated,
+      truncatedRows: first.truncatedRows,
+      maxTokens: plan.maxTokens,
+      maxPositions: plan.maxPositions,
       metrics: layers[0].metrics,
       pooled: layers[0].pooled,
       meanLoss: layers[0].meanLoss,
@@ -355,19 +422,21 @@ export async function summarize(input: {
       configSha256: plan.configSha256,
       seed: plan.spec.seed,
       outputs: {
-        prefix: store.uriOf(plan.prefix),
-        summary: store.uriOf(keys.summary(plan.prefix)),
+        prefix: store.uriOf(prefix),
+        run,
+        summary: store.uriOf(keys.summary(prefix, run)),
         gram: layers[0].gram,
         shards: plan.shards.length,
       },
       versions: resultVersions(),
     };
     const summaryBytes = new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n');
-    await store.put(keys.summary(plan.prefix), summaryBytes);
-    files.push(entry(keys.plan(plan.prefix), await store.get(keys.plan(plan.prefix))), entry(keys.summary(plan.prefix), summaryBytes));
+    const summaryKey = keys.summary(prefix, run);
+    await store.put(summaryKey, summaryBytes);
+    files.push(entry(keys.plan(prefix, run), await store.get(keys.plan(prefix, run))), entry(summaryKey, summaryBytes));
     // The manifest is written last: its presence means the evaluation's outputs are complete.
     // Shard files' sums come from their done.json, computed when they were written.
-    await putJson(store, keys.manifest(plan.prefix), { spec: plan.spec, versions: summary.versions, files });
-    return { summaryUri: store.uriOf(keys.summary(plan.prefix)), summary };
-  });
+    await putJson(store, keys.manifest(prefix, run), { spec: plan.spec, versions: summary.versions, files });
+    return { summaryUri: store.uriOf(summaryKey), summaryKey, summary };
+  }));
 }

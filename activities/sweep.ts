@@ -1,12 +1,14 @@
 // The last step of a sweep: read every evaluation's summary, fit the scaling laws, write the
-// report tables and, last, the sweep's manifest (archive index with sizes and sha256 sums).
+// report (Markdown tables and the HTML page) and, last, the sweep's manifest (archive index with sizes and sha256 sums).
 import { openStore } from '../src/store/openStore.ts';
 import { getJson, putJson } from '../src/store/store.ts';
 import { archiveSweep } from '../src/sweep/archive.ts';
+import { sweepFolder } from '../src/sweep/sweepFolder.ts';
 import { sha256 } from '../src/io/hash.ts';
 import { resultVersions } from '../src/io/versions.ts';
 import { scalingFits } from '../src/report/scalingFits.ts';
-import { alignmentTable, toMarkdown } from '../src/report/tables.ts';
+import { alignmentTable, fitsSummaryTable, toMarkdown } from '../src/report/tables.ts';
+import { buildReport } from '../src/report/report.ts';
 import { datasetLabel } from '../src/report/collect.ts';
 import type { CollectedRun } from '../src/report/collect.ts';
 import type { SweepSpec } from '../src/sweep/sweepSpec.ts';
@@ -19,6 +21,11 @@ export interface SweepEvaluation {
   status: 'pending' | 'running' | 'completed' | 'failed';
   /** Store prefix of the evaluation's outputs, once completed. */
   prefix?: string;
+  /** Shards of the (trained) evaluation, and how many of them were computed by this run (the rest were reused). */
+  shardsTotal?: number;
+  shardsComputed?: number;
+  /** Key of the summary.json this sweep's run of it wrote (`<prefix>/runs/<run>/summary.json`). */
+  summaryKey?: string;
   error?: string;
 }
 
@@ -28,20 +35,24 @@ export interface SweepOutputs {
   archiveUri?: string;
   fitsUri: string;
   reportUri: string;
+  /** The HTML report (`report/index.html` with its figures); absent in results of older versions. */
+  htmlReportUri?: string;
 }
 
 const fmt = (x: number | null | undefined, d = 4) => (x === null || x === undefined ? '—' : x.toFixed(d));
 
 export async function finishSweep(input: { spec: SweepSpec; sweepId: string; evaluations: SweepEvaluation[] }): Promise<SweepOutputs> {
   const store = openStore(input.spec.store);
-  const base = `sweeps/${input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+  const base = `sweeps/${sweepFolder(input.sweepId)}`;
   const summaries: EvaluationSummary[] = [];
   const runs: CollectedRun[] = [];
   const files = [];
   for (const e of input.evaluations) {
-    if (e.status !== 'completed' || !e.prefix) continue;
+    if (e.status !== 'completed' || !e.prefix || !e.summaryKey) continue;
+    // This sweep's own run of the evaluation: its summary and manifest, never a neighbour's.
+    const runDir = e.summaryKey.slice(0, e.summaryKey.lastIndexOf('/'));
     for (const name of ['summary.json', 'manifest.json']) {
-      const key = `${e.prefix}/${name}`;
+      const key = `${runDir}/${name}`;
       const bytes = await store.get(key);
       files.push({ key, bytes: bytes.length, sha256: sha256(bytes) });
       if (name === 'summary.json') {
@@ -68,14 +79,18 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
     lines.push('', '## Failed evaluations', '');
     for (const e of failed) lines.push(`- ${e.model} × ${e.dataset}: ${e.error ?? 'failed'}`);
   }
-  lines.push('', '## Scaling fits (x = parameter count)', '');
-  for (const f of fits.filter((f) => f.metric === 'erankOfMeanEntropy')) {
-    const pl = f.powerLaw.ok ? `a=${f.powerLaw.params.a.toPrecision(4)}, b=${f.powerLaw.params.b.toPrecision(4)}, c=${f.powerLaw.params.c.toPrecision(4)}, R²=${f.powerLaw.r2.toFixed(3)}` : f.powerLaw.reason;
-    const ll = f.logLinear.ok ? `a=${f.logLinear.params.a.toPrecision(4)}, b=${f.logLinear.params.b.toPrecision(4)}, R²=${f.logLinear.r2.toFixed(3)}` : f.logLinear.reason;
-    lines.push(`- ${f.family} / ${f.dataset} / ${f.layer} / ${f.metric}: power law: ${pl}; log-linear: ${ll}`);
-  }
+  // Every fit group (every metric, every depth position, loss once per model), as `entroscope report --format md` lists them.
+  lines.push('', toMarkdown('Scaling fits (x = parameter count; form chosen by leave-one-out RMSE)', fitsSummaryTable(fits)).trimEnd());
   const report = new TextEncoder().encode(lines.join('\n') + '\n');
   await store.put(`${base}/report.md`, report);
+  // The HTML report beside it (the same page as `entroscope report SWEEP_ID`, without per-sample histograms).
+  const html = await buildReport(runs, store, { format: 'html', seed: input.spec.seed, title: `Sweep ${input.sweepId}` });
+  const htmlKeys: string[] = [];
+  for (const f of html.files) {
+    const key = `${base}/report/${f.name}`;
+    await store.put(key, typeof f.data === 'string' ? new TextEncoder().encode(f.data) : f.data);
+    htmlKeys.push(key);
+  }
   // The manifest is written last: the sweep's results are complete when it exists.
   const versions = resultVersions();
   await putJson(store, `${base}/manifest.json`, {
@@ -88,16 +103,22 @@ export async function finishSweep(input: { spec: SweepSpec; sweepId: string; eva
   let archiveUri: string | undefined;
   if (input.spec.archive) {
     // Every file the evaluations' manifests list (tables, Grams, plans, summaries), plus the sweep's own.
-    const keys = [`${base}/fits.json`, `${base}/report.md`, `${base}/manifest.json`, ...files.map((f) => f.key)];
+    const keys = [`${base}/fits.json`, `${base}/report.md`, ...htmlKeys, `${base}/manifest.json`, ...files.map((f) => f.key)];
     for (const f of files.filter((f) => f.key.endsWith('/manifest.json'))) {
       const m = await getJson<{ files: Array<{ key: string }> }>(store, f.key);
       keys.push(...m.files.map((x) => x.key));
     }
-    archiveUri = await archiveSweep(store, openStore(input.spec.archive), input.sweepId.replace(/[^A-Za-z0-9._-]+/g, '_'), keys, {
+    archiveUri = await archiveSweep(store, openStore(input.spec.archive), sweepFolder(input.sweepId), keys, {
       spec: input.spec,
       versions,
       createdAt: new Date().toISOString(),
     });
   }
-  return { archiveUri, manifestUri: store.uriOf(`${base}/manifest.json`), fitsUri: store.uriOf(`${base}/fits.json`), reportUri: store.uriOf(`${base}/report.md`) };
+  return {
+    archiveUri,
+    manifestUri: store.uriOf(`${base}/manifest.json`),
+    fitsUri: store.uriOf(`${base}/fits.json`),
+    reportUri: store.uriOf(`${base}/report.md`),
+    htmlReportUri: store.uriOf(`${base}/report/index.html`),
+  };
 }

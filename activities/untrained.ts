@@ -1,31 +1,58 @@
 // The untrained twin of a model (DESIGN §1.7): the same graph with re-initialised weights from a
-// recorded seed, created once per (model hash, seed) in the worker's cache and reused after.
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+// recorded seed, created once per (source model sha256, seed, init rule) and kept in the store,
+//
+//   <store>/untrained/<source sha256>-seed<seed>-<rule id>/{tokenizer.json, model.onnx}
+//
+// so every worker fetches it by URI like any model in S3 (a folder store is a shared folder by
+// definition). model.onnx is written last: its presence means a complete twin. Only the fetched
+// copy lives on a worker's disk.
+import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { userErrorsFinal } from './userErrors.ts';
-import { resolveModelFiles } from '../src/model/modelRef.ts';
-import { untrainFiles } from '../src/model/untrain.ts';
+import { withHeartbeat } from './heartbeat.ts';
+import { localModelFiles } from '../src/model/modelFetch.ts';
+import { cacheRoot } from '../src/model/onnxTaps.ts';
+import { UNTRAIN_RULE, untrainFiles } from '../src/model/untrain.ts';
 import { sha256File } from '../src/io/hash.ts';
+import { openStore } from '../src/store/openStore.ts';
 
 export interface UntrainedTwin {
-  /** Folder with model.onnx + tokenizer.json of the twin. */
+  /** The twin's folder (model.onnx + tokenizer.json): an s3:// URI, or a path in a folder store. */
   model: string;
   seed: number;
   /** sha256 of the trained model it was made from. */
   sourceSha256: string;
 }
 
-export async function prepareUntrainedTwin(input: { model: string; seed: number }): Promise<UntrainedTwin> {
-  return userErrorsFinal(async () => {
-    const files = resolveModelFiles(input.model);
+/** `hf-default-init/v1: …` → `hf-default-init-v1`: the rule's name and version, for keys. */
+export const UNTRAIN_RULE_ID = UNTRAIN_RULE.slice(0, UNTRAIN_RULE.indexOf(':')).replace(/[^A-Za-z0-9.]+/g, '-');
+
+/** The store key of a twin's folder. */
+export function untrainedTwinKey(sourceSha256: string, seed: number): string {
+  return `untrained/${sourceSha256}-seed${seed}-${UNTRAIN_RULE_ID}`;
+}
+
+export async function prepareUntrainedTwin(input: { model: string; seed: number; store: string }): Promise<UntrainedTwin> {
+  return userErrorsFinal(() => withHeartbeat(async () => {
+    const files = await localModelFiles(input.model); // an s3:// source is fetched into this worker's cache
     const sourceSha256 = await sha256File(files.onnxPath);
-    const cache = process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope');
-    const dir = join(cache, 'untrained', `${sourceSha256.slice(0, 16)}-seed${input.seed}`);
-    // Both files are written atomically, so their presence means a complete twin.
-    if (!(existsSync(join(dir, 'model.onnx')) && existsSync(join(dir, 'tokenizer.json')))) {
-      await untrainFiles(input.model, dir, input.seed);
+    const store = openStore(input.store);
+    const key = untrainedTwinKey(sourceSha256, input.seed);
+    if (!(await store.exists(`${key}/model.onnx`))) {
+      mkdirSync(cacheRoot(), { recursive: true });
+      const tmp = await mkdtemp(join(cacheRoot(), '.untrained-'));
+      try {
+        const made = await untrainFiles(files.onnxPath, tmp, input.seed);
+        // Streamed (models are hundreds of MB); the tokenizer first, the graph last.
+        if (made.tokenizerPath) await store.putStream(`${key}/tokenizer.json`, createReadStream(made.tokenizerPath));
+        await store.putStream(`${key}/model.onnx`, createReadStream(made.onnxPath));
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
     }
-    return { model: dir, seed: input.seed, sourceSha256 };
-  });
+    const uri = store.uriOf(key);
+    return { model: uri.startsWith('file://') ? fileURLToPath(uri) : uri, seed: input.seed, sourceSha256 };
+  }));
 }

@@ -89,7 +89,7 @@ await writeFile(join(dir, 'lines.jsonl'), Array.from({ length: shards }, (_, i) 
 
 quietTemporalRuntime();
 const port = args.port ? Number(args.port) : await freePort();
-const server = await ensureDevServer(join(dir, 'temporal'), port);
+const server = await ensureDevServer(join(dir, 'temporal'), port, { idleMs: 0 });
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const workers = await startWorkers({ address: server.address, namespace: 'default', roles: ALL_ROLES, extractionConcurrency: concurrency });
@@ -122,7 +122,7 @@ async function baselineRun(): Promise<number> {
     Array.from({ length: concurrency }, async () => {
       while (next < plan.shardCount) {
         const shard = next++;
-        await outsideTemporal(() => extractShard({ storeUri: plan.storeUri, prefix: plan.prefix, shard }));
+        await outsideTemporal(() => extractShard({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, shard }));
       }
     }),
   );

@@ -127,7 +127,7 @@ await writeFile(join(dir, 'warm.jsonl'), texts.slice(0, 8).map((text) => JSON.st
 
 quietTemporalRuntime();
 const port = args.port ? Number(args.port) : await freePort();
-const server = await ensureDevServer(join(dir, 'temporal'), port);
+const server = await ensureDevServer(join(dir, 'temporal'), port, { idleMs: 0 });
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const inProcess = await startWorkers({ address: server.address, namespace: 'default', roles: ['orchestration', 'reduction'] });

@@ -6,3 +6,11 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
+
+/** A task stopped because its caller cancelled it (an activity's cancellation, src/parallel/threadPool.ts). */
+export class TaskCancelledError extends Error {
+  constructor(message = 'cancelled') {
+    super(message);
+    this.name = 'TaskCancelledError';
+  }
+}

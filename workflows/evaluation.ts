@@ -20,7 +20,11 @@ export interface EvaluationResult {
   storeUri: string;
   /** Store key prefix of every output of this evaluation. */
   prefix: string;
+  /** This run's folder under the prefix, `runs/<run>/` (plan, summary, manifest). */
+  run: string;
   summaryUri: string;
+  /** Key of summary.json in the store. */
+  summaryKey: string;
   summary: EvaluationSummary;
   shardsTotal: number;
   /** Shards extracted by this run (the rest were already in the store). */
@@ -52,11 +56,15 @@ export const chunkProgressQuery = defineQuery<ChunkResult>('chunkProgress');
 
 const nonRetryableErrorTypes = ['InputError'];
 
-const { planShards, prepareUntrainedTwin } = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.extraction,
-  startToCloseTimeout: '30 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes },
-});
+/** Planning and the untrained twin; they heartbeat, so a dead worker's task moves on as a shard's does. */
+function preparation(heartbeatSeconds: number) {
+  return proxyActivities<typeof activities>({
+    taskQueue: TASK_QUEUES.extraction,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: `${heartbeatSeconds} seconds`,
+    retry: { maximumAttempts: 5, nonRetryableErrorTypes },
+  });
+}
 
 /** Extraction, with the heartbeat timeout the spec asks for: how soon a dead worker's shard moves on. */
 function extraction(heartbeatSeconds: number) {
@@ -68,12 +76,15 @@ function extraction(heartbeatSeconds: number) {
   }).extractShard;
 }
 
-const { reduceGrams, summarize } = proxyActivities<typeof activities>({
-  taskQueue: TASK_QUEUES.reduction,
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
-});
+/** Reductions and the summary; they heartbeat every second (at least 10 s before a dead worker's task moves on). */
+function reduction(heartbeatSeconds: number) {
+  return proxyActivities<typeof activities>({
+    taskQueue: TASK_QUEUES.reduction,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: `${Math.max(10, heartbeatSeconds)} seconds`,
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes },
+  });
+}
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -134,6 +145,8 @@ function expand(ranges: Array<[number, number]>, from: number, to: number): numb
 export interface ChunkInput {
   storeUri: string;
   prefix: string;
+  run: string;
+  allowMixedVersions: boolean;
   layers: string[];
   shardCount: number;
   /** Shards [first, last) of the evaluation. */
@@ -158,8 +171,9 @@ export interface ChunkResult {
 async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: number; tokens: number }) => void): Promise<ChunkResult> {
   const result: ChunkResult = { extracted: 0, samples: 0, tokens: 0 };
   const extractShard = extraction(input.heartbeatSeconds);
+  const { reduceGrams } = reduction(input.heartbeatSeconds);
   await slidingWindow(input.pending, input.window, async (shard) => {
-    const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, shard });
+    const r = await extractShard({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, shard, allowMixedVersions: input.allowMixedVersions });
     result.extracted++;
     result.samples += r.samples;
     result.tokens += r.tokens;
@@ -173,7 +187,7 @@ async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: numbe
       const lastNode = Math.ceil(input.last / width);
       const nodes = Array.from({ length: lastNode - firstNode }, (_, i) => firstNode + i);
       await slidingWindow(nodes, input.window, async (index) => {
-        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, layer, level, index, fanIn: input.fanIn });
+        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, layer, level, index, fanIn: input.fanIn });
       });
     }
   }
@@ -201,16 +215,20 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   const progress: EvaluationProgress = { phase: 'planning', shardsTotal: 0, shardsDone: 0, shardsReused: 0, samples: 0, tokens: 0, runningChunks: [] };
   setHandler(progressQuery, () => progress);
 
+  const { planShards, prepareUntrainedTwin } = preparation(input.spec.heartbeatSeconds ?? 120);
+  const { reduceGrams, summarize } = reduction(input.spec.heartbeatSeconds ?? 120);
   const plan = await planShards(input.spec);
 
   // Diff-eRank: the untrained twin is evaluated as a child workflow, in parallel with this one.
   const twin = input.spec.diffErank
     ? (async () => {
         const seed = input.spec.untrainSeed ?? 0;
-        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed });
+        // Written to the store (keyed by source hash, seed, init rule) and fetched by URI like any model.
+        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed, store: plan.storeUri });
         const child = await startChild(evaluationWorkflow, {
           workflowId: `${workflowInfo().workflowId}/untrained-seed${seed}`,
-          args: [{ spec: { ...input.spec, model, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
+          // The trained model's token limit: the twin's folder may lack the config.json that told it.
+          args: [{ spec: { ...input.spec, model, maxTokens: plan.maxTokens, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
         });
         return child.result();
       })()
@@ -232,7 +250,18 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     const first = c * chunkShards;
     const last = Math.min(first + chunkShards, plan.shardCount);
     const heartbeatSeconds = input.spec.heartbeatSeconds ?? 120;
-    const base = { storeUri: plan.storeUri, prefix: plan.prefix, layers: plan.layers, shardCount: plan.shardCount, levels, fanIn, window, heartbeatSeconds };
+    const base = {
+      storeUri: plan.storeUri,
+      prefix: plan.prefix,
+      run: plan.run,
+      allowMixedVersions: input.spec.allowMixedVersions ?? false,
+      layers: plan.layers,
+      shardCount: plan.shardCount,
+      levels,
+      fanIn,
+      window,
+      heartbeatSeconds,
+    };
     return { ...base, first, last, pending: expand(plan.pending, first, last) };
   };
   const count = (r: { samples: number; tokens: number }, shards: number): void => {
@@ -275,12 +304,12 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
       const next = Math.ceil(nodes / fanIn);
       const indices = Array.from({ length: next }, (_, i) => i);
       await slidingWindow(indices, window, (index) =>
-        reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index, fanIn }).then(() => undefined),
+        reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, layer, level, index, fanIn }).then(() => undefined),
       );
       nodes = next;
     }
     // The root, already built: the call (idempotent) returns its key.
-    grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, layer, level, index: 0, fanIn });
+    grams[layer] = await reduceGrams({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, layer, level, index: 0, fanIn });
   }
 
   const untrained = twin
@@ -288,7 +317,7 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     : undefined;
 
   progress.phase = 'summarising';
-  const { summaryUri, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, grams, untrained });
+  const { summaryUri, summaryKey, summary } = await summarize({ storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, grams, untrained });
   progress.phase = 'done';
-  return { storeUri: plan.storeUri, prefix: plan.prefix, summaryUri, summary, shardsTotal: plan.shardCount, shardsExtracted };
+  return { storeUri: plan.storeUri, prefix: plan.prefix, run: plan.run, summaryUri, summaryKey, summary, shardsTotal: plan.shardCount, shardsExtracted };
 }

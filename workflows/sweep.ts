@@ -82,6 +82,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
             {
               spec: {
                 model: m.model,
+                ...(m.name ? { modelName: m.name } : {}),
                 family: m.family,
                 params: m.params,
                 ...d,
@@ -95,13 +96,20 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
                 maxTokens: spec.maxTokens,
                 reduceFanIn: spec.reduceFanIn,
                 seed: spec.seed,
+                heartbeatSeconds: spec.heartbeatSeconds,
+                maxRecordBytes: spec.maxRecordBytes,
+                allowMixedVersions: spec.allowMixedVersions,
                 maxParallelShards: spec.concurrency.shards,
+                maxParallelChunks: spec.concurrency.chunks,
               },
             },
           ],
         });
         e.status = 'completed';
         e.prefix = r.prefix;
+        e.shardsTotal = r.shardsTotal;
+        e.shardsComputed = r.shardsExtracted;
+        e.summaryKey = r.summaryKey;
       } catch (err) {
         e.status = 'failed';
         e.error = causeMessage(err);

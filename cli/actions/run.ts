@@ -20,14 +20,24 @@ export interface RunOptions {
   template?: string;
   nonEmpty?: string;
   limit?: string;
+  sample?: string;
+  sampleSeed: string;
+  maxRecordBytes: string;
   layers: string;
+  loss: boolean;
+  seed: string;
+  reduceFanIn: string;
+  heartbeatSeconds: string;
+  parallelChunks: string;
+  allowAbsoluteImages?: boolean;
   diffErank?: boolean;
   untrainSeed: string;
+  modelName?: string;
   family?: string;
   params?: string;
   shardSize: string;
   batchSize: string;
-  maxTokens: string;
+  maxTokens?: string;
   store?: string;
   temporal?: string;
   namespace: string;
@@ -39,6 +49,7 @@ export interface RunOptions {
   imageRoot?: string;
   imageTransform?: string;
   noiseSigma?: string;
+  allowMixedVersions?: boolean;
 }
 
 /** A run's result; with an image perturbation, also the clean run it is compared with. */
@@ -58,14 +69,23 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     template: opts.template?.replace(/\\n/g, '\n').replace(/\\t/g, '\t'),
     nonEmpty: opts.nonEmpty ? opts.nonEmpty.split(',').map((f) => f.trim()) : undefined,
     limit: opts.limit === undefined ? undefined : Number(opts.limit),
+    sample: opts.sample === undefined ? undefined : { count: Number(opts.sample), seed: Number(opts.sampleSeed) },
+    maxRecordBytes: Number(opts.maxRecordBytes),
     layers: opts.layers.split(',').map((l) => l.trim()),
+    loss: opts.loss,
+    seed: Number(opts.seed),
+    reduceFanIn: Number(opts.reduceFanIn),
+    heartbeatSeconds: Number(opts.heartbeatSeconds),
+    maxParallelChunks: Number(opts.parallelChunks),
+    allowAbsoluteImages: opts.allowAbsoluteImages === true,
     diffErank: opts.diffErank === true,
     untrainSeed: Number(opts.untrainSeed),
+    modelName: opts.modelName,
     family: opts.family,
     params: opts.params === undefined ? undefined : Number(opts.params),
     shardSize: Number(opts.shardSize),
     batchSize: Number(opts.batchSize),
-    maxTokens: Number(opts.maxTokens),
+    maxTokens: opts.maxTokens === undefined ? undefined : Number(opts.maxTokens),
     store: storeUri(opts.store ?? resolve(stateDir, 'store')),
     maxParallelShards: Number(opts.parallel),
     form: opts.form,
@@ -73,6 +93,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     imageRoot: opts.imageRoot === undefined ? undefined : localOrUri(opts.imageRoot),
     imageTransform: opts.imageTransform,
     noiseSigma: opts.noiseSigma === undefined ? undefined : Number(opts.noiseSigma),
+    allowMixedVersions: opts.allowMixedVersions === true,
   });
   return withTemporal({ temporal: opts.temporal, namespace: opts.namespace, stateDir, embeddedWorker: true }, async ({ client, workerStopped }) => {
     // A perturbed run is reported beside the clean one (evaluated too, or reused when stored).
@@ -88,7 +109,8 @@ export async function run(opts: RunOptions): Promise<RunResult> {
 /** One evaluation through the workflow, with its progress shown; the same spec attaches to a running one. */
 async function evaluate(client: Client, spec: EvaluationSpec, workerStopped: Promise<never> | undefined, quiet: boolean): Promise<EvaluationResult> {
   // Same inputs → same workflow ID: a second `run` while the first is alive attaches to it.
-  const { maxParallelShards: _parallel, reduceFanIn: _fanIn, batchSize: _batch, ...identity } = spec;
+  // The fan-in changes the reduced Grams' bits (summation order), so it is part of the identity.
+  const { maxParallelShards: _parallel, batchSize: _batch, allowMixedVersions: _allow, heartbeatSeconds: _beat, ...identity } = spec;
   const workflowId = `eval-${sha256Json(identity).slice(0, 20)}`;
   let handle;
   try {
@@ -170,7 +192,7 @@ export function printResult(r: RunResult): void {
   const fmt = (x: number | null, d = 4) => (x === null ? '—' : x.toFixed(d));
   const withLoss = s.layers.some((l) => l.meanLoss !== null);
   const withDiff = s.layers.some((l) => l.diffErank);
-  const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanNormalizedEntropy', 'pooledErank'];
+  const header = ['model', 'layer', 'samples used', 'skipped', 'meanEntropy', 'erankOfMeanEntropy', 'meanErank', 'meanNormalizedEntropy', 'pooledErank'];
   process.stdout.write(
     formatTable(
       [...header, ...(withLoss ? ['meanLoss'] : []), ...(withDiff ? ['diffErank', 'erank ratio'] : []), ...(withDiff && withLoss ? ['ΔL'] : [])],
@@ -178,7 +200,7 @@ export function printResult(r: RunResult): void {
         const m = l.metrics;
         return [
           s.model.name, l.layer, String(m.samplesUsed), String(m.samplesSkipped), fmt(m.meanEntropy),
-          fmt(m.erankOfMeanEntropy, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2),
+          fmt(m.erankOfMeanEntropy, 2), fmt(m.meanErank, 2), fmt(m.meanNormalizedEntropy), fmt(l.pooled.pooledErank, 2),
           ...(withLoss ? [fmt(l.meanLoss)] : []),
           ...(withDiff ? [fmt(l.diffErank?.diffErank ?? null, 3), fmt(l.diffErank?.ratio ?? null)] : []),
           ...(withDiff && withLoss ? [fmt(l.reducedLoss ?? null)] : []),
@@ -187,11 +209,19 @@ export function printResult(r: RunResult): void {
     ),
   );
   process.stdout.write(
-    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated), d=${s.dim}; ` +
+    `\n${s.dataset.name}: ${s.dataset.rows} rows, ${s.tokens} tokens (${s.truncatedSamples} truncated${s.maxTokens ? ` at ${s.maxTokens}` : ''}), d=${s.dim}; ` +
       `${r.shardsExtracted} of ${r.shardsTotal} shards computed now, ${r.shardsTotal - r.shardsExtracted} reused\n` +
       `results: ${s.outputs.prefix}\nsummary: ${r.summaryUri}\n`,
   );
+  if (s.truncatedRows && s.truncatedRows.length > 0) process.stdout.write(`truncated: ${truncatedList(s.truncatedRows, s.truncatedSamples)}\n`);
   if (s.multimodal) printAlignment([...(r.clean ? [r.clean] : []), r]);
+}
+
+/** `rows 3, 17, 40` — the first few, then how many more (summary.json lists more). */
+function truncatedList(rows: number[], count: number): string {
+  const shown = rows.slice(0, 20);
+  const more = count - shown.length;
+  return `row${count > 1 ? 's' : ''} ${shown.join(', ')}${more > 0 ? ` and ${more} more (see summary.json)` : ''}`;
 }
 
 /** Image-text alignment (DESIGN §1.9) of a multimodal run, beside its clean run when perturbed. */

@@ -56,14 +56,30 @@ async function sweepShardProgress(client: Client, id: string): Promise<{ phase: 
   return { phase: `${p.phase}, ${done}/${p.evaluations.length} evaluations`, shardsTotal, shardsDone, samples };
 }
 
+/** A model or dataset as a reader names it: the file or folder name, not its whole path. */
+export function shortName(pathOrUri: string): string {
+  const base = pathOrUri.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? pathOrUri;
+  return base.replace(/\.onnx$/, '') || pathOrUri;
+}
+
 export function printSweep(r: SweepResult): void {
   process.stdout.write(
     formatTable(
-      ['evaluation', 'model', 'dataset', 'status'],
-      r.evaluations.map((e) => [e.workflowId, e.model, e.dataset, e.status === 'failed' ? `failed: ${e.error}` : e.status]),
+      ['evaluation', 'model', 'dataset', 'shards computed/total', 'status'],
+      r.evaluations.map((e) => [
+        e.workflowId,
+        shortName(e.model),
+        shortName(e.dataset),
+        e.shardsTotal === undefined ? '—' : `${e.shardsComputed ?? 0}/${e.shardsTotal}`,
+        e.status === 'failed' ? `failed: ${e.error}` : e.status,
+      ]),
     ),
   );
-  process.stdout.write(`\nreport: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
+  const counted = r.evaluations.filter((e) => e.shardsTotal !== undefined);
+  const total = counted.reduce((s, e) => s + e.shardsTotal!, 0);
+  const computed = counted.reduce((s, e) => s + (e.shardsComputed ?? 0), 0);
+  if (counted.length) process.stdout.write(`\n${computed} of ${total} shards computed now, ${total - computed} reused (untrained twins not counted)\n`);
+  process.stdout.write(`\nreport: ${r.htmlReportUri ?? r.reportUri}\nmarkdown: ${r.reportUri}\nfits: ${r.fitsUri}\nmanifest: ${r.manifestUri}\n`);
 }
 
 export async function sweep(file: string, opts: ConnectOptions & { id?: string; detach?: boolean; json?: boolean }): Promise<SweepResult | { sweepId: string }> {
@@ -113,6 +129,12 @@ export async function status(id: string, opts: ConnectOptions & { json?: boolean
       throw err;
     }
     const out: Record<string, unknown> = { id, type: desc.type, status: desc.status.name, started: desc.startTime.toISOString() };
+    if (desc.status.name === 'COMPLETED') {
+      // Where the results are: every *Uri of the result (report, HTML report, fits, manifest, archive, summary).
+      const result = (await handle.result().catch(() => null)) as Record<string, unknown> | null;
+      if (desc.closeTime) out.closed = desc.closeTime.toISOString();
+      if (result) out.results = Object.fromEntries(Object.entries(result).filter(([k, v]) => k.endsWith('Uri') && typeof v === 'string'));
+    }
     if (desc.status.name === 'RUNNING') {
       if (desc.type === 'sweepWorkflow') {
         out.progress = await handle.query(sweepProgressQuery);
@@ -184,22 +206,54 @@ export async function scheduleCreate(file: string, opts: ConnectOptions & { cron
       spec: { cronExpressions: [opts.cron] },
       // Each run gets its own workflow ID (the schedule appends the time), so each is archived apart.
       action: { type: 'startWorkflow', workflowType: sweepWorkflow, workflowId: `sweep-${spec.name}`, taskQueue: TASK_QUEUES.orchestration, args: [{ spec }] },
-      memo: { specFile: file },
+      // The server keeps a cron expression only as calendars; the memo keeps it as the user wrote it.
+      memo: { specFile: file, cron: opts.cron },
     });
     return scheduleId;
   });
 }
 
-export async function scheduleList(opts: ConnectOptions): Promise<Array<{ id: string; paused: boolean; cron: string[]; next?: string }>> {
+/** A calendar range list as cron writes it: `*`, `3`, `1-5`, `0-59/15`, `1,15`. */
+function cronField(ranges: Array<{ start: number; end?: number; step?: number }> | undefined, full: { start: number; end: number }): string {
+  if (!ranges?.length) return '*';
+  return ranges
+    .map((r) => {
+      const end = r.end ?? r.start;
+      const step = r.step && r.step > 1 ? `/${r.step}` : '';
+      if (r.start === full.start && end === full.end) return `*${step}`;
+      return end === r.start ? `${r.start}` : `${r.start}-${end}${step}`;
+    })
+    .join(',');
+}
+
+const MONTHS = ['JANUARY', 'FEBRUARY', 'MARCH', 'APRIL', 'MAY', 'JUNE', 'JULY', 'AUGUST', 'SEPTEMBER', 'OCTOBER', 'NOVEMBER', 'DECEMBER'];
+const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
+
+type Range<T> = { start: T; end?: T; step?: number };
+/** A schedule's calendar back as a 5-field cron expression (minute hour day-of-month month day-of-week). */
+export function calendarToCron(c: { minute?: Range<number>[]; hour?: Range<number>[]; dayOfMonth?: Range<number>[]; month?: Range<string>[]; dayOfWeek?: Range<string>[] }): string {
+  const named = (rs: Range<string>[] | undefined, names: string[], base: number) =>
+    rs?.map((r) => ({ start: names.indexOf(r.start) + base, end: names.indexOf(r.end ?? r.start) + base, step: r.step }));
+  return [
+    cronField(c.minute, { start: 0, end: 59 }),
+    cronField(c.hour, { start: 0, end: 23 }),
+    cronField(c.dayOfMonth, { start: 1, end: 31 }),
+    cronField(named(c.month, MONTHS, 1), { start: 1, end: 12 }),
+    cronField(named(c.dayOfWeek, DAYS, 0), { start: 0, end: 6 }),
+  ].join(' ');
+}
+
+export async function scheduleList(opts: ConnectOptions): Promise<Array<{ id: string; paused: boolean; cron: string[]; next: string[] }>> {
   return withTemporal({ ...opts, embeddedWorker: false }, async ({ client }) => {
     const out = [];
     for await (const s of client.schedule.list()) {
       const d = await client.schedule.getHandle(s.scheduleId).describe();
+      const memoCron = typeof d.memo?.cron === 'string' ? [d.memo.cron] : null;
       out.push({
         id: s.scheduleId,
         paused: d.state.paused,
-        cron: d.spec.calendars?.length ? [`${d.spec.calendars.length} calendar(s)`] : [],
-        next: d.info.nextActionTimes[0]?.toISOString(),
+        cron: memoCron ?? (d.spec.calendars ?? []).map((c) => calendarToCron(c as Parameters<typeof calendarToCron>[0])),
+        next: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
       });
     }
     return out;

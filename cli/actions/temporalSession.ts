@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { defaults } from '../defaults.ts';
 import { ensureDevServer, type DevServer } from '../temporalDevServer.ts';
 import { quietTemporalRuntime } from '../runtime.ts';
-import { startWorkers, type RunningWorkers } from '../../workers/worker.ts';
+import type { RunningWorkers } from '../../workers/worker.ts';
 import { temporalConnectionOptions } from '../../workers/connectionOptions.ts';
 import { ALL_ROLES } from '../../workflows/taskQueues.ts';
 
@@ -34,9 +34,16 @@ export async function withTemporal<T>(opts: SessionOptions, fn: (s: Session) => 
   try {
     let address = external;
     if (!address) {
-      server = await ensureDevServer(resolve(opts.stateDir), defaults.temporalPort);
+      // The worker's modules (ONNX, Arrow, S3 …) load while the dev server starts or is found.
+      const [started, workerModule] = await Promise.all([
+        ensureDevServer(resolve(opts.stateDir), defaults.temporalPort),
+        opts.embeddedWorker
+          ? import('../../workers/worker.ts').then((m) => (m.prepareWorkers(ALL_ROLES), m))
+          : undefined,
+      ]);
+      server = started;
       address = server.address;
-      if (opts.embeddedWorker) workers = await startWorkers({ address, namespace: opts.namespace, roles: ALL_ROLES });
+      if (workerModule) workers = await workerModule.startWorkers({ address, namespace: opts.namespace, roles: ALL_ROLES });
     }
     connection = await Connection.connect(temporalConnectionOptions(address));
     const client = new Client({ connection, namespace: opts.namespace });

@@ -10,8 +10,6 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import { resolveModelFiles } from '../../src/model/modelRef.ts';
-import { isMultimodalModel, VLM_PART_FILES } from '../../src/multimodal/vlmConfig.ts';
-import { modelTaps, resolveLayers } from '../../src/model/onnxTaps.ts';
 import { defaults } from '../defaults.ts';
 import { formatTable } from '../format.ts';
 
@@ -24,7 +22,9 @@ interface LayersOptions {
  * A folder (its .onnx; for a vision-language model folder, its LLM) or an .onnx file; no tokenizer
  * needed to read the graph.
  */
-export function onnxFileOf(location: string): string {
+export async function onnxFileOf(location: string): Promise<string> {
+  // Loaded here, not at the top: `entroscope --help` should not load the graph reader.
+  const { isMultimodalModel, VLM_PART_FILES } = await import('../../src/multimodal/vlmConfig.ts');
   const path = resolve(location);
   if (isMultimodalModel(path)) return join(path, VLM_PART_FILES.decoder);
   if (existsSync(path) && statSync(path).isFile()) {
@@ -42,7 +42,8 @@ export function registerLayers(program: Command): void {
     .option('--layers <list>', 'only these: names, hidden_states indices (0 = embeddings), or all')
     .option('--json', 'print one JSON object')
     .action(async (model: string, opts: LayersOptions) => {
-      const onnxPath = onnxFileOf(model);
+      const { modelTaps, resolveLayers } = await import('../../src/model/onnxTaps.ts');
+      const onnxPath = await onnxFileOf(model);
       const { taps } = await modelTaps(onnxPath, { cacheDir: defaults.cacheDir() });
       const shown = opts.layers ? resolveLayers(taps, [opts.layers], onnxPath) : taps.taps;
       if (opts.json) {

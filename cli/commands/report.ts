@@ -3,6 +3,7 @@
 //
 //   entroscope report RESULTS [-o DIR]                 DIR/index.html + DIR/figures/*.svg, *.png
 //   entroscope report RESULTS --format md|json|csv     the tables only
+//   … --per-sample csv|parquet                          also every per-sample row
 import type { Command } from 'commander';
 import { InputError } from '../../src/errors.ts';
 
@@ -15,12 +16,18 @@ interface ReportCliOptions {
   format: string;
   bootstrap: string;
   seed: string;
+  perSample?: string;
 }
 
 function nonNegativeInt(value: string, flag: string): number {
   const n = Number(value);
   if (!(Number.isInteger(n) && n >= 0)) throw new InputError(`${flag} must be a non-negative integer, got ${value}`);
   return n;
+}
+
+function parsePerSample(value: string): 'csv' | 'parquet' {
+  if (value !== 'csv' && value !== 'parquet') throw new InputError(`--per-sample must be csv or parquet, got ${value}`);
+  return value;
 }
 
 export function registerReport(program: Command): void {
@@ -36,6 +43,7 @@ export function registerReport(program: Command): void {
     .option('--format <fmt>', 'html (page + figures) | md | json | csv (tables only)', 'html')
     .option('--bootstrap <n>', 'bootstrap resamples for fit intervals and bands', '100')
     .option('--seed <n>', 'seed of the bootstrap', '0')
+    .option('--per-sample <fmt>', 'also write every per-sample row (model, layer, dataset row, metrics): csv | parquet')
     .action(async (results: string, opts: ReportCliOptions) => {
       const { writeReport, REPORT_FORMATS } = await import('../../src/report/report.ts');
       const format = opts.format as (typeof REPORT_FORMATS)[number];
@@ -55,13 +63,16 @@ export function registerReport(program: Command): void {
         format,
         bootstrapResamples: nonNegativeInt(opts.bootstrap, '--bootstrap'),
         seed: nonNegativeInt(opts.seed, '--seed'),
+        ...(opts.perSample ? { perSample: parsePerSample(opts.perSample) } : {}),
       });
       for (const m of r.messages) process.stderr.write(`entroscope: note: ${m}\n`);
       const main = r.files.find((f) => !f.startsWith('figures/'));
       process.stdout.write(
         `${r.runs} evaluation${r.runs === 1 ? '' : 's'} from ${r.source}; ${r.fits} fit group${r.fits === 1 ? '' : 's'}` +
           (format === 'html' ? `, ${r.figures} figures (SVG + PNG)` : '') +
-          `\nwrote ${r.outDir}/${format === 'csv' ? '{results,fits}.csv' : main}\n`,
+          `\nwrote ${r.outDir}/${format === 'csv' ? '{results,fits}.csv' : main}` +
+          (opts.perSample ? ` and ${r.outDir}/samples.${opts.perSample}` : '') +
+          '\n',
       );
     });
 }

@@ -1,6 +1,7 @@
 // `entroscope run`: evaluate one model on one dataset through Temporal.
 import type { Command } from 'commander';
 import { defaults } from '../defaults.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from '../../src/data/recordLimit.ts';
 import type { RunOptions } from '../actions/run.ts';
 
 export function registerRun(program: Command): void {
@@ -14,24 +15,35 @@ export function registerRun(program: Command): void {
     .option('--template <t>', 'text built from fields, e.g. "{instruction}\\n{context}\\n{response}"')
     .option('--non-empty <fields>', 'keep only rows whose comma-separated fields are non-empty')
     .option('--limit <rows>', 'keep at most this many rows')
+    .option('--sample <count>', 'a seeded random subset of this many rows (after --non-empty, before --limit), in file order')
+    .option('--sample-seed <n>', 'seed of --sample', '0')
+    .option('--max-record-bytes <bytes>', 'largest JSONL line, CSV record or .txt file; a larger one is an error naming it', String(DEFAULT_MAX_RECORD_BYTES))
     .option('--layers <list>', 'hidden-state taps: last, all, names from `entroscope layers`, or indices (0 = embeddings)', 'last')
     .option('--diff-erank', 'also evaluate the untrained twin and report Diff-eRank (and ΔL for models with logits)')
     .option('--untrain-seed <n>', 'seed of the untrained twin', '0')
+    .option('--model-name <name>', "the model's name in summaries and reports (default: its folder or .onnx file name)")
     .option('--family <name>', 'model family, for scaling fits in reports')
     .option('--params <count>', 'parameter count (default: counted from the graph)')
     .option('--shard-size <rows>', 'rows per shard (one extraction activity each)', '64')
     .option('--batch-size <texts>', 'texts per ONNX batch', '16')
-    .option('--max-tokens <n>', 'tokens kept per text; longer texts are truncated and counted', '256')
+    .option('--max-tokens <n>', "tokens kept per text (longer texts are truncated, counted and listed); default and maximum: the model's positions")
+    .option('--no-loss', 'do not compute the next-token loss (models with logits)')
+    .option('--seed <n>', 'seed of the bootstrap intervals (and of --image-transform noise)', '0')
+    .option('--reduce-fan-in <k>', 'partial Grams summed per reduction step', '16')
+    .option('--heartbeat-seconds <s>', 'seconds without a heartbeat before a shard attempt counts as lost and is retried elsewhere', '120')
     .option('--store <uri>', 'results store: file://DIR, a folder, or s3://bucket/prefix (default: <state>/store)')
     .option('--temporal <host:port>', 'use this Temporal server (workers must be running: `entroscope worker`); default $TEMPORAL_ADDRESS, else an embedded dev server')
     .option('--namespace <ns>', 'Temporal namespace', defaults.namespace())
     .option('--parallel <shards>', 'shards extracting at once', '8')
+    .option('--parallel-chunks <n>', 'chunk workflows (~256 shards each) running at once, for large evaluations', '4')
     .option('--state-dir <dir>', 'embedded dev server database and default store', defaults.stateDir())
     .option('--form <form>', 'image-text rows (multimodal models): plain ({image, text}), llava (detail_23k conversations), ccSbu (cc_sbu_align captions); default: told from the first row')
     .option('--image-field <name>', 'plain image-text rows: field holding the image path or s3:// URI (default: image)')
     .option('--image-root <dir>', 'folder or s3:// prefix that relative image paths are resolved against (default: the dataset\'s folder)')
+    .option('--allow-absolute-images', 'let rows name absolute image paths and s3:// URIs outside the dataset\'s folder / --image-root')
     .option('--image-transform <t>', 'perturb every image (rotate90|rotate180|grayscale|noise) and report it beside the clean run')
     .option('--noise-sigma <s>', 'standard deviation of --image-transform noise, on the 0–255 scale', '25')
+    .option('--allow-mixed-versions', 'resume even though finished shards were extracted with other entroscope/onnxruntime versions')
     .option('--json', 'print the result as one JSON object')
     .action(async (opts: RunOptions) => {
       const { run, printResult } = await import('../actions/run.ts');

@@ -3,7 +3,6 @@
 // for Diff-eRank and reduced loss (DESIGN §1 steps 7–8). The tokenizer is copied beside it.
 import type { Command } from 'commander';
 import { InputError } from '../../src/errors.ts';
-import { untrainFiles } from '../../src/model/untrain.ts';
 
 interface UntrainOptions {
   seed: string;
@@ -22,6 +21,7 @@ export function registerUntrain(program: Command): void {
     .action(async (model: string, opts: UntrainOptions) => {
       const seed = Number(opts.seed);
       if (!/^\d+$/.test(opts.seed) || seed > 0xffffffff) throw new InputError(`--seed must be an integer in 0…4294967295, got "${opts.seed}"`);
+      const { untrainFiles } = await import('../../src/model/untrain.ts');
       const r = await untrainFiles(model, opts.out, seed);
       if (opts.json) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n');

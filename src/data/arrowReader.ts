@@ -31,7 +31,7 @@ export function arrowReader(source: ByteSource): FormatReader {
           const columns = needed.map((f) => batch.getChild(f));
           const startRow = b === firstBatch ? (from?.rowInBatch ?? 0) : 0;
           for (let i = startRow; i < batch.numRows; i++) {
-            const fields: Record<string, unknown> = {};
+            const fields: Record<string, unknown> = Object.create(null) as Record<string, unknown>; // `__proto__` is a column too
             needed.forEach((f, k) => (fields[f] = columns[k]?.get(i)));
             const row = physicalRow + i;
             const where = () => `${source.uri} row ${row + 1} (record batch ${b})`;

@@ -7,6 +7,7 @@
 // stream), txt (a folder of .txt files, one text per file; fields `text` and `name`). The readers
 // also serve `json` (one JSON document), which image-text datasets take (imageTextDataset.ts) and
 // text datasets do not.
+import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { InputError } from '../errors.ts';
 import { fileSource, folderSource, isLocalFolder, type ByteSource, type FolderSource } from './byteSource.ts';
@@ -20,6 +21,7 @@ import { txtFolderReader } from './txtFolderReader.ts';
 import { jsonDocumentReader } from './jsonDocumentReader.ts';
 import { parseTemplate, renderTemplate, type Template } from './template.ts';
 import { BottomK, inSample, passesFilter, type SampleCut } from './selection.ts';
+import type { ReadLimits } from './recordLimit.ts';
 
 export const DATASET_FORMATS = ['jsonl', 'csv', 'tsv', 'parquet', 'arrow', 'txt'] as const;
 export type DatasetFormat = (typeof DATASET_FORMATS)[number];
@@ -62,6 +64,25 @@ export interface DatasetShard {
   at: RecordLocator;
   /** Present when the dataset is sampled: decides membership of each record. */
   sample?: SampleCut;
+  /** Text datasets: sha256 of the shard's texts (shardTextsSha256), so a shard read elsewhere is checked. */
+  sha256?: string;
+}
+
+/** The content hash of a shard: sha256 over its texts in order, each JSON-encoded and newline-ended. */
+export class ShardTextsHash {
+  private readonly hash = createHash('sha256');
+  add(text: string): void {
+    this.hash.update(JSON.stringify(text) + '\n');
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+export function shardTextsSha256(texts: readonly string[]): string {
+  const h = new ShardTextsHash();
+  for (const t of texts) h.add(t);
+  return h.digest();
 }
 
 export interface DatasetScan {
@@ -153,23 +174,23 @@ function folderSourceOf(path: string): FolderSource {
   return isS3Uri(path) ? s3FolderSource(path) : folderSource(path);
 }
 
-/** The reader of a local or s3:// file (a folder for `txt`) in `format`. */
-export function readerFor(path: string, format: ReaderFormat): FormatReader {
+/** The reader of a local or s3:// file (a folder for `txt`) in `format`; `limits` bound each record. */
+export function readerFor(path: string, format: ReaderFormat, limits: ReadLimits = {}): FormatReader {
   switch (format) {
     case 'jsonl':
-      return jsonlReader(byteSourceOf(path));
+      return jsonlReader(byteSourceOf(path), limits);
     case 'json':
       return jsonDocumentReader(byteSourceOf(path));
     case 'csv':
-      return csvReader(byteSourceOf(path), ',');
+      return csvReader(byteSourceOf(path), ',', limits);
     case 'tsv':
-      return csvReader(byteSourceOf(path), '\t');
+      return csvReader(byteSourceOf(path), '\t', limits);
     case 'parquet':
       return parquetReader(byteSourceOf(path));
     case 'arrow':
       return arrowReader(byteSourceOf(path));
     case 'txt':
-      return txtFolderReader(folderSourceOf(path));
+      return txtFolderReader(folderSourceOf(path), limits);
   }
 }
 
@@ -286,18 +307,27 @@ export async function readShardRows<T>(
 }
 
 /** Validates the dataset, hashes it and plans shards of `shardSize` selected rows (see planShards). */
-export async function scanDataset(source: DatasetSource, shardSize: number): Promise<DatasetScan> {
+export async function scanDataset(source: DatasetSource, shardSize: number, limits: ReadLimits = {}): Promise<DatasetScan> {
   if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
   const resolved = await resolveDatasetSource(source);
   const sel = selectionOf(resolved);
-  const plan = await planShards(readerFor(resolved.path, resolved.format), resolved.path, sel, shardSize, (rec) => render(sel, rec));
-  const { rows, bytes, sha256, recordsRead, eligible, shards } = plan;
+  // Each selected row is visited once, in order: row r belongs to shard ⌊r / shardSize⌋.
+  const hashes: ShardTextsHash[] = [];
+  let visited = 0;
+  const visit = (rec: SourceRecord) => {
+    const text = render(sel, rec);
+    if (visited++ % shardSize === 0) hashes.push(new ShardTextsHash());
+    hashes[hashes.length - 1].add(text);
+  };
+  const plan = await planShards(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shardSize, visit, (rec) => render(sel, rec));
+  const { rows, bytes, sha256, recordsRead, eligible } = plan;
+  const shards = plan.shards.map((s, i) => ({ ...s, sha256: hashes[i].digest() }));
   return { path: resolved.path, format: resolved.format, source: resolved, rows, bytes, sha256, recordsRead, eligible, shards };
 }
 
 /** The texts of one planned shard, in order. */
-export async function readDatasetShard(source: DatasetSource, shard: DatasetShard): Promise<string[]> {
+export async function readDatasetShard(source: DatasetSource, shard: DatasetShard, limits: ReadLimits = {}): Promise<string[]> {
   const resolved = await resolveDatasetSource(source);
   const sel = selectionOf(resolved);
-  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec) => render(sel, rec));
+  return readShardRows(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shard, (rec) => render(sel, rec));
 }

@@ -36,6 +36,7 @@ import {
 import type { FormatReader, SourceRecord } from './formatReader.ts';
 import { fieldText, parseTemplate, renderTemplate, type Template } from './template.ts';
 import { imageBase, readImageBytes, resolveImageRef } from './imageSource.ts';
+import type { ReadLimits } from './recordLimit.ts';
 
 export { loadImage } from './imageSource.ts';
 
@@ -62,6 +63,8 @@ export interface ImageTextSource extends Pick<DatasetSource, 'filter' | 'limit' 
   template?: string;
   /** Folder (local or s3://) relative image references are resolved against; default the dataset file's folder. */
   imageRoot?: string;
+  /** Let rows name images outside that folder (absolute paths, `..`, other s3:// locations). */
+  allowAbsoluteImages?: boolean;
 }
 
 /** A source with its format and form fixed and defaults filled in: what a plan records and hashes. */
@@ -75,6 +78,8 @@ export interface ResolvedImageTextSource extends Pick<ResolvedDatasetSource, 'fi
   template?: string;
   /** Absolute folder or s3:// prefix (ending in '/') that relative image references are resolved against. */
   imageBase: string;
+  /** Present (true) only when rows may name images outside imageBase. */
+  allowAbsoluteImages?: true;
 }
 
 /** One selected row. */
@@ -143,6 +148,7 @@ async function resolveBase(source: ImageTextSource): Promise<Omit<ResolvedImageT
     format: isJson ? 'json' : resolved.format,
     ...(source.form !== undefined ? { form: source.form } : {}),
     imageBase: imageBase(source.path, source.imageRoot),
+    ...(source.allowAbsoluteImages === true ? { allowAbsoluteImages: true as const } : {}),
     filter: resolved.filter,
     ...(resolved.limit !== undefined ? { limit: resolved.limit } : {}),
     ...(resolved.sample ? { sample: resolved.sample } : {}),
@@ -235,10 +241,10 @@ function whereOf(rec: SourceRecord, image: string): string {
  * Validates the dataset, hashes it with its images and plans shards of `shardSize` selected rows
  * (as scanDataset does for text). Every selected row's image is read once, not decoded.
  */
-export async function scanImageTextDataset(source: ImageTextSource, shardSize: number): Promise<ImageTextScan> {
+export async function scanImageTextDataset(source: ImageTextSource, shardSize: number, limits: ReadLimits = {}): Promise<ImageTextScan> {
   if (!(Number.isInteger(shardSize) && shardSize >= 1)) throw new InputError(`shardSize must be a positive integer, got ${shardSize}`);
   const base = await resolveBase(source);
-  const reader = readerFor(base.path, base.format);
+  const reader = readerFor(base.path, base.format, limits);
   const resolved = await fixForm(base, reader);
   const rowReader = rowReaderFor(resolved);
   const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty, sample: resolved.sample, limit: resolved.limit };
@@ -249,7 +255,7 @@ export async function scanImageTextDataset(source: ImageTextSource, shardSize: n
   const hashImage = async (rec: SourceRecord) => {
     const { image } = rowReader.read(rec);
     const where = whereOf(rec, image);
-    const location = resolveImageRef(image, resolved.imageBase, where);
+    const location = resolveImageRef(image, resolved.imageBase, where, resolved.allowAbsoluteImages === true);
     let digest = imageHashes.get(location);
     if (digest === undefined) {
       const bytes = await readImageBytes(location, where);
@@ -289,13 +295,13 @@ export async function resolveImageTextSource(source: ImageTextSource): Promise<R
 }
 
 /** The rows of one planned shard, in order; `source` is the scan's (ImageTextScan.source). */
-export async function readImageTextShard(resolved: ResolvedImageTextSource, shard: DatasetShard): Promise<ImageTextRow[]> {
+export async function readImageTextShard(resolved: ResolvedImageTextSource, shard: DatasetShard, limits: ReadLimits = {}): Promise<ImageTextRow[]> {
   const rowReader = rowReaderFor(resolved);
   const sel = { needed: rowReader.needed, nonEmpty: resolved.filter.nonEmpty };
-  return readShardRows(readerFor(resolved.path, resolved.format), resolved.path, sel, shard, (rec, i): ImageTextRow => {
+  return readShardRows(readerFor(resolved.path, resolved.format, limits), resolved.path, sel, shard, (rec, i): ImageTextRow => {
     const { image, text, prompt } = rowReader.read(rec);
     const where = whereOf(rec, image);
-    const imageRef = resolveImageRef(image, resolved.imageBase, where);
+    const imageRef = resolveImageRef(image, resolved.imageBase, where, resolved.allowAbsoluteImages === true);
     return { row: shard.startRow + i, text, ...(prompt !== undefined ? { prompt } : {}), image, imageRef, where };
   });
 }

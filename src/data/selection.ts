@@ -4,6 +4,7 @@
 // seed and its physical position, and the `count` eligible records with the smallest keys are kept.
 // The subset is therefore fixed by (seed, file), keeps file order, and a shard reader can decide any
 // record on its own from the cut (the largest key kept), without seeing the rest of the file.
+import { ownField } from './template.ts';
 
 /** The largest (key, physical row) pair a seeded sample keeps; JSON-serialisable. */
 export interface SampleCut {
@@ -18,7 +19,7 @@ export function isEmptyValue(value: unknown): boolean {
 }
 
 export function passesFilter(record: Record<string, unknown>, nonEmpty: readonly string[]): boolean {
-  for (const f of nonEmpty) if (isEmptyValue(record[f])) return false;
+  for (const f of nonEmpty) if (isEmptyValue(ownField(record, f))) return false;
   return true;
 }
 

@@ -46,7 +46,7 @@ export function parseTemplate(source: string): Template {
  * nullable column's empty cell). An absent field or a nested value is an error naming the field.
  */
 export function fieldText(record: Record<string, unknown>, field: string, where: () => string): string {
-  const value = record[field];
+  const value = ownField(record, field);
   switch (typeof value) {
     case 'string':
       return value;
@@ -62,6 +62,14 @@ export function fieldText(record: Record<string, unknown>, field: string, where:
       if (value === null) return '';
       throw new InputError(`${where()}: field "${field}" is ${Array.isArray(value) ? 'an array' : typeof value}, expected text`);
   }
+}
+
+/**
+ * A record's own field: a row's keys come from its file, so `constructor`, `toString` or
+ * `__proto__` name fields (present or missing), never what every object inherits.
+ */
+export function ownField(record: Record<string, unknown>, field: string): unknown {
+  return Object.hasOwn(record, field) ? record[field] : undefined;
 }
 
 export function renderTemplate(template: Template, record: Record<string, unknown>, where: () => string): string {

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { InputError } from '../errors.ts';
 import type { FolderSource } from './byteSource.ts';
 import type { FormatReader, RecordLocator, SourceRecord } from './formatReader.ts';
+import { DEFAULT_MAX_RECORD_BYTES, recordTooLarge, type ReadLimits } from './recordLimit.ts';
 
 const SUFFIX = '.txt';
 
@@ -14,7 +15,8 @@ async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-export function txtFolderReader(folder: FolderSource): FormatReader {
+export function txtFolderReader(folder: FolderSource, limits: ReadLimits = {}): FormatReader {
+  const maxRecordBytes = limits.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   return {
     /** sha256 over (name, NUL, size, NUL, bytes) of each file in order, so renames count too. */
     async describe() {
@@ -40,6 +42,8 @@ export function txtFolderReader(folder: FolderSource): FormatReader {
       }
       for (let i = first; i < entries.length; i++) {
         const name = entries[i].name;
+        // One file is one record: a file over the bound is refused before it is read.
+        if (entries[i].sizeBytes > maxRecordBytes) throw recordTooLarge(`${folder.uri}/${name}`, entries[i].sizeBytes, maxRecordBytes);
         const text = (await readAll(folder.file(name).stream(0))).toString('utf8');
         yield { fields: { text, name }, at: { physicalRow: i, file: name }, where: () => `${folder.uri}/${name}` };
       }

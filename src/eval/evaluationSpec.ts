@@ -1,8 +1,12 @@
 // What one evaluation (one model × one dataset) is asked to do. Validated once at the edge (CLI or
 // workflow input) with zod; trusted everywhere inside.
 import { z } from 'zod';
+import { InputError } from '../errors.ts';
+import { specIssueLines } from '../specIssues.ts';
+import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_LIMIT } from '../data/recordLimit.ts';
 
-export const EvaluationSpecSchema = z.object({
+// Strict: an unknown key (a typo in a workflow input) is an error naming it, never ignored.
+export const EvaluationSpecSchema = z.strictObject({
   /** Model folder (model.onnx + tokenizer.json) or .onnx file, as the workers see it. */
   model: z.string().min(1, 'model: give a model folder or .onnx file'),
   /** Dataset: JSONL, CSV/TSV, Parquet, Arrow IPC (optionally .gz), or a folder of .txt files. */
@@ -21,6 +25,8 @@ export const EvaluationSpecSchema = z.object({
   imageField: z.string().min(1).optional(),
   /** Folder or s3:// prefix relative image paths are resolved against (default: the dataset's folder). */
   imageRoot: z.string().min(1).optional(),
+  /** Let rows name absolute image paths and s3:// URIs outside the dataset's folder / imageRoot. */
+  allowAbsoluteImages: z.boolean().default(false),
   /** Perturb every image before preprocessing (the paper rotates images and sees alignment fall). */
   imageTransform: z.enum(['none', 'rotate90', 'rotate180', 'grayscale', 'noise']).default('none'),
   /** noise: standard deviation on the 0–255 scale; the image of row r gets PRNG seed `seed + r`. */
@@ -28,7 +34,9 @@ export const EvaluationSpecSchema = z.object({
   /** Keep only rows whose listed fields are non-empty (e.g. the paper's dolly selection: context). */
   nonEmpty: z.array(z.string().min(1)).optional(),
   limit: z.number().int().positive().optional(),
-  sample: z.object({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  sample: z.strictObject({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  /** Largest JSONL line / CSV record / .txt file read, in bytes; a larger one is an error naming it. */
+  maxRecordBytes: z.number().int().min(1024).max(MAX_RECORD_BYTES_LIMIT).default(DEFAULT_MAX_RECORD_BYTES),
   /** Hidden-state taps: `last`, `all`, names from `entroscope layers`, or hidden_states indices. */
   layers: z.array(z.string().min(1)).min(1).default(['last']),
   /** Next-token loss, for models with logits (ignored for others). */
@@ -37,8 +45,11 @@ export const EvaluationSpecSchema = z.object({
   shardSize: z.number().int().positive().max(1_000_000).default(64),
   /** Texts per ONNX batch inside a shard. */
   batchSize: z.number().int().positive().max(4096).default(16),
-  /** Tokens kept per text (longer texts are truncated and counted). */
-  maxTokens: z.number().int().min(2).max(1_000_000).default(256),
+  /**
+   * Tokens kept per text (longer texts are truncated, counted and listed); default: the model's
+   * maximum positions (src/model/maxPositions.ts). More than the model's limit is refused at planning.
+   */
+  maxTokens: z.number().int().min(2).max(1_000_000).optional(),
   /** Where results go: file:///dir, a path, or s3://bucket/prefix. */
   store: z.string().min(1),
   /** Shards extracting at once (the workflow's sliding window). */
@@ -51,12 +62,19 @@ export const EvaluationSpecSchema = z.object({
   reduceFanIn: z.number().int().min(2).max(1000).default(16),
   /** Seed for bootstrap intervals. */
   seed: z.number().int().nonnegative().default(0),
+  /** The model's name in summaries and reports (a sweep's `name:`; default the folder or .onnx file name). */
+  modelName: z.string().min(1).optional(),
   /** Model family (for scaling fits) and parameter count (counted from the graph when absent). */
   family: z.string().min(1).optional(),
   params: z.number().positive().optional(),
   /** Also evaluate the untrained twin (weights re-initialised from `untrainSeed`) and report Diff-eRank. */
   diffErank: z.boolean().default(false),
   untrainSeed: z.number().int().nonnegative().default(0),
+  /**
+   * Resume an evaluation whose finished shards were extracted with other entroscope or onnxruntime
+   * versions (or another execution provider / thread count) than this worker's: refused unless set.
+   */
+  allowMixedVersions: z.boolean().default(false),
   /** Set on the untrained twin's own evaluation (a Diff-eRank baseline, not a model of a family). */
   untrainedTwin: z.boolean().default(false),
 });
@@ -71,8 +89,8 @@ export function parseEvaluationSpec(input: unknown): EvaluationSpec {
     path: ['template'],
   }).safeParse(input);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(spec)'}: ${i.message}`);
-    throw new Error(`invalid evaluation spec:\n${lines.join('\n')}`);
+    const lines = specIssueLines(EvaluationSpecSchema, result.error.issues).map((l) => `  ${l}`);
+    throw new InputError(`invalid evaluation spec:\n${lines.join('\n')}`);
   }
   return result.data;
 }

@@ -1,10 +1,12 @@
 // One shard, start to finish, without Temporal: tokenise → run the model batch by batch → per
 // sample metrics of the real (unpadded) tokens at every requested layer → one partial Gram
 // S = Σ z zᵀ and n per layer; with `loss`, the mean next-token cross-entropy of each sample.
-import { InputError } from '../errors.ts';
+import { InputError, TaskCancelledError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
-import { OnnxModel, type GraphOptimization } from '../model/onnxModel.ts';
+import { OnnxModel, type BatchOutputs, type GraphOptimization } from '../model/onnxModel.ts';
+import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenceFailure.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
+import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
@@ -69,11 +71,52 @@ function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
   return t;
 }
 
-export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
+/**
+ * One batch through the model. When onnxruntime fails, each member is run alone to find the
+ * sample that fails (the error names its dataset row and token count); such a failure recurs on
+ * every attempt, so it is an InputError (non-retryable) unless it was memory.
+ */
+async function runBatch(model: OnnxModel, input: ExtractShardInput, ids: number[][], members: number[]): Promise<BatchOutputs> {
+  try {
+    return await model.runAll(members.map((i) => ids[i]));
+  } catch (batchErr) {
+    if (isTransientInferenceFailure((batchErr as Error).message ?? '')) throw batchErr;
+    if (members.length > 1) {
+      for (const i of members) {
+        try {
+          await model.runAll([ids[i]]);
+        } catch (err) {
+          throw inferenceFailure(`onnxruntime failed running ${input.onnxPath} on dataset row ${input.startRow + i} (${ids[i].length} tokens)`, err);
+        }
+      }
+    }
+    const rows = members.map((i) => input.startRow + i).sort((a, b) => a - b);
+    const longest = Math.max(...members.map((i) => ids[i].length));
+    throw inferenceFailure(
+      `onnxruntime failed running ${input.onnxPath} on dataset row${rows.length > 1 ? 's' : ''} ${rows.join(', ')} (${longest} tokens${rows.length > 1 ? ' at most, as a batch' : ''})`,
+      batchErr,
+    );
+  }
+}
+
+/** `isCancelled` is read before each batch: a cancelled shard stops within one batch. */
+export async function extractShard(input: ExtractShardInput, onProgress?: (done: number) => void, isCancelled?: () => boolean): Promise<ExtractShardOutput> {
   const wantLoss = input.loss === true;
   const model = await modelFor(input);
   const layers = model.layers;
-  const { ids, truncated } = await tokenizerFor(input.tokenizerPath, input.maxTokens).encode(input.texts);
+  // Each text is given to the tokenizer cut near maxTokens' worth of characters (src/data/textBound.ts).
+  const tokenizer = tokenizerFor(input.tokenizerPath, input.maxTokens);
+  const encoded = await tokenizeBounded(
+    input.texts,
+    input.maxTokens,
+    async (texts) => {
+      const t = await tokenizer.encode(texts);
+      return t.ids.map((ids, i) => ({ ids, truncated: t.truncated[i] }));
+    },
+    (e) => e.truncated,
+  );
+  const ids = encoded.map((e) => e.ids);
+  const truncated = encoded.map((e) => e.truncated);
 
   // Batch texts of similar length together so little compute goes to padding; the metrics do not
   // depend on the batching (padding rows never enter them).
@@ -86,9 +129,10 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   let metricsMs = 0;
   let tokens = 0;
   for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
+    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${b0} of ${order.length} texts`);
     const members = order.slice(b0, b0 + input.batchSize);
     const t0 = performance.now();
-    const out = await model.runAll(members.map((i) => ids[i]));
+    const out = await runBatch(model, input, ids, members);
     const t1 = performance.now();
     inferenceMs += t1 - t0;
     // Each layer's kept unit rows of this batch, pooled in one rank-k update after the batch: one

@@ -1,30 +1,67 @@
 // Planning an evaluation: hash the model and the dataset, validate every row, cut shards, and name
-// every output. Every key is a pure function of (model hash, dataset hash, config hash, shard
-// range), so a re-run finds finished work and skips it.
+// every output. Shard outputs are keyed by (model hash, dataset hash, config hash, shard range), so a
+// re-run finds finished work and skips it; reductions also by their fan-in; and what depends on
+// more than that (plan.json, the summary, the manifest: seed, Diff-eRank, family, params, fan-in)
+// lives under `runs/<run>/`, where `run` is the hash of the whole plan.
 import { basename, resolve } from 'node:path';
 import { localModelFiles } from '../model/modelFetch.ts';
 import { countParameters } from '../model/parameterCount.ts';
-import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
+import { checkTokenizerAgainst } from '../model/vocabCheck.ts';
+import { isS3Uri } from '../data/s3ByteSource.ts';
 import { scanDataset, type DatasetShard, type DatasetSource, type ResolvedDatasetSource } from '../data/dataset.ts';
 import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
+import { graphFacts } from '../model/graphFacts.ts';
+import { maxPositionsOf, resolveMaxTokens, type MaxPositions } from '../model/maxPositions.ts';
 import { sha256File, sha256Json } from '../io/hash.ts';
 import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
 import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
 import { isMultimodalModel, VLM_PART_FILES } from '../multimodal/vlmConfig.ts';
 import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
+import { keySegment } from '../store/storeKey.ts';
 
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
+
+/** Spec fields that change how a run goes, never what it writes: kept out of the plan and its hash. */
+export const OPERATIONAL_FIELDS = ['store', 'maxParallelShards', 'maxParallelChunks', 'heartbeatSeconds', 'allowMixedVersions'] as const;
+export type ResultSpec = Omit<EvaluationSpec, (typeof OPERATIONAL_FIELDS)[number]>;
+
+export function resultSpec(spec: EvaluationSpec): ResultSpec {
+  const out: Record<string, unknown> = { ...spec };
+  for (const f of OPERATIONAL_FIELDS) delete out[f];
+  return out as ResultSpec;
+}
 
 interface PlanCommon {
   planVersion: number;
   /** Store prefix of this evaluation: `evaluations/<model>/<dataset>/<config>`. */
   prefix: string;
-  spec: EvaluationSpec;
-  /** Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. */
-  model: { name: string; onnxPath: string; tokenizerPath: string; onnxSha256: string; tokenizerSha256: string; params: number };
+  /**
+   * sha256 (16 hex) of everything else in the plan: the folder `runs/<run>/` of this run's plan,
+   * summary and manifest. Two runs that differ in anything that changes those files differ here.
+   */
+  run: string;
+  spec: ResultSpec;
+  /**
+   * Multimodal: onnxPath is the LLM part and onnxSha256 the hash of every part's hash. A model in S3
+   * is named by its URIs (each worker fetches its own copy), never by a worker's local cache path.
+   */
+  model: {
+    name: string;
+    onnxPath: string;
+    tokenizerPath: string;
+    onnxSha256: string;
+    tokenizerSha256: string;
+    params: number;
+    /** Attention blocks in the graph (0: structure not recognised); absent in older plans. */
+    blocks?: number;
+  };
   /** Resolved tap names, in request order (e.g. `embeddings`, `block.2`, `last`). */
   layers: string[];
+  /** Tokens kept per text: `spec.maxTokens`, else the model's limit (maxPositions.ts). */
+  maxTokens: number;
+  /** The model's limit, when config.json or the graph tells it. */
+  maxPositions: MaxPositions | null;
   /** Hash of the settings that change results (not of paths, store or parallelism). */
   configSha256: string;
   shards: DatasetShard[];
@@ -55,12 +92,22 @@ export interface MultimodalPlan extends PlanCommon {
 
 export type EvaluationPlan = TextPlan | MultimodalPlan;
 
-function slug(name: string): string {
-  return name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48) || 'x';
+/** The plan of an evaluation (see the file comment), the same on whichever worker makes it. */
+export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
+  const body = isMultimodalModel(spec.model) ? await planMultimodalEvaluation(spec, PLAN_VERSION) : await planTextEvaluation(spec);
+  const { run: _run, ...rest } = { ...body, spec: resultSpec(spec) };
+  return { ...rest, run: sha256Json(rest).slice(0, 16) } as EvaluationPlan;
 }
 
-export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
-  if (isMultimodalModel(spec.model)) return planMultimodalEvaluation(spec, PLAN_VERSION);
+/** Where a model's files are, as the plan names them: its s3:// URIs for a model in S3. */
+function modelLocations(location: string, local: { onnxPath: string; tokenizerPath: string }): { onnxPath: string; tokenizerPath: string } {
+  if (!isS3Uri(location)) return local;
+  const trimmed = location.replace(/\/+$/, '');
+  const folder = trimmed.endsWith('.onnx') ? trimmed.slice(0, trimmed.lastIndexOf('/')) : trimmed;
+  return { onnxPath: `${folder}/${basename(local.onnxPath)}`, tokenizerPath: `${folder}/${basename(local.tokenizerPath)}` };
+}
+
+async function planTextEvaluation(spec: EvaluationSpec): Promise<TextPlan> {
   const imageOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
   if (spec.imageTransform !== 'none') imageOnly.push('imageTransform');
   if (spec.format === 'json') imageOnly.push('format json');
@@ -70,7 +117,7 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   const format = spec.format === 'json' ? undefined : spec.format;
   // s3:// models are fetched into this worker's cache; extraction workers fetch their own copy.
   const files = await localModelFiles(spec.model);
-  const dataPath = resolve(spec.data);
+  const dataPath = isS3Uri(spec.data) ? spec.data : resolve(spec.data);
   const source: DatasetSource = {
     path: dataPath,
     format,
@@ -82,42 +129,58 @@ export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPl
   };
   const [tokenizerSha256, scan, listing] = await Promise.all([
     sha256File(files.tokenizerPath),
-    scanDataset(source, spec.shardSize),
+    scanDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(files.onnxPath), // hashes the model, lists its taps (cached)
   ]);
   const onnxSha256 = listing.sha256;
   // An unknown layer fails here, before any shard runs, listing the ones that exist.
   const layers = resolveLayers(listing.taps, spec.layers, files.onnxPath).map((t) => t.name);
   // A tokenizer that emits ids the embedding does not have would fail (or worse) mid-run.
-  checkTokenizerMatchesModel(files.tokenizerPath, files.onnxPath, listing.model);
-  const params = spec.params ?? (await countParameters(files.onnxPath, { listing }));
+  const facts = graphFacts(files.onnxPath, listing);
+  checkTokenizerAgainst(files.tokenizerPath, files.onnxPath, facts.embedding);
+  // A text longer than the model's positions would fail inference; the default is that limit.
+  const maxPositions = maxPositionsOf(files.onnxPath, facts.positionTable) ?? null;
+  const maxTokens = resolveMaxTokens(spec.maxTokens, maxPositions ?? undefined, files.name);
+  const params = spec.params ?? (await countParameters(files.onnxPath, { listing: { ...listing, model: listing.model ?? facts.model } }));
   const { path: _path, ...selection } = scan.source;
   const configSha256 = sha256Json({
     planVersion: PLAN_VERSION,
     selection,
     shardSize: spec.shardSize,
-    maxTokens: spec.maxTokens,
+    maxTokens,
     layers,
     loss: spec.loss,
   });
-  const modelId = `${slug(files.name)}-${sha256Json([onnxSha256, tokenizerSha256]).slice(0, 12)}`;
-  const datasetId = `${slug(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
+  const modelId = `${keySegment(files.name)}-${sha256Json([onnxSha256, tokenizerSha256]).slice(0, 12)}`;
+  const datasetId = `${keySegment(basename(dataPath))}-${scan.sha256.slice(0, 12)}`;
   return {
     planVersion: PLAN_VERSION,
     kind: 'text',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}`,
+    run: '',
     spec,
-    model: { ...files, onnxSha256, tokenizerSha256, params },
+    // The display name; the store key above keeps the file's name, so renaming a model reuses its shards.
+    model: {
+      ...modelLocations(spec.model, files),
+      name: spec.modelName && !spec.untrainedTwin ? spec.modelName : files.name,
+      onnxSha256,
+      tokenizerSha256,
+      params,
+      blocks: listing.taps.blocks,
+    },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.sha256, source: scan.source },
     layers,
+    maxTokens,
+    maxPositions,
     configSha256,
     shards: scan.shards,
   };
 }
 
-/** Output keys, all under the plan's prefix. */
+/** Output keys, all under the plan's prefix; a run's own files under `runs/<run>/`. */
 export const keys = {
-  plan: (prefix: string) => `${prefix}/plan.json`,
+  runDir: (prefix: string, run: string) => `${prefix}/runs/${run}`,
+  plan: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/plan.json`,
   shardDir: (prefix: string, s: DatasetShard) =>
     `${prefix}/shards/${String(s.startRow).padStart(9, '0')}-${String(s.startRow + s.rows).padStart(9, '0')}`,
   /** Per-sample rows of every layer. */
@@ -125,9 +188,13 @@ export const keys = {
   shardGram: (prefix: string, s: DatasetShard, layer: string) => `${keys.shardDir(prefix, s)}/gram-${layer}.arrow`,
   /** Written last by an extraction: its presence means the shard is complete. */
   shardDone: (prefix: string, s: DatasetShard) => `${keys.shardDir(prefix, s)}/done.json`,
-  reduced: (prefix: string, layer: string, level: number, index: number) =>
-    `${prefix}/reduce/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
-  gram: (prefix: string, layer: string) => `${prefix}/gram-${layer}.arrow`,
-  summary: (prefix: string) => `${prefix}/summary.json`,
-  manifest: (prefix: string) => `${prefix}/manifest.json`,
+  /** The engine versions shards of this prefix were extracted with, one file per distinct runtime. */
+  runtimes: (prefix: string) => `${prefix}/runtimes/`,
+  runtime: (prefix: string, runtimeSha256: string) => `${prefix}/runtimes/${runtimeSha256.slice(0, 16)}.json`,
+  /** A node of the reduction tree of fan-in k (other fan-ins sum in another order: other bits). */
+  reduced: (prefix: string, fanIn: number, layer: string, level: number, index: number) =>
+    `${prefix}/reduce/k${fanIn}/${layer}/level-${level}/${String(index).padStart(6, '0')}.arrow`,
+  gram: (prefix: string, run: string, layer: string) => `${keys.runDir(prefix, run)}/gram-${layer}.arrow`,
+  summary: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/summary.json`,
+  manifest: (prefix: string, run: string) => `${keys.runDir(prefix, run)}/manifest.json`,
 };

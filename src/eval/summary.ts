@@ -4,6 +4,9 @@ import type { DatasetMetrics } from '../metrics/datasetMetrics.ts';
 import type { PooledMetrics } from '../metrics/pooled.ts';
 import type { MultimodalDatasetMetrics } from '../metrics/multimodalAlignment.ts';
 
+/** Truncated rows listed in a summary at most (the count is always whole); keeps summaries small. */
+export const TRUNCATED_ROWS_LISTED = 1000;
+
 /** One hidden-state tap's results. */
 export interface LayerSummary {
   layer: string;
@@ -34,6 +37,8 @@ export interface EvaluationSummary {
     tokenizerSha256: string;
     family?: string;
     params?: number;
+    /** Attention blocks found in the graph (0 or absent: unknown); places layers at relative depth. */
+    blocks?: number;
     /** The untrained twin of a Diff-eRank evaluation: a baseline, left out of scaling fits. */
     untrainedTwin?: boolean;
   };
@@ -41,7 +46,12 @@ export interface EvaluationSummary {
   layer: string;
   dim: number;
   tokens: number;
+  /** Samples cut at `maxTokens`, and (the first TRUNCATED_ROWS_LISTED of) their dataset rows. */
   truncatedSamples: number;
+  truncatedRows?: number[];
+  /** Tokens kept per text, and the model's limit it defaults to (null when the model does not say). */
+  maxTokens?: number;
+  maxPositions?: { positions: number; source: string } | null;
   /** The first requested layer's results (also in `layers[0]`). */
   metrics: DatasetMetrics;
   pooled: PooledMetrics;
@@ -56,6 +66,7 @@ export interface EvaluationSummary {
   configSha256: string;
   seed: number;
   /** Store URIs of the outputs. */
-  outputs: { prefix: string; summary: string; gram: string; shards: number };
+  /** `prefix`: the evaluation's folder (shards); `run`: the folder `runs/<run>/` of this summary. */
+  outputs: { prefix: string; run?: string; summary: string; gram: string; shards: number };
   versions: Record<string, string>;
 }

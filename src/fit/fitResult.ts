@@ -10,7 +10,8 @@ import { quantileSorted, type Interval } from '../metrics/datasetMetrics.ts';
 
 export type { Interval };
 
-export type FitModel = 'powerLaw' | 'logLinear';
+/** log-linear a + b·ln x; power law a·x^(−b) (log-log); power law with offset a·x^(−b) + c. */
+export type FitModel = 'logLinear' | 'powerLaw' | 'powerLawOffset';
 
 export interface FitOptions {
   /** Bootstrap resamples for the intervals (default 1000; 0 for none). */
@@ -75,7 +76,9 @@ const MIN_FITTED_RESAMPLES = 10;
 
 /**
  * Percentile bootstrap over points. `fit` returns null for a resample it cannot fit; a resample with
- * fewer than `minDistinct` distinct x is not fitted at all.
+ * fewer than `minDistinct` distinct x (the fit's own minimum: one more than its parameters, so a
+ * residual is left) is not fitted at all. With fewer than minDistinct + 1 distinct x in the data,
+ * every fittable resample is the data itself, so there is no interval (null), not a zero-width one.
  */
 export function bootstrapIntervals<P extends string>(
   x: readonly number[],
@@ -107,7 +110,7 @@ export function bootstrapIntervals<P extends string>(
     fitted++;
   }
   const bootstrap = { resamples, fitted, seed };
-  if (fitted < MIN_FITTED_RESAMPLES) return { intervals: null, bootstrap };
+  if (fitted < MIN_FITTED_RESAMPLES || distinctCount(x) < minDistinct + 1) return { intervals: null, bootstrap };
   const intervals = Object.fromEntries(
     names.map((p) => {
       const sorted = Float64Array.from(draws[p]).sort();

@@ -19,7 +19,8 @@ export function logLinear(params: Record<LogLinearParam, number>, x: number): nu
   return params.a + params.b * Math.log(x);
 }
 
-function solve(x: readonly number[], y: readonly number[]): Record<LogLinearParam, number> {
+/** Least squares on ln x (exact through two points). */
+export function logLinearSolve(x: readonly number[], y: readonly number[]): Record<LogLinearParam, number> {
   const n = x.length;
   const l = x.map(Math.log);
   const lMean = l.reduce((s, v) => s + v, 0) / n;
@@ -47,9 +48,9 @@ export function logLinearFit(x: readonly number[], y: readonly number[], opts: F
       reason: `too few points: a log-linear fit needs at least ${LOG_LINEAR_MIN_POINTS} distinct parameter counts, got ${distinct}`,
     };
   }
-  const params = solve(x, y);
+  const params = logLinearSolve(x, y);
   const fitted = x.map((xi) => logLinear(params, xi));
-  const { intervals, bootstrap } = bootstrapIntervals(x, y, ['a', 'b'], 2, solve, opts); // 2 distinct x fix a line
+  const { intervals, bootstrap } = bootstrapIntervals(x, y, ['a', 'b'], LOG_LINEAR_MIN_POINTS, logLinearSolve, opts);
   return {
     ok: true,
     model: 'logLinear',

@@ -1,178 +1,40 @@
-// Power-law scaling fit (DESIGN §1.10):
+// Power-law scaling fit without offset (DESIGN §1.10):
 //
-//   y = a·x^(−b) + c        (x = parameter count; c is the level approached at large x)
+//   y = a·x^(−b)        (x = parameter count; y > 0)
 //
-// The form of the model-size term of neural scaling laws (Kaplan et al., "Scaling Laws for Neural
-// Language Models", arXiv 2001.08361; with the irreducible offset of Hoffmann et al., "Training
-// Compute-Optimal Large Language Models", arXiv 2203.15556, eq. 2).
+// Fitted as a straight line in log-log space, ln y = ln a − b·ln x, by ordinary least squares in
+// closed form (what `numpy.polyfit(log x, log y, 1)` computes): the model-size term of Kaplan et al.,
+// "Scaling Laws for Neural Language Models" (arXiv 2001.08361, eq. 1.1). Two parameters, so it is
+// identified by as few points as log-linear is — unlike the offset form (powerLawOffsetFit.ts),
+// which needs five sizes. R² and residuals are reported in y, not ln y, so forms compare alike.
 //
-// Nonlinear least squares by Levenberg–Marquardt (Levenberg 1944; Marquardt 1963), with mathjs for
-// the 3×3 damped normal equations (JᵀJ + λ·diag JᵀJ) δ = Jᵀr. Parameter counts span decades, so the
-// fit runs on u = x/x₀ with x₀ the geometric mean of x, as y = A·u^(−b) + c, and reports
-// a = A·x₀^b. Starting points: a log-linear fit of ln y against ln x (c = 0), and the best b of a
-// grid where, b fixed, (A, c) is an exact linear least-squares solve ("variable projection",
-// Golub & Pereyra 1973); Levenberg–Marquardt starts from the better of the two
-// (for bootstrap resamples, also from the full fit).
-//
-// Needs at least 4 distinct x: three fix the three parameters exactly, a fourth is the least that
-// leaves a residual to judge R² and the bootstrap by.
-import { lusolve } from 'mathjs';
+// Needs at least 3 distinct x (two fix the line) and every y > 0.
 import { bootstrapIntervals, checkPoints, distinctCount, rSquared, type FitOptions, type FitResult } from './fitResult.ts';
 
-export const POWER_LAW_MIN_POINTS = 4;
+export const POWER_LAW_MIN_POINTS = 3;
 
-export type PowerLawParam = 'a' | 'b' | 'c';
+export type PowerLawParam = 'a' | 'b';
 
 export function powerLaw(params: Record<PowerLawParam, number>, x: number): number {
-  return params.a * Math.pow(x, -params.b) + params.c;
+  return params.a * Math.pow(x, -params.b);
 }
 
-/** Parameters on the scaled axis u = x/x₀. */
-interface Scaled {
-  A: number;
-  b: number;
-  c: number;
-}
-
-const B_GRID = Array.from({ length: 451 }, (_, i) => -3 + i * 0.02).filter((b) => Math.abs(b) > 1e-9);
-const MAX_ITERATIONS = 500;
-
-function sse(l: readonly number[], y: readonly number[], p: Scaled): number {
-  let s = 0;
-  for (let i = 0; i < l.length; i++) s += (y[i] - (p.A * Math.exp(-p.b * l[i]) + p.c)) ** 2;
-  return s;
-}
-
-/** b fixed: (A, c) by linear least squares on g_i = u_i^(−b). */
-function projected(l: readonly number[], y: readonly number[], b: number): Scaled | null {
-  const n = l.length;
-  let sg = 0;
-  let sgg = 0;
-  let sy = 0;
-  let sgy = 0;
+/** Least squares of ln y on ln x (exact through two points); null when every x is the same. */
+export function powerLawSolve(x: readonly number[], y: readonly number[]): Record<PowerLawParam, number> | null {
+  const n = x.length;
+  const lx = x.map(Math.log);
+  const ly = y.map(Math.log);
+  const xm = lx.reduce((s, v) => s + v, 0) / n;
+  const ym = ly.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
   for (let i = 0; i < n; i++) {
-    const g = Math.exp(-b * l[i]);
-    sg += g;
-    sgg += g * g;
-    sy += y[i];
-    sgy += g * y[i];
+    sxy += (lx[i] - xm) * (ly[i] - ym);
+    sxx += (lx[i] - xm) ** 2;
   }
-  const det = n * sgg - sg * sg;
-  if (!(Math.abs(det) > 1e-12 * n * sgg)) return null;
-  const A = (n * sgy - sg * sy) / det;
-  return { A, b, c: (sy - A * sg) / n };
-}
-
-function startingPoints(l: readonly number[], y: readonly number[]): Scaled[] {
-  const starts: Scaled[] = [];
-  // ln|y| = ln|A| − b·ln u, with c = 0, when y keeps one sign.
-  const sign = y.every((v) => v > 0) ? 1 : y.every((v) => v < 0) ? -1 : 0;
-  if (sign !== 0) {
-    const ly = y.map((v) => Math.log(sign * v));
-    const n = l.length;
-    const lm = l.reduce((s, v) => s + v, 0) / n;
-    const ym = ly.reduce((s, v) => s + v, 0) / n;
-    let sxy = 0;
-    let sxx = 0;
-    for (let i = 0; i < n; i++) {
-      sxy += (l[i] - lm) * (ly[i] - ym);
-      sxx += (l[i] - lm) ** 2;
-    }
-    const slope = sxy / sxx;
-    starts.push({ A: sign * Math.exp(ym - slope * lm), b: -slope, c: 0 });
-  }
-  let best: Scaled | null = null;
-  let bestSse = Infinity;
-  for (const b of B_GRID) {
-    const p = projected(l, y, b);
-    if (!p) continue;
-    const s = sse(l, y, p);
-    if (s < bestSse) {
-      best = p;
-      bestSse = s;
-    }
-  }
-  if (best) starts.push(best);
-  return starts;
-}
-
-/** Levenberg–Marquardt from `p0`; returns the best point found. */
-function levenbergMarquardt(l: readonly number[], y: readonly number[], p0: Scaled): { p: Scaled; sse: number } {
-  const n = l.length;
-  let p = p0;
-  let cost = sse(l, y, p);
-  let lambda = 1e-3;
-  for (let iter = 0; iter < MAX_ITERATIONS && cost > 0; iter++) {
-    // J columns: ∂f/∂A = g, ∂f/∂b = −A·ℓ·g, ∂f/∂c = 1, with g = e^(−bℓ); r = y − f.
-    const jtj = [
-      [0, 0, 0],
-      [0, 0, 0],
-      [0, 0, 0],
-    ];
-    const jtr = [0, 0, 0];
-    for (let i = 0; i < n; i++) {
-      const g = Math.exp(-p.b * l[i]);
-      const row = [g, -p.A * l[i] * g, 1];
-      const r = y[i] - (p.A * g + p.c);
-      for (let j = 0; j < 3; j++) {
-        jtr[j] += row[j] * r;
-        for (let k = 0; k < 3; k++) jtj[j][k] += row[j] * row[k];
-      }
-    }
-    // Marquardt's scaling by diag JᵀJ, floored so a zero column (A = 0 makes ∂f/∂b vanish) is damped too.
-    const floor = 1e-12 * Math.max((jtj[0][0] + jtj[1][1] + jtj[2][2]) / 3, 1e-300);
-    let improved = false;
-    while (lambda < 1e16) {
-      const damped = jtj.map((rowj, j) => rowj.map((v, k) => (j === k ? v + lambda * Math.max(v, floor) : v)));
-      let delta: number[];
-      try {
-        delta = (lusolve(damped, jtr) as number[][]).map((d) => d[0]);
-      } catch {
-        lambda *= 10;
-        continue;
-      }
-      const trial = { A: p.A + delta[0], b: p.b + delta[1], c: p.c + delta[2] };
-      const trialCost = sse(l, y, trial);
-      if (Number.isFinite(trialCost) && trialCost < cost) {
-        const gain = cost - trialCost;
-        const tiny = delta.every((d, j) => Math.abs(d) <= 1e-12 * (Math.abs([p.A, p.b, p.c][j]) + 1e-12));
-        p = trial;
-        lambda = Math.max(lambda / 10, 1e-12);
-        improved = true;
-        if (gain <= 1e-12 * cost || tiny) return { p, sse: trialCost };
-        cost = trialCost;
-        break;
-      }
-      lambda *= 10;
-    }
-    if (!improved) break;
-  }
-  return { p, sse: cost };
-}
-
-function fitScaled(l: readonly number[], y: readonly number[], extraStart?: Scaled): Scaled | null {
-  const starts = startingPoints(l, y);
-  if (extraStart) starts.push(extraStart);
-  let best: Scaled | null = null;
-  let bestSse = Infinity;
-  for (const s of starts) {
-    const cost = sse(l, y, s);
-    if (cost < bestSse) {
-      best = s;
-      bestSse = cost;
-    }
-  }
-  if (!best) return null;
-  const r = levenbergMarquardt(l, y, best);
-  return Number.isFinite(r.sse) ? r.p : null;
-}
-
-function toParams(p: Scaled, x0: number): Record<PowerLawParam, number> {
-  return { a: p.A * Math.pow(x0, p.b), b: p.b, c: p.c };
-}
-
-function geometricMean(x: readonly number[]): number {
-  return Math.exp(x.reduce((s, v) => s + Math.log(v), 0) / x.length);
+  if (!(sxx > 0)) return null;
+  const slope = sxy / sxx;
+  return { a: Math.exp(ym - slope * xm), b: -slope };
 }
 
 export function powerLawFit(x: readonly number[], y: readonly number[], opts: FitOptions = {}): FitResult<PowerLawParam> {
@@ -183,21 +45,11 @@ export function powerLawFit(x: readonly number[], y: readonly number[], opts: Fi
   if (distinct < POWER_LAW_MIN_POINTS) {
     return skip(`too few points: a power-law fit needs at least ${POWER_LAW_MIN_POINTS} distinct parameter counts, got ${distinct}`);
   }
-  if (y.every((v) => v === y[0])) return skip('y is the same at every x: the exponent is undetermined');
-  const x0 = geometricMean(x);
-  const l = x.map((v) => Math.log(v / x0));
-  const p = fitScaled(l, y);
-  if (!p) return skip('no starting point led to a finite fit');
-  const params = toParams(p, x0);
+  const nonPositive = y.findIndex((v) => !(v > 0));
+  if (nonPositive >= 0) return skip(`a power law a·x^(−b) needs y > 0, but y = ${+y[nonPositive].toPrecision(4)} at x = ${x[nonPositive].toPrecision(3)}`);
+  const params = powerLawSolve(x, y)!;
   const fitted = x.map((xi) => powerLaw(params, xi));
-  // Resamples keep the full fit's x₀ (a is reported on the original axis either way) and also
-  // start from the full fit, which is usually close.
-  const refit = (bx: number[], by: number[]) => {
-    if (by.every((v) => v === by[0])) return null;
-    const q = fitScaled(bx.map((v) => Math.log(v / x0)), by, p);
-    return q ? toParams(q, x0) : null;
-  };
-  const { intervals, bootstrap } = bootstrapIntervals(x, y, ['a', 'b', 'c'], 3, refit, opts);
+  const { intervals, bootstrap } = bootstrapIntervals(x, y, ['a', 'b'], POWER_LAW_MIN_POINTS, powerLawSolve, opts);
   return {
     ok: true,
     model: 'powerLaw',

@@ -14,3 +14,20 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** Normal draws (Box–Muller, both branches) from a 32-bit seed. */
+export function normalSampler(seed: number): () => number {
+  const rng = mulberry32(seed);
+  let spare: number | undefined;
+  return () => {
+    if (spare !== undefined) {
+      const s = spare;
+      spare = undefined;
+      return s;
+    }
+    const r = Math.sqrt(-2 * Math.log(1 - rng()));
+    const t = 2 * Math.PI * rng();
+    spare = r * Math.sin(t);
+    return r * Math.cos(t);
+  };
+}

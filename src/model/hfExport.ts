@@ -35,7 +35,8 @@ export function isHfCheckpoint(dir: string): boolean {
 /** The optimum task for a checkpoint: causal LMs with their logits and KV cache, else hidden states. */
 export function exportTask(dir: string): string {
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { architectures?: string[] };
-  return (config.architectures ?? []).some((a) => a.endsWith('ForCausalLM')) ? 'text-generation-with-past' : 'feature-extraction';
+  // GPT2LMHeadModel, LlamaForCausalLM, …: a causal LM head.
+  return (config.architectures ?? []).some((a) => /(ForCausalLM|LMHeadModel)$/.test(a)) ? 'text-generation-with-past' : 'feature-extraction';
 }
 
 export async function checkpointSha256(dir: string): Promise<string> {

@@ -3,7 +3,8 @@
 // shapes norms take in exports: LayerNormalization / RMSNormalization ops (and fused Skip… ops),
 // or decomposed: ReduceMean → Sub → … → Div → Mul(γ) → Add(β) (LayerNorm) and
 // Pow(x, 2) → ReduceMean → … → Mul(x, ·) → Mul(γ) (RMSNorm).
-import type { GraphProto, ModelProto, NodeProto } from './onnxProto.ts';
+import type { ModelProto, NodeProto } from './onnxProto.ts';
+import { DataFlow } from './residualStream.ts';
 
 interface Norm {
   /** First node of the pattern (topological position). */
@@ -16,22 +17,9 @@ interface Norm {
 
 const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization']);
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
-class GraphIndex {
-  readonly producer = new Map<string, number>();
-  readonly consumers = new Map<string, number[]>();
-  readonly initializers: Set<string>;
-  constructor(readonly graph: GraphProto) {
-    graph.node.forEach((n, i) => {
-      for (const o of n.output) if (o) this.producer.set(o, i);
-      for (const x of n.input) {
-        if (!x) continue;
-        const list = this.consumers.get(x);
-        if (list) list.push(i);
-        else this.consumers.set(x, [i]);
-      }
-    });
-    this.initializers = new Set(graph.initializer.map((t) => t.name ?? ''));
-  }
+/** DataFlow's producer / consumer maps, with the look-ups the norm patterns need. */
+class GraphIndex extends DataFlow {
+  readonly initializers = new Set(this.graph.initializer.map((t) => t.name ?? ''));
   node(i: number): NodeProto {
     return this.graph.node[i];
   }

@@ -18,6 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
+import { halfToFloat } from '../io/float16.ts';
 import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
 
 const TOKEN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
@@ -287,13 +288,4 @@ function toFloat32(tensor: ort.Tensor, name: string, path: string): Float32Array
     return out;
   }
   throw new InputError(`tensor ${name} of ${path} is ${tensor.type}; hidden states must be float32 or float16`);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }

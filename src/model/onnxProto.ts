@@ -10,6 +10,7 @@ import { dirname, basename, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import protobuf from 'protobufjs';
 import { InputError } from '../errors.ts';
+import { halfToFloat } from '../io/float16.ts';
 
 /** An int64 as protobufjs gives it: a number, or a Long when the value needs 64 bits. */
 export type Int64 = number | { toNumber(): number };
@@ -187,6 +188,10 @@ export function tensorToFloat64(t: TensorProto): Float64Array {
       return out;
     case DataType.DOUBLE:
       for (let i = 0; i < n; i++) out[i] = view ? view.getFloat64(8 * i, true) : t.double_data![i];
+      return out;
+    case DataType.FLOAT16:
+      // typed storage keeps float16 bit patterns in int32_data
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(view ? view.getUint16(2 * i, true) : t.int32_data![i]);
       return out;
     case DataType.INT8:
     case DataType.UINT8:

@@ -74,6 +74,17 @@ export interface ModelTaps {
 const ATTENTION_OPS = new Set(['Softmax', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention']);
 const DYNAMIC_QUANT_OPS = new Set(['DynamicQuantizeLinear', 'DynamicQuantizeMatMul', 'DynamicQuantizeLSTM']);
 
+/** The hidden width: of the token embedding table (a Gather of an initialiser by input_ids), else of `inputs_embeds`. */
+function embeddingWidth(graph: GraphProto): number | undefined {
+  const dims = new Map(graph.initializer.map((t) => [t.name ?? '', (t.dims ?? []).map(Number)]));
+  const table = graph.node.find((n) => n.op_type === 'Gather' && n.input[1] === 'input_ids' && dims.get(n.input[0])?.length === 2);
+  if (table) return dims.get(table.input[0])![1];
+  // Decoders fed embeddings (a vision-language model's LLM): the width of `inputs_embeds`.
+  const embeds = graph.input.find((i) => i.name === 'inputs_embeds');
+  const width = embeds && valueInfoDims(embeds)?.[2];
+  return typeof width === 'number' ? width : undefined;
+}
+
 /** The model's own hidden-state output, as OnnxModel has always chosen it. */
 function hiddenOutput(graph: GraphProto): { name: string; dims?: Array<number | string>; elemType?: number } | undefined {
   const rank3 = graph.output.filter((o) => {
@@ -140,7 +151,7 @@ export function findTaps(model: ModelProto, hints: TapHints = {}): ModelTaps {
   const inputIds = graph.input.find((i) => i.name === 'input_ids') ?? graph.input[0];
   const [batchDim, seqDim] = (inputIds && valueInfoDims(inputIds)) ?? ['batch', 'sequence'];
   const hidden = hiddenOutput(graph);
-  const hiddenSize = hints.hiddenSize ?? (typeof hidden?.dims?.[2] === 'number' ? hidden.dims[2] : 'hidden');
+  const hiddenSize = hints.hiddenSize ?? (typeof hidden?.dims?.[2] === 'number' ? hidden.dims[2] : undefined) ?? embeddingWidth(graph) ?? 'hidden';
   const tap = (name: string, tensor: string, hfIndex?: number): LayerTap => ({
     name,
     tensor,

@@ -19,6 +19,7 @@ import { DataType, type GraphProto, type NodeProto } from './onnxProto.ts';
 
 /** Ops that pass a tensor through unchanged at inference (and float→float Casts, see isPassThrough). */
 const PASS_THROUGH = new Set(['Identity', 'Dropout']);
+const SHAPE_OPS = new Set(['Shape', 'Size']);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, 11 /* DOUBLE */]);
 /** Ops whose output type is fixed whatever their inputs. */
 const OUTPUT_TYPE: Record<string, number> = {
@@ -139,7 +140,7 @@ export class DataFlow {
     return out.sort((a, b) => a[0] - b[0]);
   }
 
-  /** Whether `ancestor` is among the tensors `tensor` is computed from (constants excluded). */
+  /** Whether `ancestor`'s values are among what `tensor` is computed from (constants and shapes excluded). */
   dependsOn(tensor: string, ancestor: string): boolean {
     const target = this.root(ancestor);
     const floor = this.order(target);
@@ -152,7 +153,10 @@ export class DataFlow {
       seen.add(t);
       const p = this.producer.get(t);
       if (p === undefined || p <= floor) continue;
-      for (const x of this.graph.node[p].input) if (x) stack.push(x);
+      const n = this.graph.node[p];
+      // A shape is not a value: positions computed from Shape(x) do not make x a residual summand.
+      if (SHAPE_OPS.has(n.op_type)) continue;
+      for (const x of n.input) if (x) stack.push(x);
     }
     return false;
   }

@@ -21,7 +21,7 @@
 // `pastKeyValues` is, so the same seed gives the same weights with and without past inputs.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { mulberry32 } from '../metrics/prng.ts';
+import { normalSampler } from '../metrics/prng.ts';
 import { DataType, tensorValueInfo, writeFileAtomic, type AttributeProto, type GraphProto, type NodeProto } from './onnxProto.ts';
 import { attrInt, GraphBuilder, type AttentionOptions } from './onnxGraphBuilder.ts';
 
@@ -61,22 +61,7 @@ export interface TinyModel {
   taps: Record<string, string>;
 }
 
-/** Normal draws (Box–Muller, both branches) from a 32-bit seed. */
-export function normalSampler(seed: number): () => number {
-  const rng = mulberry32(seed);
-  let spare: number | undefined;
-  return () => {
-    if (spare !== undefined) {
-      const s = spare;
-      spare = undefined;
-      return s;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - rng()));
-    const t = 2 * Math.PI * rng();
-    spare = r * Math.sin(t);
-    return r * Math.cos(t);
-  };
-}
+export { normalSampler };
 
 /** A subgraph attribute (AttributeType GRAPH = 5; onnxProto types only the fields it reads). */
 const graphAttr = (name: string, graph: GraphProto): AttributeProto => ({ name, type: 5, g: graph }) as AttributeProto;

@@ -95,8 +95,12 @@ export function tokenizerIdCount(tokenizerPath: string): number {
  * model has rows is an InputError naming both files and both sizes; fewer is fine (padded vocab).
  */
 export function checkTokenizerMatchesModel(tokenizerPath: string, onnxPath: string, model?: ModelProto): VocabCheck {
+  return checkTokenizerAgainst(tokenizerPath, onnxPath, tokenEmbedding(model ?? readModel(onnxPath)));
+}
+
+/** The same check against an embedding found before (graphFacts.ts caches it per model). */
+export function checkTokenizerAgainst(tokenizerPath: string, onnxPath: string, embedding: TokenEmbedding | undefined): VocabCheck {
   const tokenizerIds = tokenizerIdCount(tokenizerPath);
-  const embedding = tokenEmbedding(model ?? readModel(onnxPath));
   if (embedding && tokenizerIds > embedding.rows) {
     throw new InputError(
       `tokenizer ${tokenizerPath} has ${tokenizerIds} token ids but model ${onnxPath} embeds only ` +

@@ -5,7 +5,7 @@
 //   `layer` is `eRank1` … `eRank5` (so the sample table and its reader stay the same as for text);
 //   the requested LLM layers on the image+text sequence, as for a text model: per-sample metrics
 //   and one partial Gram S = Σ z zᵀ per layer (the pooled entropy over every image+text token).
-import { InputError } from '../errors.ts';
+import { InputError, TaskCancelledError } from '../errors.ts';
 import { PromiseCache } from '../parallel/promiseCache.ts';
 import type { GraphOptimization } from '../model/onnxModel.ts';
 import { VlmModel, type VlmSample } from './vlmModel.ts';
@@ -65,7 +65,12 @@ async function pixelsOf(row: MultimodalShardRow, datasetRow: number, pre: ImageP
   return preprocessImage(image, pre).pixels;
 }
 
-export async function extractMultimodalShard(input: ExtractMultimodalShardInput, onProgress?: (done: number) => void): Promise<ExtractShardOutput> {
+/** `isCancelled` is read before each batch: a cancelled shard stops within one batch. */
+export async function extractMultimodalShard(
+  input: ExtractMultimodalShardInput,
+  onProgress?: (done: number) => void,
+  isCancelled?: () => boolean,
+): Promise<ExtractShardOutput> {
   if (input.rows.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
   const model = await modelFor(input);
   const pre = model.config.preprocessor;
@@ -80,6 +85,7 @@ export async function extractMultimodalShard(input: ExtractMultimodalShardInput,
   let metricsMs = 0;
   let tokens = 0;
   for (let b0 = 0; b0 < input.rows.length; b0 += input.batchSize) {
+    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${b0} of ${input.rows.length} rows`);
     const batch = input.rows.slice(b0, b0 + input.batchSize);
     // Images decode in libvips' own threads, a batch's worth at once; a bad one is reported in row
     // order (the first bad row), whichever finished first.

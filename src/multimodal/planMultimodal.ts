@@ -10,13 +10,10 @@ import { modelTaps, resolveLayers } from '../model/onnxTaps.ts';
 import { countParameters } from '../model/parameterCount.ts';
 import { scanImageTextDataset, type ImageTextSource } from '../data/imageTextDataset.ts';
 import { locateVlmParts, readVlmConfig, VLM_PART_FILES, type VlmPart } from './vlmConfig.ts';
-import { VlmModel } from './vlmModel.ts';
+import { VLM_DEFAULT_MAX_TOKENS, VlmModel } from './vlmModel.ts';
 import type { EvaluationSpec } from '../eval/evaluationSpec.ts';
 import type { MultimodalPlan } from '../eval/plan.ts';
-
-function slug(name: string): string {
-  return name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48) || 'x';
-}
+import { keySegment } from '../store/storeKey.ts';
 
 export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion: number): Promise<MultimodalPlan> {
   const dir = resolve(spec.model);
@@ -35,6 +32,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     textField: spec.textField,
     template: spec.template,
     imageRoot: spec.imageRoot,
+    allowAbsoluteImages: spec.allowAbsoluteImages,
     filter: spec.nonEmpty ? { nonEmpty: spec.nonEmpty } : undefined,
     limit: spec.limit,
     sample: spec.sample,
@@ -42,7 +40,7 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
   const partNames = Object.keys(VLM_PART_FILES) as VlmPart[];
   const [partHashes, scan, listing] = await Promise.all([
     Promise.all(partNames.map((p) => sha256File(paths[p]))),
-    scanImageTextDataset(source, spec.shardSize),
+    scanImageTextDataset(source, spec.shardSize, { maxRecordBytes: spec.maxRecordBytes }),
     modelTaps(paths.decoder),
   ]);
   const parts = Object.fromEntries(partNames.map((p, i) => [p, partHashes[i]])) as Record<VlmPart, string>;
@@ -51,7 +49,9 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
   const layers = resolveLayers(listing.taps, requested, paths.decoder).map((t) => t.name);
   // Opening the model checks every part's inputs and outputs, the projector's width against the
   // LLM's, and the tokenizer against the embedding, before any shard runs.
-  const model = await VlmModel.load(dir, { layers, maxTokens: spec.maxTokens, intraOpThreads: 1 });
+  // maxTokens caps the caption's own tokens here (not the image + text sequence): the text default stays.
+  const maxTokens = spec.maxTokens ?? VLM_DEFAULT_MAX_TOKENS;
+  const model = await VlmModel.load(dir, { layers, maxTokens, intraOpThreads: 1 });
   await model.release();
   const params =
     spec.params ??
@@ -62,19 +62,20 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
     kind: 'multimodal',
     selection,
     shardSize: spec.shardSize,
-    maxTokens: spec.maxTokens,
+    maxTokens,
     layers,
     imageTransform: spec.imageTransform,
     ...(spec.imageTransform === 'noise' ? { noiseSigma: spec.noiseSigma, noiseSeed: spec.seed } : {}),
   });
   const modelSha256 = sha256Json(parts);
-  const modelId = `${slug(basename(dir))}-${modelSha256.slice(0, 12)}`;
-  const datasetId = `${slug(basename(dataPath))}-${scan.contentSha256.slice(0, 12)}`;
+  const modelId = `${keySegment(basename(dir))}-${modelSha256.slice(0, 12)}`;
+  const datasetId = `${keySegment(basename(dataPath))}-${scan.contentSha256.slice(0, 12)}`;
   const transform = spec.imageTransform === 'none' ? '' : `-${spec.imageTransform}`;
   return {
     planVersion,
     kind: 'multimodal',
     prefix: `evaluations/${modelId}/${datasetId}/${configSha256.slice(0, 12)}${transform}`,
+    run: '', // set by planEvaluation
     spec,
     model: { name: basename(dir), onnxPath: paths.decoder, tokenizerPath: paths.tokenizer, onnxSha256: modelSha256, tokenizerSha256: parts.tokenizer, params },
     dataset: { name: basename(dataPath), path: dataPath, rows: scan.rows, bytes: scan.bytes, sha256: scan.contentSha256, source: scan.source },
@@ -88,6 +89,8 @@ export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion
       noiseSigma: spec.noiseSigma,
     },
     layers,
+    maxTokens,
+    maxPositions: null,
     configSha256,
     shards: scan.shards,
   };

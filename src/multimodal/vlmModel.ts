@@ -25,7 +25,12 @@ import type { HiddenMatrix } from '../metrics/multimodalAlignment.ts';
 import type { GraphOptimization, LayerOutput } from '../model/onnxModel.ts';
 import { modelTaps, tappedModel } from '../model/onnxTaps.ts';
 import { checkTokenizerMatchesModel } from '../model/vocabCheck.ts';
+import { inferenceFailure } from '../model/inferenceFailure.ts';
 import { fillTextSlot, locateVlmParts, readVlmConfig, type VlmConfig, type VlmPaths } from './vlmConfig.ts';
+import { tokenizeBounded } from '../data/textBound.ts';
+
+/** Text tokens kept per caption when not asked for (counted without the template and the image). */
+export const VLM_DEFAULT_MAX_TOKENS = 256;
 
 export interface VlmLoadOptions {
   /** onnxruntime intra-op threads per session (default 1). */
@@ -124,7 +129,7 @@ async function runPart(
     return await session.run(feeds, outputs);
   } catch (err) {
     const shapes = Object.entries(feeds).map(([n, t]) => `${n} [${t.dims.join(', ')}]`).join(', ');
-    throw new Error(`onnxruntime failed running ${path} on ${shapes}: ${(err as Error).message}`);
+    throw inferenceFailure(`onnxruntime failed running ${path} on ${shapes}`, err);
   }
 }
 
@@ -157,7 +162,7 @@ export class VlmModel {
 
   /** Opens and cross-checks every part of the folder (see the file comment of vlmConfig.ts). */
   static async load(dir: string, opts: VlmLoadOptions = {}): Promise<VlmModel> {
-    const maxTokens = opts.maxTokens ?? 256;
+    const maxTokens = opts.maxTokens ?? VLM_DEFAULT_MAX_TOKENS;
     if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InputError(`maxTokens must be a positive integer, got ${maxTokens}`);
     const paths = locateVlmParts(dir);
     const config = readVlmConfig(paths);
@@ -285,7 +290,13 @@ export class VlmModel {
 
   /** The sample's text cut at maxTokens, and the token ids of the template pieces and the text alone. */
   private async tokenize(text: string): Promise<TokenizedSample> {
-    const own = await this.tokenizer.encode(text, null, { addSpecialTokens: false });
+    // Given only a bounded prefix of a long text (src/data/textBound.ts): the same tokens, cut.
+    const [own] = await tokenizeBounded(
+      [text],
+      this.maxTokens,
+      (texts) => Promise.all(texts.map((t) => this.tokenizer.encode(t, null, { addSpecialTokens: false }))),
+      (e) => e.getLength() > this.maxTokens,
+    );
     let kept = text;
     let textTokens = own.getLength();
     const truncated = textTokens > this.maxTokens;

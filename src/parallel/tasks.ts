@@ -4,10 +4,10 @@ import { extractMultimodalShard, type ExtractMultimodalShardInput } from '../mul
 import { pooledMetrics, type PooledMetrics } from '../metrics/pooled.ts';
 
 export const tasks = {
-  extractShard: (input: ExtractShardInput, onProgress: (done: number) => void): Promise<ExtractShardOutput> =>
-    extractShard(input, onProgress),
-  extractMultimodalShard: (input: ExtractMultimodalShardInput, onProgress: (done: number) => void): Promise<ExtractShardOutput> =>
-    extractMultimodalShard(input, onProgress),
+  extractShard: (input: ExtractShardInput, onProgress: (done: number) => void, isCancelled: () => boolean): Promise<ExtractShardOutput> =>
+    extractShard(input, onProgress, isCancelled),
+  extractMultimodalShard: (input: ExtractMultimodalShardInput, onProgress: (done: number) => void, isCancelled: () => boolean): Promise<ExtractShardOutput> =>
+    extractMultimodalShard(input, onProgress, isCancelled),
   /** The d×d eigen-solve of a pooled Gram: seconds at d = 4096, so never on an activity's event loop. */
   pooledMetrics: async (input: { s: Float64Array; n: number; dim: number }): Promise<PooledMetrics> =>
     pooledMetrics(input.s, input.n, input.dim),
@@ -21,6 +21,8 @@ export interface ThreadRequest {
   id: number;
   task: TaskName;
   input: unknown;
+  /** Int32 over a SharedArrayBuffer: 1 once the caller cancelled (read between batches). */
+  cancelFlag: Int32Array;
 }
 
 export type ThreadReply =

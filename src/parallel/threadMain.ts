@@ -7,9 +7,10 @@ const port = parentPort!;
 port.on('message', async (req: ThreadRequest) => {
   const reply = (msg: ThreadReply): void => port.postMessage(msg);
   try {
-    const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void) => Promise<unknown>;
+    const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void, isCancelled: () => boolean) => Promise<unknown>;
+    const isCancelled = () => Atomics.load(req.cancelFlag, 0) === 1;
     // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores.
-    const output = await holdCoreAsync(() => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done })));
+    const output = await holdCoreAsync(() => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled));
     reply({ id: req.id, kind: 'ok', output });
   } catch (err) {
     const e = err as Error;

@@ -4,7 +4,7 @@
 // block everything. Each thread runs `threadMain.ts`, which keeps its own ORT session cache.
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { InputError } from '../errors.ts';
+import { InputError, TaskCancelledError } from '../errors.ts';
 // Sets up the process-wide busy-thread count before any pool thread starts, so they all share it.
 import '../linalg/coreBudget.ts';
 import type { TaskName, TaskInput, TaskOutput, ThreadReply, ThreadRequest } from './tasks.ts';
@@ -17,7 +17,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** The request the thread is running, if any. */
+  running?: number;
 }
 
 /** Threads × intra-op threads ≤ cores (DESIGN §2). */
@@ -27,72 +28,133 @@ export function defaultPoolSize(intraOpThreads: number): number {
   return Math.max(1, Math.floor(availableParallelism() / Math.max(1, intraOpThreads)));
 }
 
+/**
+ * Threads are started on demand (see the constructor). A task may be cancelled by an AbortSignal: the caller's
+ * promise rejects at once and a shared flag tells the thread, whose loops check it between batches
+ * (tasks.ts `isCancelled`), so the thread is free again within one batch. A thread that dies (an
+ * uncaught error, a native crash that ends the thread, OOM in the thread) fails only the task it was
+ * running and is replaced by a fresh one.
+ */
 export class ThreadPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Array<() => void> = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  /** Set when a thread died: the pool fails every call from then on instead of hanging. */
-  private broken: Error | undefined;
+  private closed = false;
+  /** Threads started to replace dead ones (for tests and logs). */
+  replacedThreads = 0;
 
-  constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(new URL('./threadBoot.mjs', import.meta.url));
-      worker.unref();
-      worker.on('message', (msg: ThreadReply) => this.onMessage(msg));
-      worker.on('error', (err) => this.failAll(err));
-      this.slots.push({ worker, busy: false });
-    }
+  /**
+   * `entry`: the thread's boot script (default threadBoot.mjs; tests inject faults with their own).
+   * Threads start on demand, up to `size` (each loads ONNX Runtime and the core library: seconds of
+   * CPU, wasted on a tiny run that needs one); `warm(n)` starts some ahead.
+   */
+  constructor(
+    readonly size: number,
+    private readonly entry: URL = new URL('./threadBoot.mjs', import.meta.url),
+  ) {}
+
+  /** Starts threads until `n` (at most `size`) exist, so their loading overlaps other work. */
+  warm(n = 1): this {
+    while (this.slots.length < Math.min(n, this.size)) this.addThread();
+    return this;
   }
 
-  run<T extends TaskName>(task: T, input: TaskInput<T>, onProgress?: (done: number) => void): Promise<TaskOutput<T>> {
+  private addThread(): void {
+    const slot: Slot = { worker: undefined as unknown as Worker };
+    this.startThread(slot);
+    this.slots.push(slot);
+  }
+
+  private startThread(slot: Slot): void {
+    const worker = new Worker(this.entry);
+    worker.unref();
+    slot.worker = worker;
+    slot.running = undefined;
+    worker.on('message', (msg: ThreadReply) => this.onMessage(slot, msg));
+    let died = false;
+    const die = (why: string): void => {
+      if (died || this.closed) return;
+      died = true;
+      const id = slot.running;
+      this.startThread(slot);
+      this.replacedThreads++;
+      if (id !== undefined) this.settle(id, (p) => p.reject(new Error(`a worker thread of the pool died while running this task: ${why}`)));
+      this.queue.shift()?.();
+    };
+    worker.on('error', (err) => die(err.message));
+    worker.on('exit', (code) => die(`exit code ${code}`));
+  }
+
+  /** The threads' ids, in slot order (a replaced thread has a new one). */
+  threadIds(): number[] {
+    return this.slots.map((s) => s.worker.threadId);
+  }
+
+  run<T extends TaskName>(task: T, input: TaskInput<T>, onProgress?: (done: number) => void, signal?: AbortSignal): Promise<TaskOutput<T>> {
     return new Promise((resolve, reject) => {
-      if (this.broken) return reject(this.broken);
+      if (signal?.aborted) return reject(new TaskCancelledError());
+      const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+      let queued: (() => void) | undefined;
+      const onAbort = (): void => {
+        Atomics.store(cancelFlag, 0, 1);
+        if (queued) {
+          const i = this.queue.indexOf(queued);
+          if (i >= 0) this.queue.splice(i, 1);
+        }
+        // The caller is answered now; the thread's slot frees when the thread stops (between batches).
+        reject(new TaskCancelledError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const finish = (): void => signal?.removeEventListener('abort', onAbort);
       const start = (): void => {
-        if (this.broken) return reject(this.broken);
-        const slot = this.slots.find((s) => !s.busy)!;
-        slot.busy = true;
+        queued = undefined;
+        const slot = this.slots.find((s) => s.running === undefined)!;
         const id = this.nextId++;
-        const release = (): void => {
-          slot.busy = false;
-          this.queue.shift()?.();
-        };
+        slot.running = id;
+        slot.worker.ref(); // a running task keeps the process alive; an idle pool does not
         this.pending.set(id, {
-          resolve: (v) => (release(), resolve(v as TaskOutput<T>)),
-          reject: (e) => (release(), reject(e)),
+          resolve: (v) => (finish(), resolve(v as TaskOutput<T>)),
+          reject: (e) => (finish(), reject(e)),
           onProgress,
         });
-        const request: ThreadRequest = { id, task, input };
+        const request: ThreadRequest = { id, task, input, cancelFlag };
         slot.worker.postMessage(request);
       };
-      if (this.slots.some((s) => !s.busy)) start();
-      else this.queue.push(start);
+      if (!this.slots.some((s) => s.running === undefined) && this.slots.length < this.size) this.addThread();
+      if (this.slots.some((s) => s.running === undefined)) start();
+      else this.queue.push((queued = start));
     });
   }
 
-  private onMessage(msg: ThreadReply): void {
-    const p = this.pending.get(msg.id);
-    if (!p) return;
-    if (msg.kind === 'progress') return p.onProgress?.(msg.done);
-    this.pending.delete(msg.id);
-    if (msg.kind === 'ok') p.resolve(msg.output);
-    else {
-      const err = msg.errorName === 'InputError' ? new InputError(msg.message) : new Error(msg.message);
-      if (msg.stack) err.stack = msg.stack;
-      p.reject(err);
+  /** Ends request `id`: frees its thread's slot, starts the next queued task, answers the caller. */
+  private settle(id: number, answer: (p: Pending) => void): void {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    const slot = this.slots.find((s) => s.running === id);
+    if (slot) {
+      slot.running = undefined;
+      slot.worker.unref();
+      this.queue.shift()?.();
     }
+    if (p) answer(p);
   }
 
-  private failAll(err: Error): void {
-    this.broken = new Error(`a worker thread of the pool died: ${err.message}`);
-    for (const start of this.queue.splice(0)) start();
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(err);
-    }
+  private onMessage(_slot: Slot, msg: ThreadReply): void {
+    if (msg.kind === 'progress') return this.pending.get(msg.id)?.onProgress?.(msg.done);
+    this.settle(msg.id, (p) => {
+      if (msg.kind === 'ok') p.resolve(msg.output);
+      else {
+        const err =
+          msg.errorName === 'InputError' ? new InputError(msg.message) : msg.errorName === 'TaskCancelledError' ? new TaskCancelledError(msg.message) : new Error(msg.message);
+        if (msg.stack) err.stack = msg.stack;
+        p.reject(err);
+      }
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

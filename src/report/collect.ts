@@ -6,6 +6,7 @@ import { samplesFromArrow, type SampleRow } from '../arrow/sampleTable.ts';
 import { openStore } from '../store/openStore.ts';
 import { getJson, type ObjectStore } from '../store/store.ts';
 import type { EvaluationSummary } from '../eval/summary.ts';
+import { sweepFolder } from '../sweep/sweepFolder.ts';
 
 export interface CollectedRun {
   /** Key of the evaluation's folder in the store ('' when the location is the folder itself). */
@@ -30,6 +31,12 @@ function parentKey(key: string): string {
   return i < 0 ? '' : key.slice(0, i);
 }
 
+/** The evaluation folder (shards) of a summary's folder: a summary lives in `<evaluation>/runs/<run>/`. */
+function evaluationKey(summaryDir: string): string {
+  const m = /(^|\/)runs\/[^/]+$/.exec(summaryDir);
+  return m ? summaryDir.slice(0, m.index) : summaryDir;
+}
+
 /**
  * Every summary.json under the location, in key order — or, with `sweep`, only the evaluations that
  * sweep completed (from `sweeps/<id>/manifest.json` in that store). Throws InputError when there is none.
@@ -44,14 +51,15 @@ export async function collectRuns(location: string, opts: { sweep?: string } = {
   const keys = await store.list('');
   let only: Set<string> | undefined;
   if (opts.sweep) {
-    const manifestKey = `sweeps/${opts.sweep.replace(/[^A-Za-z0-9._-]+/g, '_')}/manifest.json`;
-    let manifest: { evaluations: Array<{ status: string; prefix?: string }> };
+    const manifestKey = `sweeps/${sweepFolder(opts.sweep)}/manifest.json`;
+    let manifest: { evaluations: Array<{ status: string; prefix?: string; summaryKey?: string }> };
     try {
       manifest = await getJson(store, manifestKey);
     } catch (err) {
       throw new InputError(`no finished sweep ${opts.sweep} in ${store.uri} (${(err as Error).message})`);
     }
-    only = new Set(manifest.evaluations.filter((e) => e.status === 'completed' && e.prefix).map((e) => e.prefix!));
+    // The sweep's own runs (summaryKey); sweeps recorded before runs had folders name the prefix.
+    only = new Set(manifest.evaluations.filter((e) => e.status === 'completed' && e.prefix).map((e) => (e.summaryKey ? parentKey(e.summaryKey) : e.prefix!)));
   }
   const runs: CollectedRun[] = [];
   for (const key of keys) {
@@ -67,7 +75,8 @@ export async function collectRuns(location: string, opts: { sweep?: string } = {
     if (!summary?.model?.name || !Array.isArray(summary.layers)) {
       throw new InputError(`${store.uriOf(key)}: not an evaluation summary (no model.name or layers)`);
     }
-    const shardPrefix = dir ? `${dir}/shards/` : 'shards/';
+    const evaluation = evaluationKey(dir);
+    const shardPrefix = evaluation ? `${evaluation}/shards/` : 'shards/';
     const sampleKeys = keys.filter((k) => k.startsWith(shardPrefix) && k.endsWith('/samples.arrow'));
     // An untrained twin is a Diff-eRank baseline, reported through its trained model, not a model of its own.
     if (summary.model.untrainedTwin) continue;

@@ -1,30 +1,42 @@
 // The report's figures, as SVG (svg.ts):
-//   scaling        metric vs parameter count (log x), per family, with the fitted curve and its
-//                  bootstrap band; families too small to fit are named in the figure
-//   layers         metric vs layer (embeddings … last), one line per model
-//   distribution   histogram of per-sample entropy, one outline per model
-//   diffErank/loss Diff-eRank and mean loss vs parameter count (or model), side by side
+//   headline       per dataset, the question first: normalized entropy and eRank of the last layer
+//                  vs parameters with the chosen fit and its band, loss beside them, and Diff-eRank
+//                  against the reduced loss ΔL
+//   scaling        every fitted metric at every depth position (embeddings, ¼, ½, ¾, last) vs
+//                  parameters; a family whose fit was refused shows its points and the reason
+//   layers         per-layer profiles at relative depth (x = k/L), one line per model
+//   distribution   histogram of per-sample entropy at each depth position, one outline per model
 import type { SampleRow } from '../arrow/sampleTable.ts';
+import { correlateWithLoss } from '../fit/correlation.ts';
+import { FORM_LABEL } from '../fit/scalingLaw.ts';
 import type { CollectedRun } from './collect.ts';
+import { fitLabel, num } from './fitText.ts';
 import { metricById } from './metrics.ts';
-import { curveWithBand, familyOf, type FitOptions, type ScalingFit } from './scalingFits.ts';
+import { DEPTH_POSITIONS, layersByPosition, relativeDepth } from './relativeDepth.ts';
+import { familyOf, MODEL_LEVEL, type ScalingFit } from './scalingFits.ts';
 import { PALETTE, renderPlot, type PlotSpec, type Series } from './svg.ts';
 
-export type FigureKind = 'scaling' | 'layers' | 'distribution' | 'diffErankLoss';
+export type FigureKind = 'headline' | 'scaling' | 'layers' | 'distribution';
 
 export interface Figure {
   /** File name stem under figures/ and the element id in the page. */
   id: string;
   kind: FigureKind;
+  /** The dataset it shows. */
+  dataset: string;
   title: string;
   caption: string;
   svg: string;
 }
 
-/** Metrics drawn against parameter count and across layers (all of them are in the tables). */
-export const FIGURE_METRICS = ['erankOfMeanEntropy', 'meanEntropy'] as const;
+/** Metrics drawn against parameter count at every depth position (all of them are in the tables). */
+export const FIGURE_METRICS = ['meanNormalizedEntropy', 'erankOfMeanEntropy', 'meanEntropy', 'diffErank'] as const;
+/** Metrics drawn across layers. */
+export const PROFILE_METRICS = ['meanNormalizedEntropy', 'erankOfMeanEntropy'] as const;
 
 const HIST_BINS = 30;
+const HEADLINE_WIDTH = 380;
+const HEADLINE_HEIGHT = 300;
 
 function slug(...parts: string[]): string {
   return parts.map((p) => p.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')).join('--');
@@ -34,132 +46,166 @@ function unique<T>(xs: T[]): T[] {
   return [...new Set(xs)];
 }
 
-/** embeddings < block.0 < block.1 < … < final < last; plain indices by value; others after, by name. */
-export function layerOrder(name: string): number {
-  if (name === 'embeddings') return -1;
-  const block = /^block\.(\d+)$/.exec(name);
-  if (block) return Number(block[1]);
-  if (/^\d+$/.test(name)) return Number(name) - 1;
-  if (name === 'final') return 1e6;
-  if (name === 'last') return 1e6 + 1;
-  return 2e6;
-}
-
-function sortedLayers(names: string[]): string[] {
-  return unique(names).sort((a, b) => layerOrder(a) - layerOrder(b) || (a < b ? -1 : a > b ? 1 : 0));
-}
-
 function colorOf(keys: string[], key: string): string {
   return PALETTE[keys.indexOf(key) % PALETTE.length];
 }
 
-function figure(kind: FigureKind, spec: PlotSpec, caption: string): Figure {
-  return { id: spec.id, kind, title: spec.title, caption, svg: renderPlot(spec) };
+function figure(kind: FigureKind, dataset: string, spec: PlotSpec, caption: string): Figure {
+  return { id: spec.id, kind, dataset, title: spec.title, caption, svg: renderPlot(spec) };
 }
 
-export function scalingFigures(fits: ScalingFit[], opts: FitOptions = {}): Figure[] {
+/**
+ * One metric at one position vs parameters, a series per family: the points, and the chosen fit's
+ * curve and band when there is one. Refused fits are named in the figure and explained in the caption.
+ */
+function scalingFigure(kind: FigureKind, fits: ScalingFit[], families: string[], size?: { width: number; height: number }): Figure {
+  const { dataset, metric: metricId, layer } = fits[0];
+  const metric = metricById(metricId);
+  const series: Series[] = [];
+  const refused: string[] = [];
+  const lines: string[] = [];
+  for (const fit of fits) {
+    const s: Series = { name: fit.family, color: colorOf(families, fit.family), points: fit.points.map((p) => ({ x: p.params, y: p.y })) };
+    if (fit.law.chosen && fit.law.curve) {
+      s.line = fit.law.curve;
+      s.fit = true;
+      if (fit.law.band) s.band = fit.law.band;
+      s.name = `${fit.family} (${FORM_LABEL[fit.law.chosen]})`;
+    } else {
+      refused.push(fit.family);
+    }
+    lines.push(`${fit.family} (n = ${fit.points.length}): ${fitLabel(fit)}`);
+    series.push(s);
+  }
+  const where = layer === MODEL_LEVEL ? '' : `, ${layer}`;
+  const spec: PlotSpec = {
+    id: slug(kind, dataset, metricId, layer),
+    title: `${metric.label}${where} — ${dataset}`,
+    xLabel: 'parameters (log scale)',
+    yLabel: metric.label,
+    xLog: true,
+    series,
+    yRange: fits[0].law.range,
+    ...(refused.length ? { note: `no fit drawn for ${refused.join(', ')} (see caption)` } : {}),
+    ...(size ?? {}),
+  };
+  const caption =
+    `${metric.label}${layer === MODEL_LEVEL ? '' : ` at ${layer === 'last' ? 'the last layer' : layer}`} on ${dataset} against parameter count, per family. ` +
+    `${lines.join('. ')}. The form is chosen by leave-one-out error among those whose curve stays in the metric's physical range; shaded: pointwise bootstrap 95% band.`;
+  return figure(kind, dataset, spec, caption);
+}
+
+function fitsAt(fits: ScalingFit[], dataset: string, metric: string, layer: string): ScalingFit[] {
+  return fits.filter((f) => f.dataset === dataset && f.metric === metric && f.layer === layer).sort((a, b) => (a.family < b.family ? -1 : 1));
+}
+
+/** Diff-eRank of the last layer against ΔL, per family, with the correlation in the caption. */
+function diffErankVsReducedLoss(runs: CollectedRun[], dataset: string, families: string[]): Figure | null {
+  const series: Series[] = [];
+  const notes: string[] = [];
+  for (const family of families) {
+    const pts = runs
+      .filter((r) => familyOf(r) === family && r.summary.dataset.name === dataset)
+      .map((r) => layersByPosition(r.summary).find((p) => p.position === 'last')?.layer)
+      .map((l) => ({ x: l?.reducedLoss ?? null, y: l?.diffErank?.diffErank ?? null }))
+      .filter((p): p is { x: number; y: number } => p.x !== null && p.y !== null && Number.isFinite(p.x) && Number.isFinite(p.y))
+      .sort((a, b) => a.x - b.x);
+    if (!pts.length) continue;
+    series.push({ name: family, color: colorOf(families, family), points: pts });
+    const c = correlateWithLoss(pts.map((p) => p.y), pts.map((p) => p.x));
+    notes.push(c.ok ? `${family}: Pearson r = ${num(c.pearson, 2)}, Spearman ρ = ${num(c.spearman, 2)} (n = ${c.n})` : `${family}: ${c.reason}`);
+  }
+  if (!series.length) return null;
+  const spec: PlotSpec = {
+    id: slug('headline', dataset, 'differank-vs-reduced-loss'),
+    title: `Diff-eRank vs ΔL, last layer — ${dataset}`,
+    xLabel: 'reduced loss ΔL = L(untrained) − L(trained)',
+    yLabel: 'Diff-eRank',
+    series,
+    width: HEADLINE_WIDTH,
+    height: HEADLINE_HEIGHT,
+  };
+  return figure('headline', dataset, spec, `Diff-eRank of the last layer against the reduced loss ΔL, one point per model (the paper's Fig. 2). ${notes.join('; ')}.`);
+}
+
+/** Per dataset: normalized entropy and eRank of the last layer, loss, and Diff-eRank vs ΔL. */
+export function headlineFigures(runs: CollectedRun[], fits: ScalingFit[]): Figure[] {
   const out: Figure[] = [];
-  const datasets = unique(fits.map((f) => f.dataset));
   const families = unique(fits.map((f) => f.family)).sort();
-  for (const dataset of datasets) {
-    for (const metricId of FIGURE_METRICS) {
-      const forMetric = fits.filter((f) => f.dataset === dataset && f.metric === metricId);
-      for (const layer of sortedLayers(forMetric.map((f) => f.layer))) {
-        const group = forMetric.filter((f) => f.layer === layer);
-        const series: Series[] = [];
-        const tooFew: string[] = [];
-        const fitted: string[] = [];
-        for (const fit of group) {
-          const color = colorOf(families, fit.family);
-          const s: Series = { name: fit.family, color, points: fit.points.map((p) => ({ x: p.params, y: p.y })) };
-          const curve = curveWithBand(fit, opts);
-          if (curve) {
-            s.line = curve.curve;
-            if (curve.band) s.band = curve.band;
-            s.dashed = curve.model === 'logLinear';
-            fitted.push(`${fit.family}: ${curve.model === 'powerLaw' ? describePowerLaw(fit) : describeLogLinear(fit)}`);
-          } else {
-            tooFew.push(`${fit.family} (${fit.points.length} point${fit.points.length === 1 ? '' : 's'})`);
-          }
-          series.push(s);
-        }
-        const metric = metricById(metricId);
-        const spec: PlotSpec = {
-          id: slug('scaling', dataset, metricId, layer),
-          title: `${metric.label} vs parameters — ${dataset}, ${layer}`,
-          xLabel: 'parameters (log scale)',
-          yLabel: metric.label,
-          xLog: true,
-          series,
-          ...(tooFew.length ? { note: `too few points to fit: ${tooFew.join(', ')}` } : {}),
-        };
-        const caption =
-          `${metric.label} at layer ${layer} on ${dataset} against parameter count, per family; ` +
-          (fitted.length ? `curves: ${fitted.join('; ')}; shaded: pointwise bootstrap 95% band. ` : '') +
-          (tooFew.length ? `Too few points to fit: ${tooFew.join(', ')} (log-linear needs 3 distinct sizes, power law 4).` : '');
-        out.push(figure('scaling', spec, caption));
+  for (const dataset of unique(fits.map((f) => f.dataset))) {
+    for (const [metric, layer] of [['meanNormalizedEntropy', 'last'], ['erankOfMeanEntropy', 'last'], ['meanLoss', MODEL_LEVEL]] as const) {
+      const group = fitsAt(fits, dataset, metric, layer);
+      if (group.length) out.push(scalingFigure('headline', group, families, { width: HEADLINE_WIDTH, height: HEADLINE_HEIGHT }));
+    }
+    const d = diffErankVsReducedLoss(runs, dataset, families);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** Every figure metric at every depth position (the headline's own panels are not repeated). */
+export function scalingFigures(fits: ScalingFit[]): Figure[] {
+  const out: Figure[] = [];
+  const families = unique(fits.map((f) => f.family)).sort();
+  for (const dataset of unique(fits.map((f) => f.dataset))) {
+    for (const metric of FIGURE_METRICS) {
+      for (const { id: layer } of DEPTH_POSITIONS) {
+        if (layer === 'last' && (metric === 'meanNormalizedEntropy' || metric === 'erankOfMeanEntropy')) continue;
+        const group = fitsAt(fits, dataset, metric, layer);
+        if (group.length) out.push(scalingFigure('scaling', group, families));
       }
     }
   }
   return out;
 }
 
-function describePowerLaw(fit: ScalingFit): string {
-  if (!fit.powerLaw.ok) return '';
-  const { a, b, c } = fit.powerLaw.params;
-  return `y = ${a.toPrecision(3)}·x^(−${b.toPrecision(3)}) + ${c.toPrecision(4)}, R² = ${fit.powerLaw.r2.toFixed(3)}`;
-}
-
-function describeLogLinear(fit: ScalingFit): string {
-  if (!fit.logLinear.ok) return '';
-  const { a, b } = fit.logLinear.params;
-  return `y = ${a.toPrecision(4)} + ${b.toPrecision(3)}·ln x (log-linear, dashed), R² = ${fit.logLinear.r2.toFixed(3)}`;
-}
-
 function runLabel(run: CollectedRun): string {
   return run.summary.model.name;
 }
 
+/** Metric against relative depth, one line per model: models of different depth on one axis. */
 export function layerFigures(runs: CollectedRun[]): Figure[] {
   const out: Figure[] = [];
   for (const dataset of unique(runs.map((r) => r.summary.dataset.name))) {
     const inDataset = runs.filter((r) => r.summary.dataset.name === dataset);
-    const layers = sortedLayers(inDataset.flatMap((r) => r.summary.layers.map((l) => l.layer)));
-    if (layers.length < 2) continue;
-    const models = inDataset.map(runLabel);
-    for (const metricId of FIGURE_METRICS) {
+    if (!inDataset.some((r) => r.summary.layers.length >= 2)) continue;
+    for (const metricId of PROFILE_METRICS) {
       const metric = metricById(metricId);
       const series: Series[] = inDataset.map((run, i) => {
-        const pts = run.summary.layers
-          .map((l) => ({ x: layers.indexOf(l.layer), y: metric.get(l) }))
-          .filter((p): p is { x: number; y: number } => p.y !== null)
-          .sort((a, b) => a.x - b.x);
-        return { name: models[i], color: PALETTE[i % PALETTE.length], points: pts, line: pts };
+        const byDepth = new Map<number, number>();
+        for (const l of run.summary.layers) {
+          const depth = relativeDepth(run.summary, l.layer);
+          const y = metric.get(l);
+          // `last` and `final` both sit at depth 1; `last` (what HF returns) wins.
+          if (depth !== null && y !== null && (!byDepth.has(depth) || l.layer === 'last')) byDepth.set(depth, y);
+        }
+        const pts = [...byDepth].map(([x, y]) => ({ x, y })).sort((a, b) => a.x - b.x);
+        return { name: runLabel(run), color: PALETTE[i % PALETTE.length], points: pts, line: pts };
       });
       const spec: PlotSpec = {
         id: slug('layers', dataset, metricId),
-        title: `${metric.label} by layer — ${dataset}`,
-        xLabel: 'layer',
+        title: `${metric.label} by relative depth — ${dataset}`,
+        xLabel: 'relative depth (0 = embeddings, 1 = last layer)',
         yLabel: metric.label,
-        xCategories: layers,
+        xDomain: [0, 1],
         series,
       };
-      out.push(figure('layers', spec, `${metric.label} at each evaluated layer on ${dataset}, one line per model.`));
+      out.push(figure('layers', dataset, spec, `${metric.label} at each evaluated layer on ${dataset} against relative depth k/L (block k of L), one line per model, so models of different depth line up.`));
     }
   }
   return out;
 }
 
-/** Histogram of per-sample entropy per model, one figure per dataset × layer; shared bins. */
+/** Histogram of per-sample entropy per model at each depth position of a dataset; shared bins. */
 export function distributionFigures(runs: CollectedRun[], samples: Map<CollectedRun, SampleRow[]>): Figure[] {
   const out: Figure[] = [];
   for (const dataset of unique(runs.map((r) => r.summary.dataset.name))) {
     const inDataset = runs.filter((r) => r.summary.dataset.name === dataset && (samples.get(r)?.length ?? 0) > 0);
-    const layers = sortedLayers(inDataset.flatMap((r) => samples.get(r)!.map((s) => s.layer)));
-    for (const layer of layers) {
-      const values = inDataset.map((r) =>
-        samples.get(r)!.filter((s) => s.layer === layer && !s.skipped && s.entropy !== null).map((s) => s.entropy!),
-      );
+    for (const { id: position } of DEPTH_POSITIONS) {
+      const values = inDataset.map((r) => {
+        const layer = layersByPosition(r.summary).find((p) => p.position === position)?.layer.layer;
+        return layer === undefined ? [] : samples.get(r)!.filter((s) => s.layer === layer && !s.skipped && s.entropy !== null).map((s) => s.entropy!);
+      });
       const all = values.flat();
       if (!all.length) continue;
       let min = Math.min(...all);
@@ -179,57 +225,13 @@ export function distributionFigures(runs: CollectedRun[], samples: Map<Collected
         });
       });
       const spec: PlotSpec = {
-        id: slug('distribution', dataset, layer),
-        title: `Per-sample entropy — ${dataset}, ${layer}`,
+        id: slug('distribution', dataset, position),
+        title: `Per-sample entropy — ${dataset}, ${position}`,
         xLabel: 'per-sample entropy (nats)',
         yLabel: 'fraction of samples',
         series,
       };
-      out.push(figure('distribution', spec, `Distribution of per-sample matrix entropy at layer ${layer} on ${dataset} (${HIST_BINS} shared bins; skipped samples left out).`));
-    }
-  }
-  return out;
-}
-
-/** Diff-eRank and loss side by side, per dataset × layer, where either is present. */
-export function diffErankLossFigures(runs: CollectedRun[]): Figure[] {
-  const out: Figure[] = [];
-  for (const dataset of unique(runs.map((r) => r.summary.dataset.name))) {
-    const inDataset = runs.filter((r) => r.summary.dataset.name === dataset);
-    const byParams = inDataset.every((r) => typeof r.summary.model.params === 'number' && r.summary.model.params > 0);
-    const families = unique(inDataset.map(familyOf)).sort();
-    const models = inDataset.map(runLabel);
-    const layers = sortedLayers(inDataset.flatMap((r) => r.summary.layers.map((l) => l.layer)));
-    for (const layer of layers) {
-      const has = (id: string) => inDataset.some((r) => r.summary.layers.some((l) => l.layer === layer && metricById(id).get(l) !== null));
-      if (!has('diffErank') && !has('meanLoss')) continue;
-      for (const id of ['diffErank', 'meanLoss']) {
-        const metric = metricById(id);
-        const series: Series[] = families.map((family) => {
-          const pts = inDataset
-            .filter((r) => familyOf(r) === family)
-            .map((r) => {
-              const l = r.summary.layers.find((x) => x.layer === layer);
-              const y = l ? metric.get(l) : null;
-              return { x: byParams ? r.summary.model.params! : models.indexOf(runLabel(r)), y };
-            })
-            .filter((p): p is { x: number; y: number } => p.y !== null)
-            .sort((a, b) => a.x - b.x);
-          return { name: family, color: colorOf(families, family), points: pts, line: pts };
-        });
-        const empty = series.every((s) => !s.points?.length);
-        const spec: PlotSpec = {
-          id: slug(id === 'diffErank' ? 'differank' : 'loss', dataset, layer),
-          title: `${metric.label} — ${dataset}, ${layer}`,
-          xLabel: byParams ? 'parameters (log scale)' : 'model',
-          yLabel: metric.label,
-          ...(byParams ? { xLog: true } : { xCategories: models }),
-          series,
-          ...(empty ? { note: `no ${metric.label} in these results` } : {}),
-          width: 420,
-        };
-        out.push(figure('diffErankLoss', spec, `${metric.label} at layer ${layer} on ${dataset}, per family.`));
-      }
+      out.push(figure('distribution', dataset, spec, `Distribution of per-sample matrix entropy at ${position} on ${dataset} (${HIST_BINS} shared bins; skipped samples left out).`));
     }
   }
   return out;

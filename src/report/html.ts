@@ -1,18 +1,27 @@
 // The report as one self-contained HTML page: inline CSS, figures as inline SVG (each also linked to
-// its SVG and PNG files under figures/), then the fits and every number with its provenance. No
-// scripts, no external resources: it opens from a file, offline, in any browser.
+// its SVG and PNG files under figures/). No scripts, no external resources: it opens from a file,
+// offline, in any browser.
+//
+// The first screen answers the sweep's question — per dataset, normalized entropy and eRank of the
+// last layer vs parameters with the chosen fit (or the reason there is none), loss beside them,
+// Diff-eRank against ΔL, and one sentence per family. Everything else (every depth, every metric,
+// profiles, distributions, every number with its provenance) follows in collapsed sections.
 import type { Figure, FigureKind } from './figures.ts';
 import { escapeXml } from './svg.ts';
 import { formatCell, type Table } from './tables.ts';
 
 export interface HtmlReport {
+  title?: string;
   source: string;
   generatedAt: string;
   runs: number;
   families: string[];
   datasets: string[];
   messages: string[];
+  /** One sentence per family × dataset (fitText.ts headlineSentence). */
+  headline: string[];
   figures: Figure[];
+  models: Table;
   fits: Table;
   results: Table;
   /** Multimodal runs' image-text alignment (tables.ts alignmentTable); empty when there are none. */
@@ -22,23 +31,32 @@ export interface HtmlReport {
 const CSS = `
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif; margin: 24px; color: #222; background: #fafafa; }
 h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-p.meta { color: #555; margin: 0 0 12px; font-size: 13px; }
+h2 { font-size: 17px; margin: 20px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 15px; margin: 12px 0 6px; }
+p.meta { color: #555; margin: 0 0 8px; font-size: 13px; }
+ul.sentences { margin: 0 0 10px; padding-left: 20px; font-size: 14px; }
+ul.sentences li { margin-bottom: 4px; }
 ul.messages { background: #fff4e5; border: 1px solid #f0c36d; padding: 8px 8px 8px 28px; font-size: 13px; }
-.figures { display: flex; flex-wrap: wrap; gap: 16px; }
+.figures { display: flex; flex-wrap: wrap; gap: 12px; }
 figure { margin: 0; background: #fff; border: 1px solid #ddd; padding: 8px; max-width: 580px; }
+figure[data-kind="headline"] { max-width: 380px; }
 figure svg { display: block; max-width: 100%; height: auto; }
 figcaption { font-size: 12px; color: #444; margin-top: 6px; }
 figcaption a { color: #2a5db0; }
-.pair { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 16px; }
-.pair figure { max-width: 440px; }
-.table-wrap { overflow-x: auto; background: #fff; border: 1px solid #ddd; }
+details { margin: 10px 0; background: #fff; border: 1px solid #ddd; padding: 6px 10px; }
+details > summary { font-size: 16px; font-weight: bold; cursor: pointer; }
+.table-wrap { overflow-x: auto; background: #fff; margin-top: 8px; }
 table { border-collapse: collapse; font-size: 12px; }
-th, td { padding: 3px 8px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+th, td { padding: 3px 6px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; vertical-align: top; }
 th { background: #f0f0f0; position: sticky; top: 0; }
 td.text { text-align: left; }
+td.wrap { text-align: left; white-space: normal; min-width: 90px; max-width: 320px; }
+td.wrap.note { min-width: 180px; }
 td.hash { font-family: "DejaVu Sans Mono", monospace; font-size: 11px; text-align: left; }
 `;
+
+/** Columns of long text, wrapped so a table fits the page instead of scrolling sideways. */
+const WRAPPED = new Set(['equation', 'note', 'slope [95% CI]']);
 
 function figureHtml(f: Figure): string {
   return (
@@ -48,51 +66,74 @@ function figureHtml(f: Figure): string {
   );
 }
 
-function section(title: string, figures: Figure[], kind: FigureKind, empty: string): string {
-  const own = figures.filter((f) => f.kind === kind);
-  if (!own.length) return `<h2>${escapeXml(title)}</h2>\n<p class="meta">${escapeXml(empty)}</p>`;
-  if (kind === 'diffErankLoss') {
-    // Diff-eRank and loss of the same dataset × layer sit side by side.
-    const pairs: string[] = [];
-    for (let i = 0; i < own.length; i += 2) pairs.push(`<div class="pair">${own.slice(i, i + 2).map(figureHtml).join('\n')}</div>`);
-    return `<h2>${escapeXml(title)}</h2>\n${pairs.join('\n')}`;
-  }
-  return `<h2>${escapeXml(title)}</h2>\n<div class="figures">\n${own.map(figureHtml).join('\n')}\n</div>`;
+function figuresHtml(figures: Figure[]): string {
+  return `<div class="figures">\n${figures.map(figureHtml).join('\n')}\n</div>`;
 }
 
-function tableHtml(table: Table): string {
+function collapsed(title: string, body: string, open = false): string {
+  return `<details${open ? ' open' : ''}><summary>${escapeXml(title)}</summary>\n${body}\n</details>`;
+}
+
+function figureSection(title: string, figures: Figure[], kind: FigureKind, empty: string): string {
+  const own = figures.filter((f) => f.kind === kind);
+  return collapsed(`${title} (${own.length})`, own.length ? figuresHtml(own) : `<p class="meta">${escapeXml(empty)}</p>`);
+}
+
+function tableHtml(table: Table, id?: string): string {
   const cls = (col: string, v: unknown) =>
-    /sha256$/i.test(col) ? 'hash' : typeof v === 'number' || v === null ? '' : 'text';
+    /sha256$/i.test(col) ? 'hash' : WRAPPED.has(col) ? (col === 'note' ? 'wrap note' : 'wrap') : typeof v === 'number' || v === null ? '' : 'text';
   const head = `<tr>${table.columns.map((c) => `<th>${escapeXml(c)}</th>`).join('')}</tr>`;
   const body = table.rows
     .map((r) => `<tr>${r.map((v, i) => `<td class="${cls(table.columns[i], v)}">${escapeXml(formatCell(v))}</td>`).join('')}</tr>`)
     .join('\n');
-  return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table></div>`;
+  return `<div class="table-wrap"${id ? ` id="${id}"` : ''}><table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody></table></div>`;
+}
+
+function headlineHtml(r: HtmlReport): string {
+  const own = r.figures.filter((f) => f.kind === 'headline');
+  if (!own.length) {
+    return `<h2 id="headline">Scaling with size</h2>\n<p class="meta">No model has a parameter count (model.params), so there is nothing to compare by size.</p>`;
+  }
+  const parts = [`<h2 id="headline">How the last layer scales with size</h2>`];
+  for (const dataset of [...new Set(own.map((f) => f.dataset))]) {
+    const sentences = r.headline.filter((s) => s.includes(` on ${dataset}:`));
+    parts.push(`<h3>${escapeXml(dataset)}</h3>`);
+    if (sentences.length) parts.push(`<ul class="sentences">${sentences.map((s) => `<li>${escapeXml(s)}</li>`).join('')}</ul>`);
+    parts.push(figuresHtml(own.filter((f) => f.dataset === dataset)));
+  }
+  return parts.join('\n');
 }
 
 export function renderHtml(r: HtmlReport): string {
-  const messages = r.messages.length ? `<ul class="messages">${r.messages.map((m) => `<li>${escapeXml(m)}</li>`).join('')}</ul>` : '';
+  const title = r.title ?? 'entroscope report';
+  const messages = r.messages.length ? collapsed(`Notes (${r.messages.length})`, `<ul class="messages">${r.messages.map((m) => `<li>${escapeXml(m)}</li>`).join('')}</ul>`) : '';
+  const alignment = r.alignment?.rows.length
+    ? collapsed(
+        'Image-text alignment',
+        `<p class="meta">eRank1 image tokens at the vision encoder, eRank2 after the projector, eRank3 the LLM on the image tokens, eRank4 on the text alone, eRank5 on image + text; imageReductionRatio = (eRank1 − eRank2)/eRank1, imageTextAlignment = mean(eRank3,4,5)/max(eRank3,4,5), from the dataset means, with bootstrap 95% intervals. Perturbed runs show their change against the clean run.</p>\n${tableHtml(r.alignment)}`,
+        true,
+      )
+    : '';
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>entroscope report</title>
+<title>${escapeXml(title)}</title>
 <style>${CSS}</style>
 </head>
 <body>
-<h1>entroscope report</h1>
+<h1>${escapeXml(title)}</h1>
 <p class="meta">${r.runs} evaluation${r.runs === 1 ? '' : 's'} from ${escapeXml(r.source)} · families: ${escapeXml(r.families.join(', '))} · datasets: ${escapeXml(r.datasets.join(', '))} · generated ${escapeXml(r.generatedAt)}</p>
+${headlineHtml(r)}
 ${messages}
-${section('Scaling with parameter count', r.figures, 'scaling', 'No model has a parameter count (model.params), so there is nothing to fit.')}
-${section('Diff-eRank and loss', r.figures, 'diffErankLoss', 'No Diff-eRank or loss in these results.')}
-${section('Per-layer profiles', r.figures, 'layers', 'Each evaluation has a single layer.')}
-${section('Per-sample distributions', r.figures, 'distribution', 'No per-sample rows (shards/*/samples.arrow) found.')}
-${r.alignment?.rows.length ? `<h2>Image-text alignment</h2>\n<p class="meta">eRank1 image tokens at the vision encoder, eRank2 after the projector, eRank3 the LLM on the image tokens, eRank4 on the text alone, eRank5 on image + text; imageReductionRatio = (eRank1 − eRank2)/eRank1, imageTextAlignment = mean(eRank3,4,5)/max(eRank3,4,5), from the dataset means, with bootstrap 95% intervals. Perturbed runs show their change against the clean run.</p>\n${tableHtml(r.alignment)}` : ''}
-<h2>Fits</h2>
-${r.fits.rows.length ? tableHtml(r.fits) : '<p class="meta">No fits.</p>'}
-<h2>Every number, with provenance</h2>
-${tableHtml(r.results)}
+${collapsed('Models', tableHtml(r.models, 'models-table'), true)}
+${collapsed('Fits (x = parameter count; form chosen by leave-one-out error)', r.fits.rows.length ? tableHtml(r.fits, 'fits-table') : '<p class="meta">No fits.</p>')}
+${figureSection('Scaling at every depth', r.figures, 'scaling', 'No model has a parameter count (model.params), so there is nothing to fit.')}
+${figureSection('Per-layer profiles (relative depth)', r.figures, 'layers', 'Each evaluation has a single layer.')}
+${figureSection('Per-sample distributions', r.figures, 'distribution', 'No per-sample rows (shards/*/samples.arrow) found.')}
+${alignment}
+${collapsed('Every number, with provenance', tableHtml(r.results))}
 </body>
 </html>
 `;

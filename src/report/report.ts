@@ -1,19 +1,22 @@
 // `entroscope report`: collect every evaluation under a results location, fit each family's scaling
 // (scalingFits.ts), draw the figures (figures.ts) and write them with the tables:
-//   html  DIR/index.html (self-contained) + DIR/figures/<id>.svg and <id>.png
+//   html  DIR/index.html (self-contained, the headline first) + DIR/figures/<id>.svg and <id>.png
 //   md    DIR/report.md      json  DIR/report.json      csv  DIR/results.csv + DIR/fits.csv
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import type { SampleRow } from '../arrow/sampleTable.ts';
 import { LOG_LINEAR_MIN_POINTS } from '../fit/logLinearFit.ts';
-import { POWER_LAW_MIN_POINTS } from '../fit/powerLawFit.ts';
+import { POWER_LAW_OFFSET_MIN_POINTS } from '../fit/powerLawOffsetFit.ts';
+import type { ObjectStore } from '../store/store.ts';
 import { collectRuns, readSamples, type CollectedRun } from './collect.ts';
-import { diffErankLossFigures, distributionFigures, layerFigures, scalingFigures, type Figure } from './figures.ts';
+import { distributionFigures, headlineFigures, layerFigures, scalingFigures, type Figure } from './figures.ts';
+import { headlineSentence } from './fitText.ts';
+import { PER_SAMPLE_FORMATS, perSampleTable, toParquet, type PerSampleFormat } from './sampleExport.ts';
 import { renderHtml } from './html.ts';
 import { svgToPng } from './png.ts';
 import { familyOf, scalingFits, type ScalingFit } from './scalingFits.ts';
-import { alignmentTable, fitsTable, resultsTable, toCsv, toMarkdown, toObjects } from './tables.ts';
+import { alignmentTable, fitsSummaryTable, fitsTable, modelsTable, resultsTable, toCsv, toMarkdown, toObjects } from './tables.ts';
 
 export const REPORT_FORMATS = ['html', 'md', 'json', 'csv'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -28,6 +31,8 @@ export interface ReportOptions {
   sweep?: string;
   /** Timestamp shown in the page (default now); fixed in tests. */
   generatedAt?: string;
+  /** Also write every per-sample row: samples.csv or samples.parquet. */
+  perSample?: PerSampleFormat;
 }
 
 export interface ReportResult {
@@ -59,73 +64,116 @@ export function reportMessages(runs: CollectedRun[], fits: ScalingFit[]): string
   for (const { family, dataset, params } of sizes.values()) {
     const n = params.size;
     if (n < LOG_LINEAR_MIN_POINTS) {
-      out.push(`family ${family} on ${dataset}: too few points to fit (${n} model size${n === 1 ? '' : 's'}; a log-linear fit needs ${LOG_LINEAR_MIN_POINTS}, a power law ${POWER_LAW_MIN_POINTS}).`);
-    } else if (n < POWER_LAW_MIN_POINTS) {
-      out.push(`family ${family} on ${dataset}: too few points for a power-law fit (${n} model sizes; it needs ${POWER_LAW_MIN_POINTS}); log-linear fit only.`);
+      out.push(`family ${family} on ${dataset}: too few points to fit (${n} model size${n === 1 ? '' : 's'}; log-linear and power-law fits need ${LOG_LINEAR_MIN_POINTS}).`);
+    } else if (n < POWER_LAW_OFFSET_MIN_POINTS) {
+      out.push(`family ${family} on ${dataset}: ${n} model sizes: log-linear and power law a·x^(−b) compared; a power law with offset needs ${POWER_LAW_OFFSET_MIN_POINTS}.`);
     }
   }
   return out;
 }
 
-export async function writeReport(location: string, opts: ReportOptions): Promise<ReportResult> {
-  const format = opts.format ?? 'html';
-  if (!REPORT_FORMATS.includes(format)) throw new InputError(`report format "${String(format)}" is not one of ${REPORT_FORMATS.join(', ')}`);
+export interface BuiltReport {
+  /** Files relative to the report's folder. */
+  files: Array<{ name: string; data: string | Uint8Array }>;
+  fits: ScalingFit[];
+  figures: Figure[];
+  messages: string[];
+}
+
+/**
+ * The report of `runs` in one format, in memory (the CLI writes it to a folder, a sweep to its
+ * store). Per-sample distributions are drawn from the runs' sample files in `store`, when listed.
+ */
+export async function buildReport(
+  runs: CollectedRun[],
+  store: ObjectStore,
+  opts: { format: ReportFormat; bootstrapResamples?: number; seed?: number; generatedAt?: string; title?: string },
+): Promise<BuiltReport> {
   const fitOpts = { bootstrapResamples: opts.bootstrapResamples ?? 100, seed: opts.seed ?? 0 };
-  const { store, runs } = await collectRuns(location, { sweep: opts.sweep });
   const fits = scalingFits(runs, fitOpts);
   const messages = reportMessages(runs, fits);
   const results = resultsTable(runs);
-  const fitRows = fitsTable(fits);
   const alignment = alignmentTable(runs);
   const withAlignment = alignment.rows.length > 0;
-  const outDir = resolve(opts.outDir);
-  await mkdir(outDir, { recursive: true });
-  const files: string[] = [];
-  const write = async (name: string, data: string | Uint8Array) => {
-    await writeFile(join(outDir, name), data);
-    files.push(name);
-  };
+  const files: BuiltReport['files'] = [];
   let figures: Figure[] = [];
-
-  switch (format) {
+  const title = opts.title ?? 'entroscope report';
+  switch (opts.format) {
     case 'md':
-      await write(
-        'report.md',
-        [`# entroscope report`, '', `${runs.length} evaluations from ${store.uri}.`, '', ...messages.map((m) => `- ${m}`), '', toMarkdown('Results', results), toMarkdown('Fits', fitRows), ...(withAlignment ? [toMarkdown('Image-text alignment', alignment)] : [])].join('\n'),
-      );
+      files.push({
+        name: 'report.md',
+        data: [
+          `# ${title}`,
+          '',
+          `${runs.length} evaluations from ${store.uri}.`,
+          '',
+          ...headlineSentences(fits).map((m) => `- ${m}`),
+          '',
+          ...messages.map((m) => `- ${m}`),
+          '',
+          toMarkdown('Models', modelsTable(runs)),
+          toMarkdown('Fits (x = parameter count; form chosen by leave-one-out RMSE)', fitsSummaryTable(fits)),
+          toMarkdown('Results', results),
+          ...(withAlignment ? [toMarkdown('Image-text alignment', alignment)] : []),
+        ].join('\n'),
+      });
       break;
     case 'json':
-      await write('report.json', JSON.stringify({ source: store.uri, messages, results: toObjects(results), fits: toObjects(fitRows), ...(withAlignment ? { alignment: toObjects(alignment) } : {}) }, null, 2) + '\n');
+      files.push({
+        name: 'report.json',
+        data: JSON.stringify({ source: store.uri, messages, headline: headlineSentences(fits), models: toObjects(modelsTable(runs)), results: toObjects(results), fits: toObjects(fitsTable(fits)), ...(withAlignment ? { alignment: toObjects(alignment) } : {}) }, null, 2) + '\n',
+      });
       break;
     case 'csv':
-      await write('results.csv', toCsv(results));
-      await write('fits.csv', toCsv(fitRows));
-      if (withAlignment) await write('alignment.csv', toCsv(alignment));
+      files.push({ name: 'results.csv', data: toCsv(results) }, { name: 'fits.csv', data: toCsv(fitsTable(fits)) });
+      if (withAlignment) files.push({ name: 'alignment.csv', data: toCsv(alignment) });
       break;
     case 'html': {
       const samples = new Map<CollectedRun, SampleRow[]>();
       for (const run of runs) samples.set(run, await readSamples(store, run));
-      figures = [...scalingFigures(fits, fitOpts), ...diffErankLossFigures(runs), ...layerFigures(runs), ...distributionFigures(runs, samples)];
-      await mkdir(join(outDir, 'figures'), { recursive: true });
-      for (const f of figures) {
-        await write(`figures/${f.id}.svg`, f.svg + '\n');
-        await write(`figures/${f.id}.png`, svgToPng(f.svg));
-      }
+      figures = [...headlineFigures(runs, fits), ...scalingFigures(fits), ...layerFigures(runs), ...distributionFigures(runs, samples)];
+      for (const f of figures) files.push({ name: `figures/${f.id}.svg`, data: f.svg + '\n' }, { name: `figures/${f.id}.png`, data: svgToPng(f.svg) });
       const html = renderHtml({
+        title,
         source: store.uri,
         generatedAt: opts.generatedAt ?? new Date().toISOString(),
         runs: runs.length,
         families: [...new Set(runs.map(familyOf))].sort(),
         datasets: [...new Set(runs.map((r) => r.summary.dataset.name))].sort(),
         messages,
+        headline: headlineSentences(fits),
         figures,
-        fits: fitRows,
+        models: modelsTable(runs),
+        fits: fitsSummaryTable(fits),
         results,
         alignment,
       });
-      await write('index.html', html);
+      files.push({ name: 'index.html', data: html });
       break;
     }
   }
-  return { source: store.uri, outDir, files, runs: runs.length, fits: fits.length, figures: figures.length, messages };
+  return { files, fits, figures, messages };
+}
+
+/** One sentence per family × dataset: normalized entropy of the last layer vs size (DESIGN §1.10). */
+export function headlineSentences(fits: ScalingFit[]): string[] {
+  return fits.filter((f) => f.metric === 'meanNormalizedEntropy' && f.layer === 'last').map(headlineSentence);
+}
+
+export async function writeReport(location: string, opts: ReportOptions): Promise<ReportResult> {
+  const format = opts.format ?? 'html';
+  if (!REPORT_FORMATS.includes(format)) throw new InputError(`report format "${String(format)}" is not one of ${REPORT_FORMATS.join(', ')}`);
+  const { store, runs } = await collectRuns(location, { sweep: opts.sweep });
+  const built = await buildReport(runs, store, { format, bootstrapResamples: opts.bootstrapResamples, seed: opts.seed, generatedAt: opts.generatedAt });
+  if (opts.perSample) {
+    if (!PER_SAMPLE_FORMATS.includes(opts.perSample)) throw new InputError(`per-sample format "${String(opts.perSample)}" is not one of ${PER_SAMPLE_FORMATS.join(', ')}`);
+    const samples = new Map<CollectedRun, SampleRow[]>();
+    for (const run of runs) samples.set(run, await readSamples(store, run));
+    const table = perSampleTable(runs, samples);
+    built.files.push(opts.perSample === 'csv' ? { name: 'samples.csv', data: toCsv(table) } : { name: 'samples.parquet', data: toParquet(table) });
+  }
+  const outDir = resolve(opts.outDir);
+  await mkdir(join(outDir, 'figures'), { recursive: true });
+  for (const f of built.files) await writeFile(join(outDir, f.name), f.data);
+  return { source: store.uri, outDir, files: built.files.map((f) => f.name), runs: runs.length, fits: built.fits.length, figures: built.figures.length, messages: built.messages };
 }

@@ -1,49 +1,44 @@
-// Scaling fits of a report (DESIGN §1.10): for each family × dataset × metric × layer, the metric
-// against the parameter count x over the family's models, fitted as a power law a·x^(−b)+c and as
-// log-linear a + b·ln x (src/fit), each metric correlated with the models' mean loss. Models without
-// a parameter count are left out of the fits (and say so); a family with too few points gets the
-// fit's own "too few points" reason instead of a curve.
+// Scaling fits of a report (DESIGN §1.10): for each family × dataset × metric × layer position, the
+// metric against the parameter count x over the family's models, with the form chosen by
+// src/fit/scalingLaw.ts (log-linear, power law, power law + offset by leave-one-out error, or none,
+// with the reason), each metric correlated with the models' mean loss.
 //
-// The band drawn around a curve is a pointwise percentile bootstrap: resample the points, refit,
-// evaluate on a grid of x, keep the 2.5% and 97.5% quantiles at each x (Efron & Tibshirani 1993,
-// ch. 13, as fitResult.ts does for the parameters).
-import { powerLaw, powerLawFit, type PowerLawParam } from '../fit/powerLawFit.ts';
-import { logLinear, logLinearFit, type LogLinearParam } from '../fit/logLinearFit.ts';
+// Layers are compared at relative depth (relativeDepth.ts: embeddings, ¼, ½, ¾, last), so models
+// with 2 and 6 blocks line up. Loss is a property of the model, not of a layer: it is fitted once
+// per family × dataset (layer "model"). Models without a parameter count are left out (and say so).
 import { correlateWithLoss, type CorrelationResult } from '../fit/correlation.ts';
-import type { FitResult } from '../fit/fitResult.ts';
-import { mulberry32 } from '../metrics/prng.ts';
-import { quantileSorted } from '../metrics/datasetMetrics.ts';
+import { fitScalingLaw, type ScalingLaw } from '../fit/scalingLaw.ts';
 import { datasetLabel, type CollectedRun } from './collect.ts';
 import { REPORT_METRICS, type ReportMetric } from './metrics.ts';
+import { layersByPosition } from './relativeDepth.ts';
 
 export const NO_FAMILY = '(no family)';
+/** The "layer" of a per-model metric (loss). */
+export const MODEL_LEVEL = 'model';
 
 export interface FitPoint {
   model: string;
   params: number;
   y: number;
   loss: number | null;
+  /** The model's own layer at this position, and its relative depth. */
+  layer: string;
+  depth: number | null;
+  dim: number;
 }
 
 export interface ScalingFit {
   family: string;
   dataset: string;
   metric: string;
+  /** Depth position (embeddings, depth 1/4, depth 1/2, depth 3/4, last) or "model" for loss. */
   layer: string;
   points: FitPoint[];
-  powerLaw: FitResult<PowerLawParam>;
-  logLinear: FitResult<LogLinearParam>;
+  law: ScalingLaw;
   /** Metric vs mean loss across the family's models (absent for loss metrics). */
   lossCorrelation?: CorrelationResult;
-  /** Set when neither fit could be made: why (e.g. too few points). */
+  /** Set when no form could be used: why. */
   message?: string;
-}
-
-export interface CurveWithBand {
-  model: 'powerLaw' | 'logLinear';
-  curve: Array<{ x: number; y: number }>;
-  /** Null when too few resamples could be fitted. */
-  band: Array<{ x: number; low: number; high: number }> | null;
 }
 
 export interface FitOptions {
@@ -61,21 +56,32 @@ export function scalingFits(runs: CollectedRun[], opts: FitOptions = {}): Scalin
   const resamples = opts.bootstrapResamples ?? 100;
   const seed = opts.seed ?? 0;
   const groups = new Map<string, { family: string; dataset: string; metric: ReportMetric; layer: string; points: FitPoint[] }>();
+  const add = (run: CollectedRun, metric: ReportMetric, layer: string, point: FitPoint) => {
+    const family = familyOf(run);
+    // A perturbed multimodal run is its own dataset for fitting (rotated images are other data).
+    const dataset = datasetLabel(run.summary);
+    const key = JSON.stringify([family, dataset, metric.id, layer]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { family, dataset, metric, layer, points: [] }));
+    g.points.push(point);
+  };
   for (const run of runs) {
     const params = run.summary.model.params;
     if (!(typeof params === 'number' && params > 0)) continue;
-    for (const layer of run.summary.layers) {
-      for (const metric of REPORT_METRICS) {
-        if (!metric.fitted) continue;
+    const positions = layersByPosition(run.summary);
+    for (const metric of REPORT_METRICS) {
+      if (!metric.fitted) continue;
+      if (metric.perModel) {
+        // Loss is the same at every layer: read it once, from the last layer (or any that has it).
+        const l = positions.find((p) => p.position === 'last')?.layer ?? run.summary.layers.find((x) => metric.get(x) !== null);
+        const y = l ? metric.get(l) : null;
+        if (l && y !== null) add(run, metric, MODEL_LEVEL, { model: run.summary.model.name, params, y, loss: y, layer: l.layer, depth: null, dim: l.dim });
+        continue;
+      }
+      for (const { position, layer, depth } of positions) {
         const y = metric.get(layer);
         if (y === null) continue;
-        const family = familyOf(run);
-        // A perturbed multimodal run is its own dataset for fitting (rotated images are other data).
-        const dataset = datasetLabel(run.summary);
-        const key = JSON.stringify([family, dataset, metric.id, layer.layer]);
-        let g = groups.get(key);
-        if (!g) groups.set(key, (g = { family, dataset, metric, layer: layer.layer, points: [] }));
-        g.points.push({ model: run.summary.model.name, params, y, loss: layer.meanLoss ?? null });
+        add(run, metric, position, { model: run.summary.model.name, params, y, loss: layer.meanLoss ?? null, layer: layer.layer, depth, dim: layer.dim });
       }
     }
   }
@@ -84,76 +90,15 @@ export function scalingFits(runs: CollectedRun[], opts: FitOptions = {}): Scalin
     g.points.sort((a, b) => a.params - b.params);
     const x = g.points.map((p) => p.params);
     const y = g.points.map((p) => p.y);
-    const powerLawResult = powerLawFit(x, y, { bootstrapResamples: resamples, seed });
-    const logLinearResult = logLinearFit(x, y, { bootstrapResamples: resamples, seed });
-    const fit: ScalingFit = { family: g.family, dataset: g.dataset, metric: g.metric.id, layer: g.layer, points: g.points, powerLaw: powerLawResult, logLinear: logLinearResult };
+    const dMax = Math.max(...g.points.map((p) => p.dim));
+    const law = fitScalingLaw(x, y, { range: g.metric.range(dMax), bootstrapResamples: resamples, seed });
+    const fit: ScalingFit = { family: g.family, dataset: g.dataset, metric: g.metric.id, layer: g.layer, points: g.points, law };
     if (!g.metric.isLoss) {
       const withLoss = g.points.filter((p) => p.loss !== null);
       if (withLoss.length) fit.lossCorrelation = correlateWithLoss(withLoss.map((p) => p.y), withLoss.map((p) => p.loss!));
     }
-    if (!powerLawResult.ok && !logLinearResult.ok) {
-      fit.message = `${g.family} on ${g.dataset}, ${g.metric.id} at ${g.layer}: ${logLinearResult.reason}; ${powerLawResult.reason}`;
-    }
+    if (!law.chosen) fit.message = `${g.family} on ${g.dataset}, ${g.metric.id} at ${g.layer}: no fit drawn (${law.reason})`;
     out.push(fit);
   }
   return out;
-}
-
-function logGrid(lo: number, hi: number, n: number): number[] {
-  const a = Math.log(lo);
-  const b = Math.log(hi);
-  return Array.from({ length: n }, (_, i) => Math.exp(a + ((b - a) * i) / (n - 1)));
-}
-
-/**
- * The curve to draw (the power law when it fitted, else log-linear), over [min x / 2, max x · 2] in
- * log space, with a pointwise bootstrap band. Null when neither fitted.
- */
-export function curveWithBand(fit: ScalingFit, opts: FitOptions = {}): CurveWithBand | null {
-  const x = fit.points.map((p) => p.params);
-  const y = fit.points.map((p) => p.y);
-  const grid = logGrid(Math.min(...x) / 1.5, Math.max(...x) * 1.5, 60);
-  let model: CurveWithBand['model'];
-  let evaluate: (bx: number[], by: number[]) => ((v: number) => number) | null;
-  if (fit.powerLaw.ok) {
-    model = 'powerLaw';
-    evaluate = (bx, by) => {
-      const r = powerLawFit(bx, by, { bootstrapResamples: 0 });
-      return r.ok ? (v) => powerLaw(r.params, v) : null;
-    };
-  } else if (fit.logLinear.ok) {
-    model = 'logLinear';
-    evaluate = (bx, by) => {
-      const r = logLinearFit(bx, by, { bootstrapResamples: 0 });
-      return r.ok ? (v) => logLinear(r.params, v) : null;
-    };
-  } else {
-    return null;
-  }
-  const full = evaluate(x, y)!;
-  const curve = grid.map((g) => ({ x: g, y: full(g) }));
-
-  const resamples = opts.bootstrapResamples ?? 100;
-  const rand = mulberry32(opts.seed ?? 0);
-  const draws: number[][] = grid.map(() => []);
-  for (let r = 0; r < resamples; r++) {
-    const bx: number[] = [];
-    const by: number[] = [];
-    for (let i = 0; i < x.length; i++) {
-      const j = Math.floor(rand() * x.length);
-      bx.push(x[j]);
-      by.push(y[j]);
-    }
-    const f = evaluate(bx, by);
-    if (!f) continue;
-    const values = grid.map(f);
-    if (!values.every(Number.isFinite)) continue;
-    values.forEach((v, i) => draws[i].push(v));
-  }
-  if (draws[0].length < 10) return { model, curve, band: null };
-  const band = grid.map((g, i) => {
-    const sorted = Float64Array.from(draws[i]).sort();
-    return { x: g, low: quantileSorted(sorted, 0.025), high: quantileSorted(sorted, 0.975) };
-  });
-  return { model, curve, band };
 }

@@ -15,6 +15,8 @@ export interface Series {
   points?: XY[];
   /** Drawn as a polyline (fitted curve, profile). */
   line?: XY[];
+  /** The line is a fitted curve: marked `class="fit"` with its y extremes, so a reader (or a test) can check it. */
+  fit?: boolean;
   dashed?: boolean;
   /** Filled between low and high (an interval band). */
   band?: Array<{ x: number; low: number; high: number }>;
@@ -32,9 +34,13 @@ export interface PlotSpec {
   xLog?: boolean;
   /** Categorical x: x values are indices into these labels. */
   xCategories?: string[];
+  /** A fixed linear x range (e.g. relative depth [0, 1]), padded a little. */
+  xDomain?: [number, number];
   series: Series[];
   /** A line of text under the title (e.g. "too few points to fit"). */
   note?: string;
+  /** The y metric's physical range, recorded on the <svg> (data-range-low/high) for readers and tests. */
+  yRange?: { low: number; high: number };
   width?: number;
   height?: number;
 }
@@ -48,7 +54,7 @@ export function escapeXml(s: string): string {
 }
 
 /** Short numbers for ticks: 1.2M, 350, 0.042. */
-export function formatTick(v: number): string {
+export function formatTick(v: number, digits = 3): string {
   const a = Math.abs(v);
   if (a === 0) return '0';
   const units: Array<[number, string]> = [
@@ -57,9 +63,21 @@ export function formatTick(v: number): string {
     [1e6, 'M'],
     [1e3, 'k'],
   ];
-  for (const [u, s] of units) if (a >= u) return `${+(v / u).toPrecision(3)}${s}`;
-  if (a >= 0.01) return `${+v.toPrecision(3)}`;
-  return v.toExponential(1);
+  for (const [u, s] of units) if (a >= u) return `${+(v / u).toPrecision(digits)}${s}`;
+  if (a >= 0.01) return `${+v.toPrecision(digits)}`;
+  return v.toExponential(digits - 2);
+}
+
+/**
+ * Labels for a set of ticks: the fewest significant digits (from 3) that tell every tick apart, so
+ * ticks 12.05 and 12.1 never both read "12.1".
+ */
+export function tickLabels(ticks: number[]): string[] {
+  for (let digits = 3; digits <= 10; digits++) {
+    const labels = ticks.map((t) => formatTick(t, digits));
+    if (new Set(labels).size === labels.length) return labels;
+  }
+  return ticks.map((t) => String(t));
 }
 
 /** "Nice" linear ticks (1, 2, 5 × 10^k steps) covering [lo, hi]. */
@@ -69,21 +87,29 @@ export function linearTicks(lo: number, hi: number, target = 5): number[] {
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  // Multiples k·step (not a running sum, whose round-off would print 0.30000000000000004).
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(k === 0 ? 0 : +(k * step).toPrecision(12));
   return out;
 }
 
-/** Powers of ten in [lo, hi]; with 1, 2, 5 multiples when the range spans under two decades. */
+/** Powers of ten in [lo, hi]; with 1, 2, 5 multiples when the range spans under two decades, every multiple under one. */
 export function logTicks(lo: number, hi: number): number[] {
+  // Under a decade, 1, 2, 5 may leave one tick (3.1M–6.6M holds only 5M): then every integer multiple.
+  const wide = logTicksWith(lo, hi, Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1]);
+  if (wide.length >= 3 || Math.log10(hi / lo) >= 1) return wide.length >= 2 ? wide : [lo, hi];
+  const fine = logTicksWith(lo, hi, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  return fine.length >= 2 ? fine : [lo, hi];
+}
+
+function logTicksWith(lo: number, hi: number, multiples: number[]): number[] {
   const out: number[] = [];
-  const multiples = Math.log10(hi / lo) < 2 ? [1, 2, 5] : [1];
   for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
     for (const m of multiples) {
       const v = m * Math.pow(10, k);
       if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) out.push(v);
     }
   }
-  return out.length >= 2 ? out : [lo, hi];
+  return out;
 }
 
 function extent(values: number[]): [number, number] {
@@ -102,7 +128,8 @@ function extent(values: number[]): [number, number] {
 export function renderPlot(spec: PlotSpec): string {
   const width = spec.width ?? 560;
   const height = spec.height ?? 340;
-  const legendRows = Math.ceil(spec.series.length / 3);
+  const perRow = width < 500 ? 2 : 3;
+  const legendRows = Math.ceil(spec.series.length / perRow);
   const m = { left: 64, right: 16, top: spec.note ? 50 : 34, bottom: 46 + legendRows * 16 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
@@ -128,6 +155,9 @@ export function renderPlot(spec: PlotSpec): string {
   if (spec.xCategories) {
     xLo = -0.5;
     xHi = spec.xCategories.length - 0.5;
+  } else if (spec.xDomain) {
+    const pad = (spec.xDomain[1] - spec.xDomain[0]) * 0.05;
+    [xLo, xHi] = [spec.xDomain[0] - pad, spec.xDomain[1] + pad];
   } else if (spec.xLog) {
     [xLo, xHi] = extent(xs.filter((v) => v > 0).map(Math.log10));
     const pad = (xHi - xLo) * 0.06;
@@ -146,9 +176,10 @@ export function renderPlot(spec: PlotSpec): string {
   const sy = (y: number) => m.top + ph - ((y - yLo) / (yHi - yLo)) * ph;
   const f = (v: number) => v.toFixed(1);
 
+  const rangeAttrs = spec.yRange ? ` data-range-low="${spec.yRange.low}" data-range-high="${spec.yRange.high}"` : '';
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}" font-size="11"${rangeAttrs}>`,
     `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold" fill="#222">${escapeXml(spec.title)}</text>`,
@@ -157,16 +188,19 @@ export function renderPlot(spec: PlotSpec): string {
 
   // Grid and ticks.
   const xTicks = spec.xCategories ? spec.xCategories.map((_, i) => i) : spec.xLog ? logTicks(xLo, xHi) : linearTicks(xLo, xHi);
-  for (const t of xTicks) {
+  const xLabels = spec.xCategories ? xTicks.map((t) => spec.xCategories![t]) : tickLabels(xTicks);
+  for (const [i, t] of xTicks.entries()) {
     const x = f(sx(t));
-    const label = spec.xCategories ? spec.xCategories[t] : formatTick(t);
+    const label = xLabels[i];
     out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${m.top + ph}" stroke="#eeeeee"/>`);
     out.push(`<text x="${x}" y="${m.top + ph + 14}" text-anchor="middle" fill="#444">${escapeXml(label)}</text>`);
   }
-  for (const t of linearTicks(yLo, yHi)) {
+  const yTicks = linearTicks(yLo, yHi);
+  const yLabels = tickLabels(yTicks);
+  for (const [i, t] of yTicks.entries()) {
     const y = f(sy(t));
     out.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#eeeeee"/>`);
-    out.push(`<text x="${m.left - 6}" y="${y}" dy="0.35em" text-anchor="end" fill="#444">${escapeXml(formatTick(t))}</text>`);
+    out.push(`<text x="${m.left - 6}" y="${y}" dy="0.35em" text-anchor="end" fill="#444">${escapeXml(yLabels[i])}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#888888"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${m.top + ph + 30}" text-anchor="middle" fill="#222">${escapeXml(spec.xLabel)}</text>`);
@@ -197,8 +231,10 @@ export function renderPlot(spec: PlotSpec): string {
   for (const s of spec.series) {
     if (!(s.line && s.line.length > 1)) continue;
     const dash = s.dashed ? ' stroke-dasharray="5 4"' : '';
+    const ly = s.line.map((p) => p.y);
+    const fit = s.fit ? ` class="fit" data-y-min="${Math.min(...ly)}" data-y-max="${Math.max(...ly)}"` : '';
     out.push(
-      `<polyline points="${s.line.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`,
+      `<polyline points="${s.line.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}${fit}/>`,
     );
   }
   for (const s of spec.series) {
@@ -208,14 +244,14 @@ export function renderPlot(spec: PlotSpec): string {
   }
   out.push('</g>');
 
-  // Legend, three per row under the axis label.
+  // Legend, two or three per row under the axis label.
   spec.series.forEach((s, i) => {
-    const col = i % 3;
-    const row = Math.floor(i / 3);
-    const x = m.left + col * (pw / 3);
+    const col = i % perRow;
+    const row = Math.floor(i / perRow);
+    const x = m.left + col * (pw / perRow);
     const y = m.top + ph + 46 + row * 16;
     out.push(`<rect x="${f(x)}" y="${y - 8}" width="10" height="10" fill="${s.color}"/>`);
-    out.push(`<text x="${f(x + 14)}" y="${y}" fill="#222">${escapeXml(truncate(s.name, 30))}</text>`);
+    out.push(`<text x="${f(x + 14)}" y="${y}" fill="#222">${escapeXml(truncate(s.name, perRow === 2 ? 24 : 30))}</text>`);
   });
   out.push('</svg>');
   return out.join('\n');

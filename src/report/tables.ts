@@ -2,6 +2,9 @@
 // its provenance, and every scaling fit; written as Markdown, CSV or JSON, and as HTML by html.ts.
 import type { Interval } from '../metrics/datasetMetrics.ts';
 import { datasetLabel, type CollectedRun } from './collect.ts';
+import { FORM_LABEL } from '../fit/scalingLaw.ts';
+import { chosenFit, equation, num, paramCount, refusal, slopeOf, slopeText } from './fitText.ts';
+import { blockCount, layersByPosition } from './relativeDepth.ts';
 import { familyOf, type ScalingFit } from './scalingFits.ts';
 
 export type Cell = string | number | boolean | null;
@@ -85,35 +88,92 @@ export function alignmentTable(runs: CollectedRun[]): Table {
   return { columns, rows };
 }
 
-/** One row per fit × model form; a group that could not be fitted gets one row with the reason. */
+/**
+ * Every candidate form of every fit group, with full-precision numbers (for csv/json): one row per
+ * group × form, `chosen` marking the form the report draws, `status` saying why a form is not used.
+ */
 export function fitsTable(fits: ScalingFit[]): Table {
   const columns = [
-    'family', 'dataset', 'metric', 'layer', 'points', 'fit', 'a', 'aLow', 'aHigh', 'b', 'bLow', 'bHigh', 'c', 'cLow', 'cHigh', 'r2',
-    'pearsonWithLoss', 'spearmanWithLoss', 'status',
+    'family', 'dataset', 'metric', 'layer', 'points', 'fit', 'chosen', 'a', 'aLow', 'aHigh', 'b', 'bLow', 'bHigh', 'c', 'cLow', 'cHigh', 'r2',
+    'looRmse', 'rangeLow', 'rangeHigh', 'pearsonWithLoss', 'spearmanWithLoss', 'status',
   ];
   const rows: Cell[][] = [];
   for (const f of fits) {
     const corr = f.lossCorrelation?.ok ? f.lossCorrelation : null;
-    for (const r of [f.logLinear, f.powerLaw]) {
-      const head: Cell[] = [f.family, f.dataset, f.metric, f.layer, f.points.length, r.model];
+    const range: Cell[] = [Number.isFinite(f.law.range.low) ? f.law.range.low : null, Number.isFinite(f.law.range.high) ? f.law.range.high : null];
+    for (const cand of f.law.candidates) {
+      const r = cand.fit;
+      const head: Cell[] = [f.family, f.dataset, f.metric, f.layer, f.points.length, cand.form, f.law.chosen === cand.form];
       if (!r.ok) {
-        rows.push([...head, ...Array<Cell>(12).fill(null), r.reason]);
+        rows.push([...head, ...Array<Cell>(11).fill(null), ...range, null, null, r.reason]);
         continue;
       }
       const p = r.params as Record<string, number>;
       const iv = r.intervals as Record<string, Interval> | null;
       const triple = (k: string): Cell[] => (k in p ? [p[k], iv?.[k]?.low ?? null, iv?.[k]?.high ?? null] : [null, null, null]);
-      rows.push([...head, ...triple('a'), ...triple('b'), ...triple('c'), r.r2, corr?.pearson ?? null, corr?.spearman ?? null, 'ok']);
+      rows.push([...head, ...triple('a'), ...triple('b'), ...triple('c'), r.r2, cand.looRmse, ...range, corr?.pearson ?? null, corr?.spearman ?? null, cand.usable ? 'ok' : `not used: ${cand.reason}`]);
     }
   }
   return { columns, rows };
 }
 
-/** Numbers as printed in md/html: 4 significant digits, hashes and text as they are. */
+/**
+ * One row per fit group, as a reader wants it (html, md): the chosen form and its equation, the
+ * slope with its 95% interval, R², leave-one-out RMSE, rank correlation with loss, or why no form.
+ */
+export function fitsSummaryTable(fits: ScalingFit[]): Table {
+  const columns = ['family', 'dataset', 'metric', 'layer', 'n', 'fit', 'equation', 'slope [95% CI]', 'R²', 'LOO RMSE', 'ρ with loss', 'note'];
+  const rows: Cell[][] = [];
+  // A family too small for any fit gets one row, not one per metric and layer.
+  const tooSmall = new Set<string>();
+  for (const f of fits) {
+    const c = chosenFit(f);
+    const cand = f.law.candidates.find((x) => x.form === f.law.chosen);
+    const rho = f.lossCorrelation?.ok ? num(f.lossCorrelation.spearman, 2) : null;
+    const head: Cell[] = [f.family, f.dataset, f.metric, f.layer, f.points.length];
+    if (!c || !f.law.chosen || !cand) {
+      const why = refusal(f);
+      if (why.startsWith('too few sizes')) {
+        const key = JSON.stringify([f.family, f.dataset]);
+        if (tooSmall.has(key)) continue;
+        tooSmall.add(key);
+        rows.push([f.family, f.dataset, '(every metric)', '(every layer)', f.points.length, 'none', null, null, null, null, null, why]);
+        continue;
+      }
+      rows.push([...head, 'none', null, null, null, null, rho, why]);
+      continue;
+    }
+    const slope = slopeOf(f.law.chosen, c.params, c.intervals as Record<string, Interval> | null);
+    const others = f.law.candidates.filter((x) => x.form !== f.law.chosen);
+    const note = others.map((o) => `${FORM_LABEL[o.form]}: ${o.usable ? `LOO RMSE ${num(o.looRmse!)}` : o.reason}`).join('; ');
+    const what = f.law.chosen === 'logLinear' ? 'per 10×' : 'exponent';
+    rows.push([...head, FORM_LABEL[f.law.chosen], equation(f.law.chosen, c.params), `${what} ${slopeText(slope)}`, c.r2.toFixed(3), num(cand.looRmse!), rho, note]);
+  }
+  return { columns, rows };
+}
+
+/** One row per evaluation: the model, its size and loss (once, not per layer), its last layer's numbers. */
+export function modelsTable(runs: CollectedRun[]): Table {
+  const columns = ['model', 'family', 'params', 'blocks', 'dataset', 'samples', 'last layer', 'd', 'normalized entropy', 'eRank', 'mean eRank', 'Diff-eRank', 'mean loss (nats/token)', 'ΔL'];
+  const rows: Cell[][] = runs.map((run) => {
+    const s = run.summary;
+    const last = layersByPosition(s).find((p) => p.position === 'last')?.layer ?? s.layers[s.layers.length - 1];
+    const lossLayer = s.layers.find((l) => typeof l.meanLoss === 'number');
+    const blocks = blockCount(s);
+    return [
+      s.model.name, familyOf(run), typeof s.model.params === 'number' ? paramCount(s.model.params) : null, blocks > 0 ? blocks : null, datasetLabel(s), last.metrics.samplesUsed,
+      last.layer, last.dim, last.metrics.meanNormalizedEntropy, last.metrics.erankOfMeanEntropy, last.metrics.meanErank, last.diffErank?.diffErank ?? null,
+      lossLayer?.meanLoss ?? null, lossLayer?.reducedLoss ?? null,
+    ];
+  });
+  return { columns, rows };
+}
+
+/** Numbers as printed in md/html: 5 significant digits at most, large counts as 124M; text as it is. */
 export function formatCell(v: Cell): string {
   if (v === null) return '';
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return String(v);
+    if (Number.isInteger(v)) return Math.abs(v) >= 1e6 ? paramCount(v) : String(v);
     const a = Math.abs(v);
     return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(+v.toPrecision(5));
   }

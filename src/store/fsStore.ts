@@ -7,6 +7,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, type ObjectStore } from './store.ts';
+import { checkKey } from './storeKey.ts';
 
 export class FsStore implements ObjectStore {
   readonly uri: string;
@@ -15,7 +16,7 @@ export class FsStore implements ObjectStore {
   }
 
   private path(key: string): string {
-    if (key.split('/').some((part) => part === '..')) throw new Error(`store key escapes the root: ${key}`);
+    if (key !== '') checkKey(key); // '' is the root, for list('')
     return join(this.root, ...key.split('/'));
   }
 

@@ -19,6 +19,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { NotFoundError, type ObjectStore } from './store.ts';
+import { checkKey } from './storeKey.ts';
 
 /** S3's smallest multipart part; bodies under it go up as one PutObject. */
 const PART_BYTES = 5 * 1024 * 1024;
@@ -62,6 +63,7 @@ export class S3Store implements ObjectStore {
   }
 
   private key(key: string): string {
+    if (key !== '') checkKey(key); // '' is the store's root, for list('')
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 

@@ -6,6 +6,7 @@ import type { ObjectStore } from '../store/store.ts';
 import { getJson, putJson } from '../store/store.ts';
 import { sha256 } from '../io/hash.ts';
 import { InputError } from '../errors.ts';
+import { sweepFolder } from './sweepFolder.ts';
 
 export interface ArchivedFile {
   key: string;
@@ -37,6 +38,7 @@ export async function archiveSweep(
   keys: string[],
   meta: { spec: unknown; versions: Record<string, string>; createdAt: string },
 ): Promise<string> {
+  sweepId = sweepFolder(sweepId);
   const files: ArchivedFile[] = [];
   for (const key of [...new Set(keys)].sort()) files.push(await copyChecked(results, archive, key, `${sweepId}/${key}`));
   const manifest: ArchiveManifest = { sweepId, createdAt: meta.createdAt, spec: meta.spec, versions: meta.versions, files };
@@ -45,7 +47,9 @@ export async function archiveSweep(
 }
 
 /** Copies an archived sweep into `target`, verifying every file's size and sha256; manifest last. */
-export async function fetchArchive(archive: ObjectStore, sweepId: string, target: ObjectStore): Promise<ArchiveManifest> {
+export async function fetchArchive(archive: ObjectStore, id: string, target: ObjectStore): Promise<ArchiveManifest> {
+  // The real ID (a scheduled run's, with its time) or the folder name it is archived under.
+  const sweepId = sweepFolder(id);
   let manifest: ArchiveManifest;
   try {
     manifest = await getJson<ArchiveManifest>(archive, `${sweepId}/${ARCHIVE_MANIFEST}`);

@@ -4,8 +4,11 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { InputError } from '../errors.ts';
+import { specIssueLines } from '../specIssues.ts';
+import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_LIMIT } from '../data/recordLimit.ts';
 
-const ModelEntry = z.object({
+// Strict at every depth: an unknown key (a typo) is an error naming it, never silently ignored.
+const ModelEntry = z.strictObject({
   /** Model folder or .onnx file (paths relative to the spec file). */
   model: z.string().min(1),
   name: z.string().min(1).optional(),
@@ -15,22 +18,24 @@ const ModelEntry = z.object({
 
 const IMAGE_TRANSFORMS = ['none', 'rotate90', 'rotate180', 'grayscale', 'noise'] as const;
 
-const DatasetEntry = z.object({
+const DatasetEntry = z.strictObject({
   data: z.string().min(1),
   format: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
   /** Image-text datasets (multimodal models): row form, image field, where relative images are. */
   form: z.enum(['plain', 'llava', 'ccSbu']).optional(),
   imageField: z.string().min(1).optional(),
   imageRoot: z.string().min(1).optional(),
+  /** Let rows name absolute image paths and s3:// URIs outside the dataset's folder / imageRoot. */
+  allowAbsoluteImages: z.boolean().optional(),
   textField: z.string().min(1).optional(),
   template: z.string().min(1).optional(),
   nonEmpty: z.array(z.string().min(1)).optional(),
   limit: z.number().int().positive().optional(),
-  sample: z.object({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
+  sample: z.strictObject({ count: z.number().int().positive(), seed: z.number().int().nonnegative() }).optional(),
 });
 
 export const SweepSpecSchema = z
-  .object({
+  .strictObject({
     name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only').default('sweep'),
     store: z.string().min(1),
     /** Where finished sweeps are archived (file://, a folder or s3://); none when absent. */
@@ -49,19 +54,27 @@ export const SweepSpecSchema = z
     untrainSeed: z.number().int().nonnegative().default(0),
     shardSize: z.number().int().positive().default(64),
     batchSize: z.number().int().positive().default(16),
-    maxTokens: z.number().int().min(2).default(256),
+    /** Tokens kept per text; default: each model's maximum positions. */
+    maxTokens: z.number().int().min(2).optional(),
     reduceFanIn: z.number().int().min(2).max(1000).default(16),
     seed: z.number().int().nonnegative().default(0),
+    /** Seconds without a heartbeat before a shard's attempt counts as lost (its worker died). */
+    heartbeatSeconds: z.number().int().min(2).max(3600).default(120),
+    /** Largest JSONL line / CSV record / .txt file read, in bytes; a larger one is an error naming it. */
+    maxRecordBytes: z.number().int().min(1024).max(MAX_RECORD_BYTES_LIMIT).default(DEFAULT_MAX_RECORD_BYTES),
+    /** Resume evaluations whose finished shards were extracted with other entroscope/onnxruntime versions. */
+    allowMixedVersions: z.boolean().default(false),
     concurrency: z
-      .object({
+      .strictObject({
         /** Evaluations (model × dataset) running at once. */
         evaluations: z.number().int().positive().max(1000).default(2),
         /** Shards extracting at once per evaluation. */
         shards: z.number().int().positive().max(1000).default(8),
+        /** Chunk workflows (up to ~256 shards each) running at once per large evaluation. */
+        chunks: z.number().int().positive().max(1000).default(4),
       })
-      .default({ evaluations: 2, shards: 8 }),
-  })
-  .strict();
+      .default({ evaluations: 2, shards: 8, chunks: 4 }),
+  });
 
 /** A dataset entry as the workflow uses it: with the image perturbation of its evaluations. */
 export type SweepDataset = z.output<typeof DatasetEntry> & { imageTransform?: (typeof IMAGE_TRANSFORMS)[number]; noiseSigma?: number };
@@ -78,7 +91,7 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   }
   const result = SweepSpecSchema.safeParse(raw);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)'}: ${i.message}`);
+    const lines = specIssueLines(SweepSpecSchema, result.error.issues).map((l) => `  ${l}`);
     throw new InputError(`${file}: invalid sweep spec\n${lines.join('\n')}`);
   }
   const spec: SweepSpec = result.data;

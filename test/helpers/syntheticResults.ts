@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { samplesToArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import type { EvaluationSummary, LayerSummary } from '../../src/eval/summary.ts';
 
-const DIM = 64;
+const DEFAULT_DIM = 64;
 
 /** One layer's summary with erankOfMeanEntropy = erank; intervals ±ciWidth (relative). */
 export function syntheticLayer(
   layer: string,
   erank: number,
-  o: { ciWidth: number; samples: number; pooledRows: number; loss: number | null; diff?: { untrained: number; diffErank: number }; reducedLoss?: number },
+  o: { ciWidth: number; samples: number; pooledRows: number; loss: number | null; diff?: { untrained: number; diffErank: number }; reducedLoss?: number; dim?: number },
 ): LayerSummary {
+  const DIM = o.dim ?? DEFAULT_DIM;
   const h = Math.log(erank);
   const ci = (v: number) => ({ low: v * (1 - o.ciWidth), high: v * (1 + o.ciWidth) });
   return {
@@ -43,21 +44,21 @@ export function syntheticLayer(
 }
 
 /** A per-sample row of `layer` with the given entropy. */
-export function syntheticRow(row: number, layer: string, entropy: number, tokens: number, nuclearNorm: number): SampleRow {
+export function syntheticRow(row: number, layer: string, entropy: number, tokens: number, nuclearNorm: number, DIM = DEFAULT_DIM): SampleRow {
   return { row, layer, tokens, truncated: false, dim: DIM, skipped: false, skipReason: null, droppedRows: 0, entropy, normalizedEntropy: entropy / Math.log(DIM), erank: Math.exp(entropy), renyi2: entropy * 0.9, nuclearNorm };
 }
 
 /** Writes `evalDir/summary.json` and one `shards/<start>-<end>/samples.arrow` per shard. */
 export async function writeSyntheticEvaluation(
   evalDir: string,
-  o: { name: string; family: string; params: number; index: number; dataset: string; rows: number; tokens: number; seed: number; layers: LayerSummary[] },
+  o: { name: string; family: string; params: number; index: number; dataset: string; rows: number; tokens: number; seed: number; layers: LayerSummary[]; blocks?: number },
   shards: Array<{ start: number; rows: SampleRow[] }>,
 ): Promise<void> {
   const summary: EvaluationSummary = {
-    model: { name: o.name, onnxSha256: String(o.index).repeat(64), tokenizerSha256: 'ab'.repeat(32), family: o.family, params: o.params },
+    model: { name: o.name, onnxSha256: String(o.index).repeat(64), tokenizerSha256: 'ab'.repeat(32), family: o.family, params: o.params, ...(o.blocks ? { blocks: o.blocks } : {}) },
     dataset: { name: o.dataset, rows: o.rows, sha256: 'cd'.repeat(32) },
     layer: o.layers[0].layer,
-    dim: DIM,
+    dim: o.layers[0].dim,
     tokens: o.tokens,
     truncatedSamples: 0,
     metrics: o.layers[0].metrics,

@@ -105,7 +105,7 @@ describe('evaluation of real MiniLM through real Temporal', () => {
     assert.equal(r.shardsExtracted, 3);
     assert.match(r.summaryUri, /^s3:\/\//);
     const store = openStore(r.storeUri);
-    assert.ok(await store.exists(`${r.prefix}/manifest.json`), 'manifest written');
+    assert.ok(await store.exists(`${r.prefix}/runs/${r.run}/manifest.json`), 'manifest written');
     assertMatchesOracle(await sampleRows(r), r.summary.pooled.pooledEntropy, await oracle);
   });
 

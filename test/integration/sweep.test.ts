@@ -11,6 +11,7 @@ import type { Client } from '@temporalio/client';
 import { TINY_PRESETS, writeTinyTransformer } from '../../src/model/tinyTransformer.ts';
 import { requireEnv, runCli } from '../helpers/services.ts';
 import { scheduledActivities, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { calendarToCron } from '../../cli/actions/sweep.ts';
 import { sha256 } from '../../src/io/hash.ts';
 import type { SweepResult } from '../../workflows/sweep.ts';
 
@@ -73,12 +74,18 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   }
   const report = await readFile(new URL(result.reportUri), 'utf8');
   assert.match(report, /## Failed evaluations/);
+  // The sweep writes the HTML report too (headline first, figures beside it in the store).
+  assert.ok(result.htmlReportUri, 'an HTML report');
+  const page = await readFile(new URL(result.htmlReportUri!), 'utf8');
+  assert.match(page, /<h1>Sweep sweep-tiny-family-/);
+  assert.match(page, /id="headline"/);
+  assert.match(report, /## Scaling fits/);
   assert.match(report, /\| small \| tiny \| 40000 \| good\.jsonl \| last \|/);
   const manifest = JSON.parse(await readFile(new URL(result.manifestUri), 'utf8')) as { files: Array<{ key: string; sha256: string }>; spec: { name: string } };
   assert.equal(manifest.spec.name, 'tiny-family');
   assert.equal(manifest.files.filter((f) => f.key.endsWith('summary.json')).length, 2);
-  const fits = JSON.parse(await readFile(new URL(result.fitsUri), 'utf8')) as Array<{ family: string; powerLaw: { ok: boolean; reason?: string } }>;
-  assert.ok(fits.length > 0 && fits.every((f) => f.family === 'tiny' && !f.powerLaw.ok && /point/.test(f.powerLaw.reason ?? '')), 'two points: too few to fit, said so');
+  const fits = JSON.parse(await readFile(new URL(result.fitsUri), 'utf8')) as Array<{ family: string; law: { chosen: string | null; reason?: string } }>;
+  assert.ok(fits.length > 0 && fits.every((f) => f.family === 'tiny' && f.law.chosen === null && /point/.test(f.law.reason ?? '')), 'two points: too few to fit, said so');
 
   // The same spec again: same sweep ID, every shard reused.
   const again = await runCli(['sweep', specFile, '--temporal', address, '--json']);
@@ -86,6 +93,17 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   assert.equal(second.sweepId, result.sweepId);
   const good = second.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
   assert.equal(await scheduledActivities(client, good.workflowId, 'extractShard'), 0, 'no shard extracted again');
+  // Computed and reused shard counts: all computed the first time, none the second.
+  const first = result.evaluations.find((e) => e.model === 'small' && e.dataset.endsWith('good.jsonl'))!;
+  assert.ok(first.shardsTotal! > 0 && first.shardsComputed === first.shardsTotal, JSON.stringify(first));
+  assert.equal(good.shardsComputed, 0);
+  assert.equal(good.shardsTotal, first.shardsTotal);
+  // The printed table: short model and dataset names, the counts, the HTML report.
+  const printed = await runCli(['sweep', specFile, '--temporal', address]);
+  assert.equal(printed.code, 2, printed.stderr);
+  assert.match(printed.stdout, /\bsmall\s+good\.jsonl\s+0\/\d+\s+completed/);
+  assert.match(printed.stdout, /\n0 of \d+ shards computed now, \d+ reused/);
+  assert.match(printed.stdout, /report: \S+\/report\/index\.html/);
   // The archive holds every result file with its sum; fetch brings it back, checked.
   assert.ok(result.archiveUri, 'archived');
   const fetched = join(dir, 'fetched');
@@ -106,17 +124,28 @@ test('a sweep completes the good evaluations, names why the bad ones failed, and
   const status = await runCli(['status', result.sweepId, '--watch', '--temporal', address]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /"status": "COMPLETED"/);
+  // A finished run's status says where its results are.
+  const st = JSON.parse(status.stdout) as { results?: Record<string, string> };
+  assert.equal(st.results?.reportUri, result.reportUri);
+  assert.equal(st.results?.htmlReportUri, result.htmlReportUri);
+  assert.equal(st.results?.manifestUri, result.manifestUri);
 });
 
 test('schedules: create, list, pause and delete a recurring sweep', async () => {
   const id = `test-schedule-${Date.now()}`;
   const created = await runCli(['schedule', 'create', specFile, '--cron', '0 3 1 1 *', '--id', id, '--temporal', address]);
   assert.equal(created.code, 0, created.stderr);
-  const listed = JSON.parse((await runCli(['schedule', 'list', '--temporal', address])).stdout) as Array<{ id: string; paused: boolean }>;
-  assert.ok(listed.some((s) => s.id === id && !s.paused));
+  const listed = JSON.parse((await runCli(['schedule', 'list', '--temporal', address])).stdout) as Array<{ id: string; paused: boolean; cron: string[]; next: string[] }>;
+  const mine = listed.find((s) => s.id === id);
+  assert.ok(mine && !mine.paused);
+  // The expression as written, and the next runs (03:00 UTC on 1 January).
+  assert.deepEqual(mine.cron, ['0 3 1 1 *']);
+  assert.ok(mine.next.length >= 1 && mine.next.every((t) => /-01-01T03:00:00\.000Z$/.test(t)), mine.next.join(', '));
   assert.equal((await runCli(['schedule', 'pause', id, '--temporal', address])).code, 0);
   const desc = await client.schedule.getHandle(id).describe();
   assert.equal(desc.state.paused, true);
+  // A schedule made elsewhere (no memo): its calendar, as the server keeps it, reads back as the same expression.
+  assert.equal(calendarToCron(desc.spec.calendars![0] as Parameters<typeof calendarToCron>[0]), '0 3 1 1 *');
   assert.equal(desc.action.type, 'startWorkflow');
   assert.equal((await runCli(['schedule', 'delete', id, '--temporal', address])).code, 0);
   await assert.rejects(client.schedule.getHandle(id).describe());

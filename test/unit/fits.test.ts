@@ -2,7 +2,7 @@
 // family is too small, and correlations agree with hand-computed values.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { powerLaw, powerLawFit, POWER_LAW_MIN_POINTS } from '../../src/fit/powerLawFit.ts';
+import { powerLawOffset, powerLawOffsetFit, POWER_LAW_OFFSET_MIN_POINTS } from '../../src/fit/powerLawOffsetFit.ts';
 import { logLinear, logLinearFit, LOG_LINEAR_MIN_POINTS } from '../../src/fit/logLinearFit.ts';
 import { averageRanks, correlateWithLoss, pearson, spearman } from '../../src/fit/correlation.ts';
 import type { FitResult } from '../../src/fit/fitResult.ts';
@@ -26,14 +26,14 @@ function ok<P extends string>(fit: FitResult<P>): Extract<FitResult<P>, { ok: tr
   return fit as Extract<FitResult<P>, { ok: true }>;
 }
 
-test('power law recovers a, b, c from exact points, decreasing or increasing', () => {
+test('power law with offset recovers a, b, c from exact points, decreasing or increasing', () => {
   for (const truth of [
     { a: 420, b: 0.34, c: 1.69 }, // loss-like: falls towards an irreducible level
     { a: -3.2, b: 0.08, c: 6.5 }, // rises towards a ceiling
     { a: 2e4, b: 0.5, c: 0 },
   ]) {
-    const y = SIZES.map((x) => powerLaw(truth, x));
-    const fit = ok(powerLawFit(SIZES, y, { bootstrapResamples: 50 }));
+    const y = SIZES.map((x) => powerLawOffset(truth, x));
+    const fit = ok(powerLawOffsetFit(SIZES, y, { bootstrapResamples: 50 }));
     close(fit.params.a, truth.a, 1e-5, 'a');
     close(fit.params.b, truth.b, 1e-6, 'b');
     assert.ok(Math.abs(fit.params.c - truth.c) <= 1e-6 * Math.max(1, Math.abs(truth.c)), `c: ${fit.params.c} vs ${truth.c}`);
@@ -43,12 +43,12 @@ test('power law recovers a, b, c from exact points, decreasing or increasing', (
   }
 });
 
-test('power law with small seeded noise stays near the truth, and its intervals cover it', () => {
+test('power law with offset, with small seeded noise, stays near the truth, and its intervals cover it', () => {
   const truth = { a: 420, b: 0.34, c: 1.69 };
   const noise = gaussian(11);
   const x = [...SIZES, ...SIZES.map((s) => s * 1.5)];
-  const y = x.map((xi) => powerLaw(truth, xi) + 0.002 * noise());
-  const fit = ok(powerLawFit(x, y, { bootstrapResamples: 300, seed: 5 }));
+  const y = x.map((xi) => powerLawOffset(truth, xi) + 0.002 * noise());
+  const fit = ok(powerLawOffsetFit(x, y, { bootstrapResamples: 300, seed: 5 }));
   close(fit.params.b, truth.b, 0.1, 'b');
   close(fit.params.c, truth.c, 0.02, 'c');
   assert.ok(fit.r2 > 0.999, `R² ${fit.r2}`);
@@ -58,15 +58,15 @@ test('power law with small seeded noise stays near the truth, and its intervals 
     assert.ok(low <= fit.params[p] && fit.params[p] <= high, `${p} estimate inside its interval`);
     assert.ok(low <= truth[p] && truth[p] <= high, `${p}: ${truth[p]} not in [${low}, ${high}]`);
   }
-  for (let i = 0; i < x.length; i++) close(fit.residuals[i], y[i] - powerLaw(fit.params, x[i]), 1e-9, 'residual');
+  for (let i = 0; i < x.length; i++) close(fit.residuals[i], y[i] - powerLawOffset(fit.params, x[i]), 1e-9, 'residual');
 });
 
 test('bootstrap intervals are reproducible from the seed', () => {
   const noise = gaussian(3);
-  const y = SIZES.map((x) => powerLaw({ a: 50, b: 0.25, c: 2 }, x) + 0.01 * noise());
-  const a = powerLawFit(SIZES, y, { bootstrapResamples: 100, seed: 9 });
-  const b = powerLawFit(SIZES, y, { bootstrapResamples: 100, seed: 9 });
-  const c = powerLawFit(SIZES, y, { bootstrapResamples: 100, seed: 10 });
+  const y = SIZES.map((x) => powerLawOffset({ a: 50, b: 0.25, c: 2 }, x) + 0.01 * noise());
+  const a = powerLawOffsetFit(SIZES, y, { bootstrapResamples: 100, seed: 9 });
+  const b = powerLawOffsetFit(SIZES, y, { bootstrapResamples: 100, seed: 9 });
+  const c = powerLawOffsetFit(SIZES, y, { bootstrapResamples: 100, seed: 10 });
   assert.deepEqual(a, b);
   assert.notDeepEqual(ok(a).intervals, ok(c).intervals);
   assert.equal(ok(a).bootstrap.seed, 9);
@@ -99,26 +99,27 @@ test('log-linear with seeded noise covers the truth', () => {
 
 test('too few points give a result that says so, not an error', () => {
   const three = SIZES.slice(0, 3);
-  const pl = powerLawFit(three, three.map((x) => powerLaw({ a: 1, b: 0.3, c: 1 }, x)));
+  const four = SIZES.slice(0, 4);
+  const pl = powerLawOffsetFit(four, four.map((x) => powerLawOffset({ a: 1, b: 0.3, c: 1 }, x)));
   assert.equal(pl.ok, false);
-  assert.ok(!pl.ok && pl.minPoints === POWER_LAW_MIN_POINTS && /at least 4 distinct parameter counts, got 3/.test(pl.reason));
+  assert.ok(!pl.ok && pl.minPoints === POWER_LAW_OFFSET_MIN_POINTS && /at least 5 distinct parameter counts, got 4/.test(pl.reason));
   // Repeated sizes (several seeds per size) are not extra points for the shape.
   const repeated = [...three, ...three];
-  assert.equal(powerLawFit(repeated, repeated.map((x) => Math.log(x))).ok, false);
+  assert.equal(powerLawOffsetFit(repeated, repeated.map((x) => Math.log(x))).ok, false);
   const two = SIZES.slice(0, 2);
   const ll = logLinearFit(two, [1, 2]);
   assert.ok(!ll.ok && ll.minPoints === LOG_LINEAR_MIN_POINTS && /at least 3 distinct parameter counts, got 2/.test(ll.reason));
   assert.equal(logLinearFit([], []).ok, false);
-  const flat = powerLawFit(SIZES, SIZES.map(() => 4));
+  const flat = powerLawOffsetFit(SIZES, SIZES.map(() => 4));
   assert.ok(!flat.ok && /undetermined/.test(flat.reason));
   assert.equal(ok(logLinearFit(SIZES, SIZES.map(() => 4), { bootstrapResamples: 0 })).params.b, 0);
 });
 
 test('invalid points are an InputError', () => {
-  assert.throws(() => powerLawFit([1, 2, 3, 0], [1, 2, 3, 4]), InputError);
+  assert.throws(() => powerLawOffsetFit([1, 2, 3, 0], [1, 2, 3, 4]), InputError);
   assert.throws(() => logLinearFit([1, 2, 3], [1, NaN, 3]), InputError);
   assert.throws(() => logLinearFit([1, 2, 3], [1, 2]), InputError);
-  assert.throws(() => powerLawFit([1, 2, 3, 4], [1, 2, 3, 4], { bootstrapResamples: -1 }), InputError);
+  assert.throws(() => powerLawOffsetFit([1, 2, 3, 4, 5], [1, 2, 3, 4, 5], { bootstrapResamples: -1 }), InputError);
 });
 
 test('correlations match hand-computed values', () => {

@@ -1,4 +1,4 @@
-// Golden values from an independent numpy implementation of DESIGN §1 (shared/golden/metric-cases.json).
+// Golden values from an independent numpy implementation of DESIGN §1 (test/golden/metric-cases.json, a copy of shared/golden/metric-cases.json).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -37,7 +37,7 @@ interface Golden {
 }
 
 const golden: Golden = JSON.parse(
-  readFileSync(new URL('../../../shared/golden/metric-cases.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../golden/metric-cases.json', import.meta.url), 'utf8'),
 );
 
 /** 1e-9 relative, or 1e-12 absolute near zero (DESIGN §1). */

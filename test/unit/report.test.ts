@@ -11,6 +11,8 @@ import { collectRuns } from '../../src/report/collect.ts';
 import { compareSummaries, loadSummary } from '../../src/report/compare.ts';
 import { scalingFits } from '../../src/report/scalingFits.ts';
 import { writeReport } from '../../src/report/report.ts';
+import { linearTicks, logTicks, tickLabels } from '../../src/report/svg.ts';
+import { parquetReadObjects } from 'hyparquet';
 import { runCli } from '../helpers/services.ts';
 import { syntheticLayer, syntheticRow, writeSyntheticEvaluation } from '../helpers/syntheticResults.ts';
 
@@ -76,22 +78,28 @@ test('every summary under a results folder is collected, with its shards\' sampl
   assert.equal(viaUri.runs.length, MODELS.length);
 });
 
-test('the power-law fit recovers the known law of the five-model family; the two-model family is too few', async () => {
+test('the chosen fit recovers the known law of the five-model family; the two-model family is too few', async () => {
   const { runs } = await collectRuns(results);
   const fits = scalingFits(runs, { bootstrapResamples: 50 });
   const pico = fits.find((f) => f.family === 'pico' && f.metric === 'erankOfMeanEntropy' && f.layer === 'last')!;
   assert.equal(pico.points.length, 5);
-  assert.ok(pico.powerLaw.ok, 'pico fitted');
-  if (pico.powerLaw.ok) {
-    assert.ok(Math.abs(pico.powerLaw.params.b - LAW.b) < 1e-3, `b = ${pico.powerLaw.params.b}`);
-    assert.ok(Math.abs(pico.powerLaw.params.c - LAW.c) < 1e-2, `c = ${pico.powerLaw.params.c}`);
-    assert.ok(pico.powerLaw.r2 > 0.9999);
+  // Exact points of a·x^(−b) + c: the offset form predicts left-out sizes best, so it is chosen.
+  assert.equal(pico.law.chosen, 'powerLawOffset', pico.law.reason);
+  const offset = pico.law.candidates.find((c) => c.form === 'powerLawOffset')!;
+  assert.ok(offset.fit.ok);
+  if (offset.fit.ok) {
+    assert.ok(Math.abs(offset.fit.params.b - LAW.b) < 1e-3, `b = ${offset.fit.params.b}`);
+    assert.ok(Math.abs(offset.fit.params.c - LAW.c) < 1e-2, `c = ${offset.fit.params.c}`);
+    assert.ok(offset.fit.r2 > 0.9999);
   }
   assert.ok(pico.lossCorrelation?.ok, 'correlated with loss');
   const duo = fits.find((f) => f.family === 'duo' && f.metric === 'erankOfMeanEntropy' && f.layer === 'last')!;
-  assert.equal(duo.powerLaw.ok, false);
-  assert.equal(duo.logLinear.ok, false);
+  assert.equal(duo.law.chosen, null);
+  assert.equal(duo.law.curve, undefined);
   assert.match(duo.message ?? '', /too few points/);
+  // Loss does not depend on the layer: one fit per family, at layer "model".
+  const loss = fits.filter((f) => f.family === 'pico' && f.metric === 'meanLoss');
+  assert.deepEqual(loss.map((f) => f.layer), ['model']);
 });
 
 test('the HTML report is one page with inline SVG figures, and every figure is also an SVG and a PNG file', async () => {
@@ -106,7 +114,7 @@ test('the HTML report is one page with inline SVG figures, and every figure is a
   const pngs = figs.filter((f) => f.endsWith('.png'));
   assert.equal(svgs.length, r.figures);
   assert.equal(pngs.length, r.figures);
-  for (const kind of ['scaling--', 'layers--', 'distribution--', 'differank--', 'loss--']) {
+  for (const kind of ['headline--', 'scaling--', 'layers--', 'distribution--']) {
     assert.ok(svgs.some((f) => f.startsWith(kind)), `a ${kind} figure`);
   }
   assert.equal((html.match(/<svg /g) ?? []).length, r.figures, 'every figure inline');
@@ -120,10 +128,12 @@ test('the HTML report is one page with inline SVG figures, and every figure is a
     assert.match(text, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.ok((await stat(join(out, 'figures', f))).size > 500);
   }
-  // The scaling figure of the too-small family says so inside the figure.
-  const scaling = await readFile(join(out, 'figures', 'scaling--tiny-corpus-jsonl--erankofmeanentropy--last.svg'), 'utf8');
-  assert.match(scaling, /too few points to fit: duo \(2 points\)/);
-  assert.match(scaling, /<polygon[^>]*fill-opacity="0\.18"/, 'a bootstrap band');
+  // The headline comes first in the page; the too-small family is named inside its figure.
+  assert.ok(html.indexOf('id="headline"') < html.indexOf('<details'), 'headline before the details');
+  const headline = await readFile(join(out, 'figures', 'headline--tiny-corpus-jsonl--erankofmeanentropy--last.svg'), 'utf8');
+  assert.match(headline, /no fit drawn for duo/);
+  assert.match(headline, /<polyline[^>]*class="fit"/, 'the chosen curve of pico');
+  assert.match(html, /pico on tiny-corpus\.jsonl: normalized entropy H\/ln d of the last layer falls with size \(n = 5 models, 14M–1B parameters/);
 });
 
 test('md, json and csv hold every model and every layer', async () => {
@@ -135,11 +145,47 @@ test('md, json and csv hold every model and every layer', async () => {
     for (const l of LAYERS) assert.ok(text.includes(l), `${format}: ${l}`);
     assert.ok(text.includes('cd'.repeat(32)), `${format}: dataset hash as provenance`);
   }
-  const json = JSON.parse(await readFile(join(dir, 'json', 'report.json'), 'utf8')) as { results: Array<Record<string, unknown>>; fits: unknown[]; messages: string[] };
+  const json = JSON.parse(await readFile(join(dir, 'json', 'report.json'), 'utf8')) as { results: Array<Record<string, unknown>>; fits: Array<Record<string, unknown>>; messages: string[] };
   assert.equal(json.results.length, MODELS.length * LAYERS.length);
+  // Every metric's fits are listed, each candidate form with whether it was chosen.
+  for (const metric of ['meanNormalizedEntropy', 'erankOfMeanEntropy', 'meanEntropy', 'diffErank', 'meanLoss']) {
+    assert.ok(json.fits.some((f) => f.metric === metric && f.family === 'pico' && f.chosen === true), `a chosen ${metric} fit`);
+  }
+  const md = await readFile(join(dir, 'md', 'report.md'), 'utf8');
+  for (const metric of ['meanNormalizedEntropy', 'erankOfMeanEntropy', 'meanEntropy', 'diffErank', 'meanLoss']) assert.ok(md.includes(`| pico | tiny-corpus.jsonl | ${metric} |`), `report.md lists ${metric} fits`);
+  assert.ok(!/x\^\(?[−-][−-]/.test(md), 'no double minus');
   assert.ok(json.messages.some((m) => m.includes('duo') && m.includes('too few points')));
   const csv = await readFile(join(dir, 'csv', 'results.csv'), 'utf8');
   assert.equal(csv.trim().split('\r\n').length, 1 + MODELS.length * LAYERS.length);
+});
+
+test('every per-sample row exports as CSV and as Parquet, with model, layer, dataset row and hash', async () => {
+  const out = join(dir, 'per-sample');
+  const r = await writeReport(results, { outDir: out, format: 'md', bootstrapResamples: 0, perSample: 'parquet' });
+  assert.ok(r.files.includes('samples.parquet'));
+  const bytes = await readFile(join(out, 'samples.parquet'));
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  const rows = (await parquetReadObjects({ file })) as Array<Record<string, unknown>>;
+  // 7 models × 2 shards × 6 rows × 3 layers, read back by hyparquet.
+  assert.equal(rows.length, MODELS.length * 12 * LAYERS.length);
+  const i = 2;
+  const expected = Math.log(layerSummary(MODELS[i], 'block.0', 1).metrics.erankOfMeanEntropy!) + 0.05 * Math.sin(6 + 3 + i);
+  const row = rows.find((x) => x.model === MODELS[i].name && x.layer === 'block.0' && x.row === 9)!;
+  assert.ok(Math.abs((row.entropy as number) - expected) < 1e-12, `${row.entropy} vs ${expected}`);
+  assert.equal(row.datasetSha256, 'cd'.repeat(32));
+  assert.equal(row.family, 'pico');
+  assert.equal(row.params, MODELS[i].params);
+  const csvOut = join(dir, 'per-sample-csv');
+  await writeReport(results, { outDir: csvOut, format: 'md', bootstrapResamples: 0, perSample: 'csv' });
+  const csv = (await readFile(join(csvOut, 'samples.csv'), 'utf8')).trim().split('\r\n');
+  assert.equal(csv.length, 1 + rows.length);
+  assert.ok(csv[0].startsWith('model,family,params,dataset,datasetSha256,layer,relativeDepth,row,'));
+  const cli = await runCli(['report', results, '-o', join(dir, 'per-sample-cli'), '--format', 'md', '--bootstrap', '0', '--per-sample', 'csv']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /samples\.csv/);
+  const bad = await runCli(['report', results, '-o', join(dir, 'x'), '--per-sample', 'xlsx']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--per-sample must be csv or parquet, got xlsx/);
 });
 
 test('compare lines up two evaluations layer by layer with absolute and relative differences', async () => {
@@ -178,4 +224,13 @@ test('the CLI: report writes the page, compare prints the differences (and --jso
   const bad = await runCli(['report', join(dir, 'nothing-here'), '-o', join(dir, 'x')]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no evaluation results/);
+});
+
+test('axis ticks: every tick labelled apart, and a sub-decade log axis gets inner ticks', () => {
+  assert.deepEqual(logTicks(3.09e6, 6.62e6), [4e6, 5e6, 6e6]);
+  assert.deepEqual(logTicks(1e5, 1e8), [1e5, 1e6, 1e7, 1e8]);
+  const labels = tickLabels([12, 12.05, 12.1, 12.15]);
+  assert.equal(new Set(labels).size, 4, labels.join(', '));
+  assert.deepEqual(labels, ['12', '12.05', '12.1', '12.15']);
+  assert.deepEqual(linearTicks(0, 0.3, 3), [0, 0.1, 0.2, 0.3]);
 });

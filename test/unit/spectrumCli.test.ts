@@ -103,7 +103,7 @@ interface Golden {
   cases: (GoldenSample & { name: string; expected: Record<string, number | boolean> })[];
   dataset: { samples: GoldenSample[]; expected: Record<string, number> & { perSample: Record<string, number | boolean>[] } };
 }
-const golden: Golden = JSON.parse(readFileSync(new URL('../../../shared/golden/metric-cases.json', import.meta.url), 'utf8'));
+const golden: Golden = JSON.parse(readFileSync(new URL('../golden/metric-cases.json', import.meta.url), 'utf8'));
 
 const dir = mkdtempSync(join(tmpdir(), 'entroscope-spectrum-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ test('a YAML sweep spec gets defaults and paths relative to the spec file', () =
   assert.equal(s.datasets[0].data, '/work/specs/data/demo.jsonl');
   assert.deepEqual(s.layers, ['embeddings', 'last']);
   assert.equal(s.shardSize, 64);
-  assert.deepEqual(s.concurrency, { evaluations: 2, shards: 8 });
+  assert.deepEqual(s.concurrency, { evaluations: 2, shards: 8, chunks: 4 });
 });
 
 test('JSON works too, and s3:// or absolute paths are kept', () => {
@@ -78,4 +78,48 @@ noiseSigma: 10
   assert.equal(s.datasets[0].imageRoot, '/s/imgs', 'imageRoot is relative to the spec file');
   assert.equal(parseSweepSpec(good, '/w/s.yaml').datasets.length, 1, 'no perturbation: datasets as given');
   assert.throws(() => parseSweepSpec(`${good}imageTransforms: [flip]\n`, 'x.yaml'), /imageTransforms\[0\]/);
+});
+
+test('unknown keys at any depth are rejected with their path and the key meant', () => {
+  const typos = `
+store: r
+models:
+  - { model: a }
+  - { model: b, parms: 1000 }
+datasets:
+  - { data: d.jsonl, sample: { count: 3, sede: 1 }, textfield: body }
+shard_size: 8
+concurrency: { shard: 4 }
+colour: blue
+`;
+  assert.throws(() => parseSweepSpec(typos, 'typos.yaml'), (err: Error) => {
+    const lines = err.message.split('\n').slice(1).map((l) => l.trim()).sort();
+    assert.deepEqual(lines, [
+      'colour: unknown key (known here: name, store, archive, models, datasets, layers, loss, diffErank, imageTransforms, noiseSigma, untrainSeed, shardSize, batchSize, maxTokens, reduceFanIn, seed, heartbeatSeconds, maxRecordBytes, allowMixedVersions, concurrency)',
+      'concurrency.shard: unknown key (did you mean shards?)',
+      'datasets[0].sample.sede: unknown key (did you mean seed?)',
+      'datasets[0].sample.seed: Invalid input: expected number, received undefined',
+      'datasets[0].textfield: unknown key (did you mean textField?)',
+      'models[1].parms: unknown key (did you mean params?)',
+      'shard_size: unknown key (did you mean shardSize?)',
+    ]);
+    return true;
+  });
+});
+
+test('every evaluation setting a sweep can set reaches its evaluations: heartbeat, chunks, record bound, absolute images', () => {
+  const s = parseSweepSpec(
+    `store: r
+models: [{ model: m }]
+datasets: [{ data: d.jsonl, allowAbsoluteImages: true }]
+heartbeatSeconds: 30
+maxRecordBytes: 4096
+concurrency: { chunks: 2 }
+`,
+    '/s/sweep.yaml',
+  );
+  assert.equal(s.heartbeatSeconds, 30);
+  assert.equal(s.maxRecordBytes, 4096);
+  assert.deepEqual(s.concurrency, { evaluations: 2, shards: 8, chunks: 2 });
+  assert.equal(s.datasets[0].allowAbsoluteImages, true);
 });
