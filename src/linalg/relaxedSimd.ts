@@ -1,10 +1,8 @@
 // Whether this runtime runs WebAssembly relaxed SIMD (f64x2.relaxed_madd: a fused multiply-add
 // where the CPU has FMA), checked once per process by validating a tiny module that uses it.
-// V8 ships it from 11.4 (Node ≥ 22); Node 20's V8 11.3 has it behind --experimental-wasm-relaxed-simd,
-// which cannot go in NODE_OPTIONS, so on a failed first check the flag is switched on at run time
-// (v8.setFlagsFromString: it only widens what the wasm decoder accepts) and the module validated
-// again. ENTROSCOPE_WASM_FMA=0 turns both off: the kernels then use their plain SIMD builds.
-import { setFlagsFromString } from 'node:v8';
+// V8 ships it from 11.4 (Node ≥ 22); Node 20's V8 11.3 has it only when the process was started with
+// `node --experimental-wasm-relaxed-simd` (V8 flags are not switched at run time here). Where it does
+// not validate, the kernels use their plain SIMD builds; ENTROSCOPE_WASM_FMA=0 forces those.
 
 /** (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f64x2.relaxed_madd) */
 const PROBE = new Uint8Array([
@@ -20,11 +18,5 @@ let cached: boolean | undefined;
 export function relaxedSimdAvailable(): boolean {
   if (cached !== undefined) return cached;
   if (process.env.ENTROSCOPE_WASM_FMA === '0') return (cached = false);
-  if (WebAssembly.validate(PROBE)) return (cached = true);
-  try {
-    setFlagsFromString('--experimental-wasm-relaxed-simd');
-  } catch {
-    return (cached = false);
-  }
   return (cached = WebAssembly.validate(PROBE));
 }

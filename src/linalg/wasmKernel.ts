@@ -7,7 +7,6 @@
 // gets one WebAssembly.Memory({ shared: true }) made here, which helper threads instantiate the
 // same module on (gramThreads.ts).
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { relaxedSimdAvailable } from './relaxedSimd.ts';
 
 const PAGE_BYTES = 65536;
@@ -15,22 +14,6 @@ const PAGE_BYTES = 65536;
 export interface KernelExports {
   memory: WebAssembly.Memory;
   __heap_base: WebAssembly.Global;
-}
-
-/**
- * Compiles with V8's optimising compiler (TurboFan) straight away. V8 otherwise runs new wasm code
- * in its baseline compiler (Liftoff) and swaps in optimised code only for later calls — there is
- * no on-stack replacement — so a one-call kernel (a whole tridiagonalisation, a whole Gram) would
- * run entirely in baseline code (measured up to 2× slower on its first call). The flag is process-wide, so it is set only around
- * this compilation.
- */
-function compileOptimized(bytes: BufferSource): WebAssembly.Module {
-  try {
-    setFlagsFromString('--no-liftoff');
-    return new WebAssembly.Module(bytes);
-  } finally {
-    setFlagsFromString('--liftoff');
-  }
 }
 
 export interface KernelBuilds {
@@ -61,7 +44,7 @@ export class WasmKernel<T extends KernelExports> {
       const order: Array<'fma' | 'plain'> = relaxedSimdAvailable() ? ['fma', 'plain'] : ['plain'];
       for (const build of order) {
         try {
-          this.module = compileOptimized(new Uint8Array(readFileSync(this.files[build])));
+          this.module = new WebAssembly.Module(new Uint8Array(readFileSync(this.files[build])));
           this.build = build;
           break;
         } catch {
