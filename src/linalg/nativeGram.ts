@@ -12,7 +12,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { acquireHelpers, holdCore, releaseHelpers, totalCores } from './coreBudget.ts';
 import { blas, type Blas } from './nativeBlas.ts';
-import { blockCount, blockSplit, gramBlockColumns } from './nativeGramBlocks.mjs';
+import { blockCount, blockParts, gramBlockColumns } from './nativeGramBlocks.mjs';
 
 /** Below this many multiply-adds (n²·k/2) a call stays on one thread. */
 export const MIN_THREADED_MADDS = 2 ** 23;
@@ -96,17 +96,17 @@ function runSplit(b: Blas, mode: 'T' | 'N', s: Float64Array, z: Float64Array, n:
     h.epoch = epoch;
   }
   const ldZ = mode === 'T' ? n : k;
-  const bounds = blockSplit(n, got + 1);
+  const parts = blockParts(n, got + 1);
   Atomics.store(ctl, layout.ERROR, 0);
   Atomics.store(ctl, layout.REMAINING, got);
   for (let h = 0; h < got; h++) {
-    ctl.set([mode === 'T' ? 1 : 0, n, ldZ, n, k, beta, bounds[h + 1], bounds[h + 2]], layout.PARAMS + h * layout.STRIDE);
+    ctl.set([mode === 'T' ? 1 : 0, n, ldZ, n, k, beta, h + 1, got + 1], layout.PARAMS + h * layout.STRIDE);
     Atomics.add(ctl, layout.GEN + h, 1);
     Atomics.notify(ctl, layout.GEN + h);
   }
   let failure: unknown;
   try {
-    gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, bounds[0], bounds[1]);
+    gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, parts[0]);
   } catch (err) {
     failure = err;
   }
@@ -134,7 +134,7 @@ function gram(mode: 'T' | 'N', s: Float64Array, z: Float64Array, n: number, k: n
     const got = wanted > 1 ? acquireHelpers(Math.min(wanted - 1, blockCount(n) - 1)) : 0;
     try {
       lastThreads = 1 + got;
-      if (got === 0) gramBlockColumns(b, mode, s, n, z, mode === 'T' ? n : k, n, k, beta, 0, blockCount(n));
+      if (got === 0) gramBlockColumns(b, mode, s, n, z, mode === 'T' ? n : k, n, k, beta, blockParts(n, 1)[0]);
       else runSplit(b, mode, s, z, n, k, beta, got);
     } finally {
       releaseHelpers(got);

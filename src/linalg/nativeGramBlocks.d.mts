@@ -11,6 +11,6 @@ export function blockCount(n: number): number;
 export function blockWork(b: number, n: number): number;
 export function gramBlockColumns(
   blas: BlockBlas, mode: 'T' | 'N', s: Float64Array, ldS: number, z: Float64Array, ldZ: number,
-  n: number, k: number, beta: 0 | 1, from: number, to: number,
+  n: number, k: number, beta: 0 | 1, blocks: readonly number[],
 ): void;
-export function blockSplit(n: number, parts: number): number[];
+export function blockParts(n: number, parts: number): number[][];

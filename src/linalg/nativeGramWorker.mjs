@@ -1,10 +1,10 @@
 // A helper thread of nativeGram.ts (plain JavaScript: no loader needed). It loads the same OpenBLAS
-// as the calling thread and, each time its generation slot is bumped, runs the block columns it was
-// given (nativeGramBlocks.mjs) on the shared Z and S, then counts itself done. It blocks in
+// as the calling thread and, each time its generation slot is bumped, runs its share of the block
+// columns (nativeGramBlocks.mjs) on the shared Z and S, then counts itself done. It blocks in
 // Atomics.wait between jobs, so it costs no CPU while idle.
 import { createRequire } from 'node:module';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { gramBlockColumns } from './nativeGramBlocks.mjs';
+import { blockParts, gramBlockColumns } from './nativeGramBlocks.mjs';
 
 const { library, control, index, port, layout } = workerData;
 const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP } = layout;
@@ -33,8 +33,8 @@ for (;;) {
       z = new Float64Array(m.message.z);
     }
     const p = PARAMS + index * STRIDE;
-    const [mode, ldS, ldZ, n, k, beta, from, to] = ctl.subarray(p, p + 8);
-    gramBlockColumns(blas, mode === 1 ? 'T' : 'N', s, ldS, z, ldZ, n, k, beta, from, to);
+    const [mode, ldS, ldZ, n, k, beta, part, parts] = ctl.subarray(p, p + 8);
+    gramBlockColumns(blas, mode === 1 ? 'T' : 'N', s, ldS, z, ldZ, n, k, beta, blockParts(n, parts)[part]);
   } catch {
     Atomics.store(ctl, ERROR, 1);
   }

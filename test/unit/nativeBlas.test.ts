@@ -65,8 +65,8 @@ test('both backends match numpy for ZᵀZ, ZZᵀ and eigenvalues, and each other
   assert.ok(existsSync(PYTHON), `no Python oracle at ${PYTHON}: run infra/install-python.sh`);
   const dir = mkdtempSync(join(tmpdir(), 'entroscope-native-'));
   try {
-    // 600 columns: three block columns of the native split, the last one ragged; rows on both sides.
-    for (const [rows, cols, seed] of [[700, 600, 1], [300, 530, 2]]) {
+    // Two and three block columns of the native split (512 wide), the last ragged; both sides.
+    for (const [rows, cols, seed] of [[700, 600, 1], [300, 1100, 2]]) {
       const z = randomMatrix(rows, cols, seed);
       const file = join(dir, `z${seed}.f64`);
       writeFileSync(file, new Uint8Array(z.buffer));
@@ -103,22 +103,26 @@ test('both backends match numpy for ZᵀZ, ZZᵀ and eigenvalues, and each other
 });
 
 test('the native Gram is bit-identical on 1, 2 and 3 threads, from ordinary and shared memory', () => {
-  const rows = 500;
-  const cols = 700; // three block columns, the last ragged
-  const z = randomMatrix(rows, cols, 21);
-  const zShared = new Float64Array(new SharedArrayBuffer(z.byteLength));
-  zShared.set(z);
-  const start = randomMatrix(cols, cols, 22);
+  const n = 1100; // three block columns (512 wide), the last ragged
+  const zt = randomMatrix(300, n, 21); // S += ZᵀZ, S: n×n
+  const zn = randomMatrix(n, 200, 23); // ZZᵀ, n×n
+  const sharedCopy = (a: Float64Array) => {
+    const c = new Float64Array(new SharedArrayBuffer(a.byteLength));
+    c.set(a);
+    return c;
+  };
+  const start = randomMatrix(n, n, 22);
   const runs: Float64Array[] = [];
   const grams: Float64Array[] = [];
-  for (const input of [z, zShared]) {
+  for (const [t, r] of [[zt, zn], [sharedCopy(zt), sharedCopy(zn)]]) {
     for (const threads of [1, 2, 3]) {
       const s = start.slice();
-      assert.ok(syrkUpperNative(s, input, rows, cols, { threads }));
-      assert.equal(nativeGramLastThreads(), threads, 'threads used');
+      assert.ok(syrkUpperNative(s, t, 300, n, { threads }));
+      assert.equal(nativeGramLastThreads(), threads, 'threads used (ZᵀZ)');
       runs.push(s);
-      const g = new Float64Array(rows * rows).fill(7);
-      assert.ok(upperGramRowsNative(g, input, rows, cols, { threads }));
+      const g = new Float64Array(n * n).fill(7);
+      assert.ok(upperGramRowsNative(g, r, n, 200, { threads }));
+      assert.equal(nativeGramLastThreads(), threads, 'threads used (ZZᵀ)');
       grams.push(g);
     }
   }
@@ -127,23 +131,23 @@ test('the native Gram is bit-identical on 1, 2 and 3 threads, from ordinary and 
     assert.ok(bitIdentical(grams[t], grams[0]), `ZZᵀ: run ${t} differs from 1 thread`);
   }
   // The lower triangles were left as they were.
-  for (let i = 0; i < cols; i++) for (let j = 0; j < i; j++) assert.equal(runs[2][i * cols + j], start[i * cols + j]);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < i; j++) assert.equal(grams[2][i * rows + j], 7);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.equal(runs[2][i * n + j], start[i * n + j]);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) assert.equal(grams[2][i * n + j], 7);
 });
 
 test('native Gram helpers only take idle cores of the process budget', () => {
-  const z = randomMatrix(300, 600, 31);
-  const s = new Float64Array(600 * 600);
+  const z = randomMatrix(300, 1100, 31);
+  const s = new Float64Array(1100 * 1100);
   // The two other cores of the budget busy (as inference threads would be): only this thread runs.
   const took = acquireHelpers(2);
   assert.equal(took, 2);
   try {
-    assert.ok(syrkUpperNative(s, z, 300, 600, { threads: 3 }));
+    assert.ok(syrkUpperNative(s, z, 300, 1100, { threads: 3 }));
     assert.equal(nativeGramLastThreads(), 1);
   } finally {
     releaseHelpers(took);
   }
-  assert.ok(syrkUpperNative(s, z, 300, 600, { threads: 3 }));
+  assert.ok(syrkUpperNative(s, z, 300, 1100, { threads: 3 }));
   assert.equal(nativeGramLastThreads(), 3);
   assert.equal(busyThreads(), 0, 'every core given back');
 });
