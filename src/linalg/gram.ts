@@ -20,6 +20,7 @@
 
 import { syrkUpperWasm, upperGramRowsWasm } from './gramWasm.ts';
 import { syrkUpperNative, upperGramRowsNative } from './nativeGram.ts';
+import { kernelArray } from './sharedArray.ts';
 
 /** From this many rows on, syrkUpper uses the wasm kernel (below, copying S in and out of wasm
  * memory costs more than the kernel saves). */
@@ -39,14 +40,14 @@ export function smallerGram(z: Float64Array, rows: number, cols: number): { matr
   checkShape(z, rows, cols);
   if (rows <= cols) {
     const n = rows;
-    const matrix = new Float64Array(n * n);
+    const matrix = kernelArray(n * n);
     // (ZZᵀ)_ij = z_i · z_j: dot products of contiguous rows; upper triangle, then mirror.
     if (!upperGramRowsNative(matrix, z, rows, cols) && !upperGramRowsWasm(matrix, z, rows, cols)) upperDots(matrix, z, n, cols);
     symmetrizeFromUpper(matrix, n);
     return { matrix, n };
   }
   const n = cols;
-  const matrix = new Float64Array(n * n);
+  const matrix = kernelArray(n * n);
   syrkUpper(matrix, z, rows, cols);
   symmetrizeFromUpper(matrix, n);
   return { matrix, n };
