@@ -144,7 +144,7 @@ function main(): void {
   const cpu = cpus();
   console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, ${threads} thread(s)`);
   console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (LAPACK dsyevd, ${JSON.stringify(nativeBlasInfo())}, 1 thread)` : ''}`);
-  console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
+  if (linalgBackend() === 'wasm') console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
   if (info?.threadpool) console.log(`threadpoolctl: ${JSON.stringify(info.threadpool)}`);
   console.log('| n | ours (ms) | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖ | ml-matrix (ms) | mathjs eigs (ms) |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|');
