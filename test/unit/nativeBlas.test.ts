@@ -181,3 +181,37 @@ test('ENTROSCOPE_LINALG=native without the library fails naming it; auto falls b
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /ENTROSCOPE_LINALG must be auto, native or wasm, got "blas"/);
 });
+
+test('entroscope spectrum gives numpy\'s metrics on either backend, threaded (ENTROSCOPE_LINALG=native / wasm)', () => {
+  assert.ok(existsSync(PYTHON), `no Python oracle at ${PYTHON}: run infra/install-python.sh`);
+  const dir = mkdtempSync(join(tmpdir(), 'entroscope-native-cli-'));
+  try {
+    // numpy writes the sample and computes its metrics (test/oracle/numpy_metrics.py, from the spec).
+    const file = join(dir, 'x.npy');
+    const oracleDir = fileURLToPath(new URL('../oracle/', import.meta.url));
+    const py = spawnSync(PYTHON, ['-c', [
+      'import json, sys, numpy as np',
+      `sys.path.insert(0, ${JSON.stringify(oracleDir)})`,
+      'from numpy_metrics import metrics',
+      'x = np.random.default_rng(5).standard_normal((600, 1100)) @ np.diag(np.linspace(0.1, 2, 1100))',
+      `np.save(${JSON.stringify(file)}, x)`,
+      'print(json.dumps(metrics(x)))',
+    ].join('\n')], { encoding: 'utf8' });
+    assert.equal(py.status, 0, py.stderr);
+    const want = JSON.parse(py.stdout) as { entropy: number; erank: number; renyi2: number };
+    const cli = fileURLToPath(new URL('../../bin/entroscope.js', import.meta.url));
+    for (const backend of ['native', 'wasm']) {
+      const run = spawnSync(process.execPath, [cli, 'spectrum', file, '--json'], {
+        env: { ...process.env, ENTROSCOPE_LINALG: backend, ENTROSCOPE_THREADS: '2' },
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const got = JSON.parse(run.stdout) as { entropy: number; erank: number; renyi2: number };
+      for (const key of ['entropy', 'erank', 'renyi2'] as const) {
+        assert.ok(Math.abs(got[key] - want[key]) <= 1e-12 * Math.abs(want[key]), `${backend} ${key}: ${got[key]} vs numpy ${want[key]}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
