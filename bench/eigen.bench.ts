@@ -4,7 +4,9 @@
 // kernel ran (WebAssembly SIMD, or the TypeScript fallback if the .wasm could not load).
 //
 // Usage: node --import tsx bench/eigen.bench.ts [--sizes 256,512,1024,2048] [--reps 3]
-//                                              [--js-max 512] [--python PATH]
+//                                              [--js-max 512] [--threads 1] [--python PATH]
+// --threads: LAPACK's thread count (OPENBLAS_NUM_THREADS) and ENTROSCOPE_THREADS; entroscope's
+// eigen-solve itself runs on one thread (native dsyevd or wasm), see src/linalg/nativeBlas.ts.
 // Matrices: A = ZᵀZ with Z: (n/2 + 16)×n Gaussian (seeded), i.e. a PSD Gram of rank n/2 + 16, the
 // product's use case. Times are the best of --reps runs (1 run above n = 1024).
 import { spawnSync } from 'node:child_process';
@@ -19,7 +21,8 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
 import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
-import { wasmTridiagonalizeAvailable } from '../src/linalg/tridiagonalizeWasm.ts';
+import { linalgBackend, nativeBlasInfo } from '../src/linalg/nativeBlas.ts';
+import { wasmTridiagonalizeAvailable, wasmTridiagonalizeBuild } from '../src/linalg/tridiagonalizeWasm.ts';
 import { gaussian, mulberry32 } from '../test/helpers/prng.ts';
 
 interface NumpyResult {
@@ -44,6 +47,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '256,512,1024,2048' },
     reps: { type: 'string', default: '3' },
     'js-max': { type: 'string', default: '512' },
+    threads: { type: 'string', default: '1' },
     python: { type: 'string', default: join(homedir(), '.cache', 'entroscope', 'venv', 'bin', 'python') },
   },
 });
@@ -51,6 +55,8 @@ const sizes = args.sizes.split(',').map((s) => Number.parseInt(s, 10));
 const reps = Number.parseInt(args.reps, 10);
 const jsMax = Number.parseInt(args['js-max'], 10);
 const python = args.python;
+const threads = String(Number.parseInt(args.threads, 10));
+process.env.ENTROSCOPE_THREADS = threads;
 const numpyScript = fileURLToPath(new URL('./eigen_numpy.py', import.meta.url));
 
 /** A = ZᵀZ, Z: (n/2+16)×n seeded Gaussian; full symmetric n×n. */
@@ -80,7 +86,7 @@ function lapack(a: Float64Array, n: number, runs: number, dir: string): { result
   const input = join(dir, `a${n}.f64`);
   const output = join(dir, `w${n}.f64`);
   writeFileSync(input, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const run = spawnSync(python, [numpyScript, input, String(n), String(runs), output], { encoding: 'utf8', env });
@@ -136,8 +142,9 @@ function main(): void {
 
   const fmt = (ms: number | undefined): string => (ms === undefined ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
   const cpu = cpus();
-  console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, 1 thread`);
-  console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? 'WebAssembly SIMD (src/linalg/wasm/eigen.wasm)' : 'TypeScript fallback (wasm unavailable)'}`);
+  console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, ${threads} thread(s)`);
+  console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (LAPACK dsyevd, ${JSON.stringify(nativeBlasInfo())}, 1 thread)` : ''}`);
+  if (linalgBackend() === 'wasm') console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
   if (info?.threadpool) console.log(`threadpoolctl: ${JSON.stringify(info.threadpool)}`);
   console.log('| n | ours (ms) | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖ | ml-matrix (ms) | mathjs eigs (ms) |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|');

@@ -40,14 +40,17 @@ function headerField(header: string, key: string, file: string): string {
   return m[1];
 }
 
-/** Parses a 2-D .npy file's bytes; `file` names it in errors. The returned data is a copy. */
+/** Parses a 2-D .npy file's bytes; `file` names it in errors. The data is a view on `bytes` when
+ * aligned (see `readNpyArray`). */
 export function readNpy(bytes: Uint8Array, file = '<npy>'): NpyMatrix {
   const { data, shape, shapeText } = readNpyArray(bytes, file);
   if (shape.length !== 2) throw new Error(`${file}: expected a 2-D array (tokens × hidden), got shape ${shapeText}`);
   return { data, rows: shape[0], cols: shape[1] };
 }
 
-/** Parses a .npy file's bytes, any number of dimensions; `file` names it in errors. Data is a copy. */
+/** Parses a .npy file's bytes, any number of dimensions; `file` names it in errors. On a
+ * little-endian host the data is a view on `bytes`, not a copy, when its start is aligned to the
+ * element size (always for a file read whole); else a copy. */
 export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new Error(`${file}: not a .npy file (bad magic; expected "\\x93NUMPY")`);
@@ -93,6 +96,13 @@ export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
     throw new Error(
       `${file}: truncated data: shape ${shapeText} ${descr} needs ${dataBytes} bytes, file has ${bytes.length - dataStart}`,
     );
+  }
+  const at = bytes.byteOffset + dataStart;
+  if (HOST_LITTLE_ENDIAN && at % dtype.bytes === 0) {
+    // No copy: a view on the file's bytes (.npy pads its header to a multiple of 64 bytes, so the
+    // data of a file read whole is always aligned).
+    const data = dtype.bytes === 4 ? new Float32Array(bytes.buffer, at, count) : new Float64Array(bytes.buffer, at, count);
+    return { data, shape, descr, shapeText };
   }
   const data = dtype.make(count);
   if (HOST_LITTLE_ENDIAN) {

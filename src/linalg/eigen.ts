@@ -10,6 +10,9 @@
 //      (LAPACK dsterf; Parlett, "The Symmetric Eigenvalue Problem", §8.15). Unlike Numerical
 //      Recipes' tqli it splits and scales each block and picks QL or QR by which end is larger.
 //
+// Where the system's OpenBLAS loads (nativeBlas.ts; ENTROSCOPE_LINALG picks), LAPACK dsyevd with
+// jobz = 'N' does both phases instead (the same dsytrd + dsterf algorithms), on the calling thread.
+//
 // The input is scaled by a power of two so that max|a_ij| ≈ 1 before reduction (exact, as LAPACK
 // dsyev does) so that squares neither overflow nor underflow for "huge" or "tiny" matrices.
 //
@@ -18,6 +21,7 @@
 
 import { tridiagonalizeUpperBlocked } from './tridiagonalize.ts';
 import { tridiagonalizeUpperWasm } from './tridiagonalizeWasm.ts';
+import { symmetricEigenvaluesNative } from './nativeBlas.ts';
 
 /** Average iteration cap per eigenvalue of the QL/QR phase (the whole solve gets n times this),
  * as LAPACK dsterf's MAXIT. */
@@ -39,6 +43,9 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const amax = maxAbsUpper(a, n);
   if (!Number.isFinite(amax)) throw new RangeError('matrix has a non-finite entry (NaN or ±Infinity)');
   if (amax === 0) return new Float64Array(n);
+  // LAPACK scales by itself (dsyevd: into [√safmin/ε, √(1/safmin)·ε]); it overwrites its input.
+  const native = symmetricEigenvaluesNative(Float64Array.from(a.subarray(0, n * n)), n);
+  if (native !== undefined) return native;
 
   // Exact power-of-two scaling to max|a_ij| ∈ [0.5, 2).
   const exponent = -Math.round(Math.log2(amax));
@@ -83,8 +90,8 @@ function maxAbsUpper(a: Float64Array, n: number): number {
     const row = i * n;
     for (let j = i; j < n; j++) {
       const v = Math.abs(a[row + j]);
-      // `!(v <= m)` also catches NaN, which must not be silently skipped.
-      if (!(v <= m)) m = v;
+      if (Number.isNaN(v)) return v; // must not be skipped (a later entry would replace it)
+      if (v > m) m = v;
     }
   }
   return m;

@@ -12,11 +12,15 @@
 // over the panel held in registers — S is then touched once per panel, not once per 4 rows, and
 // each pair of loads feeds 4 multiply-adds instead of one (≈3× faster at d = 384 on V8).
 // `smallerGram`'s N×N side uses the same 4×4 register blocking on row dot products.
-// Both run in WebAssembly SIMD when it loads (gramWasm.ts, source wasm/gram.c: packed panels,
-// 4×4 tiles in f64x2 registers, no bounds checks); the TypeScript kernels here are the fallback
-// and serve updates with too few rows to pay for copying S in and out of wasm memory.
+// Backends, first that serves wins: the system's OpenBLAS (nativeGram.ts: blocks of dsyrk/dgemm,
+// split over threads, when the library loads; ENTROSCOPE_LINALG picks), then WebAssembly SIMD
+// (gramWasm.ts, source wasm/gram.c: packed panels, 4×4 tiles in f64x2 registers, no bounds checks),
+// then the TypeScript kernels here, which also serve updates with too few rows to pay for copying
+// S in and out of wasm memory.
 
 import { syrkUpperWasm, upperGramRowsWasm } from './gramWasm.ts';
+import { syrkUpperNative, upperGramRowsNative } from './nativeGram.ts';
+import { kernelArray } from './sharedArray.ts';
 
 /** From this many rows on, syrkUpper uses the wasm kernel (below, copying S in and out of wasm
  * memory costs more than the kernel saves). */
@@ -36,14 +40,14 @@ export function smallerGram(z: Float64Array, rows: number, cols: number): { matr
   checkShape(z, rows, cols);
   if (rows <= cols) {
     const n = rows;
-    const matrix = new Float64Array(n * n);
+    const matrix = kernelArray(n * n);
     // (ZZᵀ)_ij = z_i · z_j: dot products of contiguous rows; upper triangle, then mirror.
-    if (!upperGramRowsWasm(matrix, z, rows, cols)) upperDots(matrix, z, n, cols);
+    if (!upperGramRowsNative(matrix, z, rows, cols) && !upperGramRowsWasm(matrix, z, rows, cols)) upperDots(matrix, z, n, cols);
     symmetrizeFromUpper(matrix, n);
     return { matrix, n };
   }
   const n = cols;
-  const matrix = new Float64Array(n * n);
+  const matrix = kernelArray(n * n);
   syrkUpper(matrix, z, rows, cols);
   symmetrizeFromUpper(matrix, n);
   return { matrix, n };
@@ -56,6 +60,7 @@ export function smallerGram(z: Float64Array, rows: number, cols: number): { matr
 export function syrkUpper(s: Float64Array, z: Float64Array, rows: number, cols: number): void {
   checkShape(z, rows, cols);
   if (s.length < cols * cols) throw new RangeError(`S has ${s.length} entries, need cols*cols = ${cols * cols}`);
+  if (syrkUpperNative(s, z, rows, cols)) return;
   if (rows >= WASM_MIN_ROWS && syrkUpperWasm(s, z, rows, cols)) return;
   syrkUpperTs(s, z, rows, cols);
 }

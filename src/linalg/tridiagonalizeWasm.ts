@@ -1,6 +1,7 @@
 // The WebAssembly SIMD build of the blocked Householder tridiagonalisation (source
 // src/linalg/wasm/tridiagonalize.c, built by infra/build-wasm.sh, committed as wasm/eigen.wasm).
-// Same algorithm and storage as `tridiagonalizeUpperBlocked` in tridiagonalize.ts; the f64x2
+// Same algorithm and storage as `tridiagonalizeUpperBlocked` in tridiagonalize.ts (eigen-fma.wasm,
+// with fused multiply-adds, where the runtime has relaxed SIMD); the f64x2
 // kernels and the absence of bounds checks make it ~4× faster than the TypeScript form at n = 1024.
 // If the module cannot be read or compiled, `tridiagonalizeUpperWasm` returns false and the
 // caller uses the TypeScript form.
@@ -27,7 +28,15 @@ interface Exports extends KernelExports {
   tridiagonalize: (n: number, nb: number, w: number, diag: number, off: number, wmat: number, pack: number, t: number) => void;
 }
 
-const kernel = new WasmKernel<Exports>(new URL('./wasm/eigen.wasm', import.meta.url), RETAIN_BYTES);
+const kernel = new WasmKernel<Exports>(
+  { plain: new URL('./wasm/eigen.wasm', import.meta.url), fma: new URL('./wasm/eigen-fma.wasm', import.meta.url) },
+  RETAIN_BYTES,
+);
+
+/** Which build of the kernel runs here: 'fma' (relaxed SIMD) or 'plain'; undefined if none loads. */
+export function wasmTridiagonalizeBuild(): 'plain' | 'fma' | undefined {
+  return kernel.buildInUse();
+}
 
 /** Whether the wasm kernel is available in this process (the file is present and the runtime has
  * WebAssembly SIMD). */

@@ -8,6 +8,8 @@
  * the spectrum is a probability vector.
  */
 
+import { kernelArray } from '../linalg/sharedArray.ts';
+
 /** Relative norm below which a centred row counts as zero (DESIGN §1 step 2). */
 export const DROP_RELATIVE_NORM = 1e-12;
 
@@ -40,7 +42,7 @@ export function centerAndNormalize(x: ArrayLike<number>, rows: number, cols: num
   if (out && out.length < rows * cols) throw new RangeError(`out has ${out.length} entries, need ${rows}×${cols} = ${rows * cols}`);
   // One native float64 conversion, then every loop below reads one array type (monomorphic, no
   // per-element ArrayLike dispatch: ~4× faster on float32 hidden states than reading X directly).
-  const buf = out ? out.subarray(0, rows * cols) : new Float64Array(rows * cols);
+  const buf = out ? out.subarray(0, rows * cols) : kernelArray(rows * cols);
   buf.set(x);
   return centerAndNormalizeInPlace(buf, rows, cols);
 }

@@ -14,6 +14,7 @@ import { centerAndNormalizeInPlace, type NormalizedRows } from './normalize.ts';
 import { nuclearNorm } from './nuclearNorm.ts';
 import { renyiEntropy } from './renyi.ts';
 import { sampleSpectrum } from './spectrum.ts';
+import { kernelArray } from '../linalg/sharedArray.ts';
 
 /** Skip reasons; they are also the keys of DatasetMetrics.skipReasons. */
 export const SKIP_TOO_FEW_TOKENS = 'fewer than 2 tokens';
@@ -83,7 +84,7 @@ export function sampleMetrics(
   if (opts.out && opts.out.length < rows * cols) throw new RangeError(`out has ${opts.out.length} entries, need ${rows}×${cols} = ${rows * cols}`);
   // X in float64 once (native conversion), checked on that copy: v − v is 0 for finite v and NaN
   // for ±Inf and NaN; the slow, locating scan runs only when something is not finite.
-  const x64 = opts.out ? opts.out.subarray(0, rows * cols) : new Float64Array(rows * cols);
+  const x64 = opts.out ? opts.out.subarray(0, rows * cols) : kernelArray(rows * cols);
   x64.set(x);
   let check = 0;
   for (let i = 0; i < x64.length; i++) check += x64[i] - x64[i];

@@ -1,5 +1,6 @@
 // Entry point of a pool thread: runs the requested task, posts progress and the result back.
 import { parentPort } from 'node:worker_threads';
+import { holdCoreAsync } from '../linalg/coreBudget.ts';
 import { tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
 
 const port = parentPort!;
@@ -8,7 +9,8 @@ port.on('message', async (req: ThreadRequest) => {
   try {
     const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void, isCancelled: () => boolean) => Promise<unknown>;
     const isCancelled = () => Atomics.load(req.cancelFlag, 0) === 1;
-    const output = await run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled);
+    // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores.
+    const output = await holdCoreAsync(() => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled));
     reply({ id: req.id, kind: 'ok', output });
   } catch (err) {
     const e = err as Error;

@@ -5,6 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { InputError, TaskCancelledError } from '../errors.ts';
+// Sets up the process-wide busy-thread count before any pool thread starts, so they all share it.
+import '../linalg/coreBudget.ts';
 import type { TaskName, TaskInput, TaskOutput, ThreadReply, ThreadRequest } from './tasks.ts';
 
 interface Pending {

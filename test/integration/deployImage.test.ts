@@ -99,8 +99,12 @@ test('the worker image file set (Dockerfile COPY + npm ci --omit=dev) starts `en
         const target = dest.endsWith('/') || parts.length > 1 ? join(dest, src.split('/').pop()!) : dest;
         await cp(join(repo, src), target, { recursive: true, filter: (from) => from === join(repo, src) || !ignored(relative(repo, from)) });
       }
+    } else if (op === 'RUN' && args.startsWith('apt-get ')) {
+      // System packages: the image's OpenBLAS for the native metric kernels. This machine has it
+      // from infra/install-blas.sh (the same Debian package); the worker below loads it.
+      assert.match(args, /^apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread && rm -rf \/var\/lib\/apt\/lists\/\*$/);
     } else if (op === 'RUN') {
-      assert.equal(args, 'npm ci --omit=dev', 'the only build step is the production install (the test runs it as written)');
+      assert.equal(args, 'npm ci --omit=dev', 'the only build step besides system packages is the production install (the test runs it as written)');
       // From the npm cache where it holds every package (offline machines), else the registry.
       await exec('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, timeout: 600_000 });
     } else if (op === 'ENV') {

@@ -84,3 +84,19 @@ describe('npy bad input fails with an error naming the file', () => {
     assert.throws(() => readNpy(bytes, 'v9.npy'), /v9\.npy: unsupported \.npy format version 9/);
   });
 });
+
+describe('readNpy without copies', () => {
+  it('returns a view on the bytes when the data is aligned, and a correct copy when it is not', () => {
+    const values = Float64Array.from({ length: 12 }, (_, i) => i * 1.5 - 3);
+    const file = writeNpy(values, 3, 4);
+    const view = readNpy(file, 'aligned.npy');
+    assert.equal(view.data.buffer, file.buffer, 'aligned data shares the file bytes');
+    assert.deepEqual(Array.from(view.data), Array.from(values));
+    // The same file one byte into a larger buffer: the data start is no longer 8-aligned.
+    const shifted = new Uint8Array(file.length + 1);
+    shifted.set(file, 1);
+    const copy = readNpy(shifted.subarray(1), 'shifted.npy');
+    assert.notEqual(copy.data.buffer, shifted.buffer);
+    assert.deepEqual(Array.from(copy.data), Array.from(values));
+  });
+});

@@ -12,8 +12,19 @@
 // inside diagonal tiles only entries with j ≥ i are written, and entries past n never are, so the
 // lower triangle of S is left exactly as it was.
 //
-// Built by infra/build-wasm.sh (clang --target=wasm32 -msimd128, no libc); the result, gram.wasm,
-// is committed. Exports: syrk_upper, pack_doubles, memory, __heap_base.
+// Multiply-add: built twice by infra/build-wasm.sh (clang --target=wasm32 -msimd128, no libc), both
+// committed: gram.wasm with a separate multiply and add (-ffp-contract=off, so the arithmetic is
+// exactly what is written), and gram-fma.wasm with -DFMA -mrelaxed-simd, where each step is
+// f64x2.relaxed_madd (one fused multiply-add on hardware that has it: half the instructions of
+// the inner loop). gramWasm.ts picks gram-fma.wasm when the runtime validates relaxed SIMD.
+//
+// Threads: `syrk_upper_cols` computes only the tiles whose column tile lies in [tile_from,
+// tile_to), packing only the tiles it reads. Every tile of S is computed by one call with the same
+// sequence of operations whatever the column range, so S is bit-identical however the columns are
+// split among threads (see gramThreads.ts). The module uses no stack and no globals besides the
+// heap base, so several instances may share one linear memory.
+//
+// Exports: syrk_upper, syrk_upper_cols, pack_doubles, memory, __heap_base.
 
 #include <wasm_simd128.h>
 
@@ -25,11 +36,19 @@
 #define COLUMN_BLOCK 64
 #endif
 
-/** Doubles of pack scratch syrk_upper needs for n columns. */
-__attribute__((export_name("pack_doubles"))) int pack_doubles(int n) { return KC * ((n + TILE - 1) / TILE) * TILE; }
+#ifdef FMA
+/** c + a·b, fused where the hardware has FMA. */
+#define MADD(c, a, b) wasm_f64x2_relaxed_madd(a, b, c)
+#else
+#define MADD(c, a, b) wasm_f64x2_add(c, wasm_f64x2_mul(a, b))
+#endif
 
-static void pack_block(const double *restrict a, int n, int t0, int k, int rs, int cs, double *restrict pack) {
-  const int tiles = (n + TILE - 1) / TILE;
+/** Doubles of pack scratch syrk_upper needs for n columns (KC rows of packed tiles, then 16 doubles
+ * where a ragged tile is spilled). */
+__attribute__((export_name("pack_doubles"))) int pack_doubles(int n) { return KC * ((n + TILE - 1) / TILE) * TILE + TILE * TILE; }
+
+/** Packs column tiles [0, tiles) of rows t0..t0+k−1 of A. */
+static void pack_block(const double *restrict a, int n, int tiles, int t0, int k, int rs, int cs, double *restrict pack) {
   for (int b = 0; b < tiles; b++) {
     double *p = pack + (long)b * k * TILE;
     for (int c = 0; c < TILE; c++) {
@@ -49,7 +68,7 @@ static void pack_block(const double *restrict a, int n, int t0, int k, int rs, i
 }
 
 static void add_tile(double *restrict s, int n, int i0, int j0, v128_t c00, v128_t c02, v128_t c10, v128_t c12, v128_t c20,
-                     v128_t c22, v128_t c30, v128_t c32) {
+                     v128_t c22, v128_t c30, v128_t c32, double *restrict spill) {
   if (j0 > i0 && j0 + TILE <= n) {
     // Off the diagonal and inside S: the whole tile is upper triangle.
     double *o = s + (long)i0 * n + j0;
@@ -66,7 +85,7 @@ static void add_tile(double *restrict s, int n, int i0, int j0, v128_t c00, v128
     wasm_v128_store(o + 2, wasm_f64x2_add(wasm_v128_load(o + 2), c32));
     return;
   }
-  double acc[16];
+  double *acc = spill;
   wasm_v128_store(acc, c00); wasm_v128_store(acc + 2, c02);
   wasm_v128_store(acc + 4, c10); wasm_v128_store(acc + 6, c12);
   wasm_v128_store(acc + 8, c20); wasm_v128_store(acc + 10, c22);
@@ -81,20 +100,23 @@ static void add_tile(double *restrict s, int n, int i0, int j0, v128_t c00, v128
 }
 
 /**
- * S (n×n row-major) += AᵀA on the upper triangle; A: K×n, element (t, i) at a[t·rs + i·cs].
- * pack: pack_doubles(n) doubles of scratch.
+ * S (n×n row-major) += AᵀA on the upper triangle, for the columns j of S in column tiles
+ * [tile_from, tile_to) (tile b: columns 4b..4b+3); A: K×n, element (t, i) at a[t·rs + i·cs].
+ * pack: pack_doubles(n) doubles of scratch, private to the call.
  */
-__attribute__((export_name("syrk_upper"))) void syrk_upper(double *restrict s, int n, const double *restrict a, int K, int rs, int cs,
-                                                         double *restrict pack) {
-  if (n <= 0 || K <= 0) return;
+__attribute__((export_name("syrk_upper_cols"))) void syrk_upper_cols(double *restrict s, int n, const double *restrict a, int K, int rs,
+                                                                   int cs, double *restrict pack, int tile_from, int tile_to) {
   const int tiles = (n + TILE - 1) / TILE;
+  if (tile_to > tiles) tile_to = tiles;
+  if (n <= 0 || K <= 0 || tile_from >= tile_to) return;
   const int tilesPerBlock = COLUMN_BLOCK / TILE;
+  double *spill = pack + (long)KC * tiles * TILE;
   for (int t0 = 0; t0 < K; t0 += KC) {
     const int k = K - t0 < KC ? K - t0 : KC;
-    pack_block(a, n, t0, k, rs, cs, pack);
+    pack_block(a, n, tile_to, t0, k, rs, cs, pack);
     const int panel = k * TILE;
-    for (int cb = 0; cb < tiles; cb += tilesPerBlock) {
-      const int cbEnd = cb + tilesPerBlock < tiles ? cb + tilesPerBlock : tiles;
+    for (int cb = tile_from; cb < tile_to; cb += tilesPerBlock) {
+      const int cbEnd = cb + tilesPerBlock < tile_to ? cb + tilesPerBlock : tile_to;
       for (int ti = 0; ti < cbEnd; ti++) {
         const double *lp = pack + (long)ti * panel;
         for (int tj = cb > ti ? cb : ti; tj < cbEnd; tj++) {
@@ -106,21 +128,27 @@ __attribute__((export_name("syrk_upper"))) void syrk_upper(double *restrict s, i
             const v128_t r01 = wasm_v128_load(rp + q * TILE);
             const v128_t r23 = wasm_v128_load(rp + q * TILE + 2);
             v128_t x = wasm_v128_load64_splat(l);
-            c00 = wasm_f64x2_add(c00, wasm_f64x2_mul(x, r01));
-            c02 = wasm_f64x2_add(c02, wasm_f64x2_mul(x, r23));
+            c00 = MADD(c00, x, r01);
+            c02 = MADD(c02, x, r23);
             x = wasm_v128_load64_splat(l + 1);
-            c10 = wasm_f64x2_add(c10, wasm_f64x2_mul(x, r01));
-            c12 = wasm_f64x2_add(c12, wasm_f64x2_mul(x, r23));
+            c10 = MADD(c10, x, r01);
+            c12 = MADD(c12, x, r23);
             x = wasm_v128_load64_splat(l + 2);
-            c20 = wasm_f64x2_add(c20, wasm_f64x2_mul(x, r01));
-            c22 = wasm_f64x2_add(c22, wasm_f64x2_mul(x, r23));
+            c20 = MADD(c20, x, r01);
+            c22 = MADD(c22, x, r23);
             x = wasm_v128_load64_splat(l + 3);
-            c30 = wasm_f64x2_add(c30, wasm_f64x2_mul(x, r01));
-            c32 = wasm_f64x2_add(c32, wasm_f64x2_mul(x, r23));
+            c30 = MADD(c30, x, r01);
+            c32 = MADD(c32, x, r23);
           }
-          add_tile(s, n, ti * TILE, tj * TILE, c00, c02, c10, c12, c20, c22, c30, c32);
+          add_tile(s, n, ti * TILE, tj * TILE, c00, c02, c10, c12, c20, c22, c30, c32, spill);
         }
       }
     }
   }
+}
+
+/** S (n×n row-major) += AᵀA on the upper triangle, all columns (see syrk_upper_cols). */
+__attribute__((export_name("syrk_upper"))) void syrk_upper(double *restrict s, int n, const double *restrict a, int K, int rs, int cs,
+                                                         double *restrict pack) {
+  syrk_upper_cols(s, n, a, K, rs, cs, pack, 0, (n + TILE - 1) / TILE);
 }

@@ -8,13 +8,22 @@
 //     in eight f64x2 accumulators.
 // Panels run to the end of the matrix (the last one narrower), so no unblocked routine is needed.
 //
-// Built by infra/build-wasm.sh (clang --target=wasm32 -msimd128, no libc); the result,
-// eigen.wasm, is committed. Exports: tridiagonalize, memory, __heap_base.
+// Built by infra/build-wasm.sh (clang --target=wasm32 -msimd128, no libc); the results,
+// eigen.wasm and eigen-fma.wasm, are committed. Exports: tridiagonalize, memory, __heap_base.
 
 #include <wasm_simd128.h>
 
 #define TILE 4
 #define COLUMN_BLOCK 64
+
+// Built twice (infra/build-wasm.sh): eigen.wasm with separate multiplies and adds, eigen-fma.wasm
+// with -DFMA -mrelaxed-simd, where the accumulations of both O(n³) kernels are f64x2.relaxed_madd
+// (fused on hardware with FMA). tridiagonalizeWasm.ts picks the second where the runtime has it.
+#ifdef FMA
+#define MADD(c, a, b) wasm_f64x2_relaxed_madd(a, b, c)
+#else
+#define MADD(c, a, b) wasm_f64x2_add(c, wasm_f64x2_mul(a, b))
+#endif
 
 static inline double dsqrt(double x) { return __builtin_sqrt(x); }
 
@@ -44,10 +53,10 @@ __attribute__((noinline)) static void symv_upper(const double *restrict w, int n
       const v128_t x = wasm_v128_load(u + j);
       const v128_t b0 = wasm_v128_load(r0 + j), b1 = wasm_v128_load(r1 + j);
       const v128_t b2 = wasm_v128_load(r2 + j), b3 = wasm_v128_load(r3 + j);
-      a0 = wasm_f64x2_add(a0, wasm_f64x2_mul(b0, x));
-      a1 = wasm_f64x2_add(a1, wasm_f64x2_mul(b1, x));
-      a2 = wasm_f64x2_add(a2, wasm_f64x2_mul(b2, x));
-      a3 = wasm_f64x2_add(a3, wasm_f64x2_mul(b3, x));
+      a0 = MADD(a0, b0, x);
+      a1 = MADD(a1, b1, x);
+      a2 = MADD(a2, b2, x);
+      a3 = MADD(a3, b3, x);
       v128_t yy = wasm_f64x2_add(wasm_f64x2_mul(b0, vu0), wasm_f64x2_mul(b1, vu1));
       yy = wasm_f64x2_add(yy, wasm_f64x2_add(wasm_f64x2_mul(b2, vu2), wasm_f64x2_mul(b3, vu3)));
       wasm_v128_store(y + j, wasm_f64x2_add(wasm_v128_load(y + j), yy));
@@ -117,17 +126,17 @@ __attribute__((noinline)) static void syr2k_upper(double *restrict c, int n, int
           const v128_t r01 = wasm_v128_load(rp + q * TILE);
           const v128_t r23 = wasm_v128_load(rp + q * TILE + 2);
           v128_t s = wasm_v128_load64_splat(l);
-          c00 = wasm_f64x2_add(c00, wasm_f64x2_mul(s, r01));
-          c02 = wasm_f64x2_add(c02, wasm_f64x2_mul(s, r23));
+          c00 = MADD(c00, s, r01);
+          c02 = MADD(c02, s, r23);
           s = wasm_v128_load64_splat(l + 1);
-          c10 = wasm_f64x2_add(c10, wasm_f64x2_mul(s, r01));
-          c12 = wasm_f64x2_add(c12, wasm_f64x2_mul(s, r23));
+          c10 = MADD(c10, s, r01);
+          c12 = MADD(c12, s, r23);
           s = wasm_v128_load64_splat(l + 2);
-          c20 = wasm_f64x2_add(c20, wasm_f64x2_mul(s, r01));
-          c22 = wasm_f64x2_add(c22, wasm_f64x2_mul(s, r23));
+          c20 = MADD(c20, s, r01);
+          c22 = MADD(c22, s, r23);
           s = wasm_v128_load64_splat(l + 3);
-          c30 = wasm_f64x2_add(c30, wasm_f64x2_mul(s, r01));
-          c32 = wasm_f64x2_add(c32, wasm_f64x2_mul(s, r23));
+          c30 = MADD(c30, s, r01);
+          c32 = MADD(c32, s, r23);
         }
         if (i0 + TILE <= n && j0 + TILE <= n) {
           double *o = c + (long)i0 * n + j0;
