@@ -59,11 +59,13 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { spec } = input;
   const sweepId = workflowInfo().workflowId;
   const evaluations: SweepEvaluation[] = [];
-  spec.models.forEach((m, i) =>
-    spec.datasets.forEach((d, j) =>
-      evaluations.push({ workflowId: `${sweepId}/m${i}-d${j}`, model: m.name ?? m.model, dataset: d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data, status: 'pending' }),
-    ),
-  );
+  // Each model with each dataset; hidden states without datasets are their own .
+  type Pair = { m: SweepSpec['models'][number]; i: number; j: number; d?: SweepSpec['datasets'][number] };
+  const pairs: Pair[] = spec.models.flatMap((m, i): Pair[] => (spec.datasets.length === 0 ? [{ m, i, j: 0 }] : spec.datasets.map((d, j) => ({ m, i, j, d }))));
+  for (const { m, i, j, d } of pairs) {
+    const dataset = d ? (d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data) : m.hiddenStates!;
+    evaluations.push({ workflowId: `${sweepId}/m${i}-d${j}`, model: m.name ?? m.model ?? m.hiddenStates!, dataset, status: 'pending' });
+  }
   const progress: SweepProgress = { phase: 'evaluating', evaluations };
   setHandler(sweepProgressQuery, () => progress);
 
@@ -72,8 +74,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     while (next < evaluations.length) {
       const k = next++;
       const e = evaluations[k];
-      const m = spec.models[Math.floor(k / spec.datasets.length)];
-      const d = spec.datasets[k % spec.datasets.length];
+      const { m, d } = pairs[k];
       e.status = 'running';
       try {
         const r = await executeChild(evaluationWorkflow, {
@@ -81,11 +82,21 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
           args: [
             {
               spec: {
-                model: m.model,
+                ...(m.hiddenStates
+                  ? {
+                      hiddenStates: {
+                        uri: m.hiddenStates,
+                        format: m.hiddenStatesFormat,
+                        layerIds: m.hiddenStatesLayerIds,
+                        blocks: m.hiddenStatesBlocks,
+                        untrained: m.hiddenStatesUntrained,
+                      },
+                    }
+                  : { model: m.model }),
                 ...(m.name ? { modelName: m.name } : {}),
                 family: m.family,
                 params: m.params,
-                ...d,
+                ...(d ?? {}),
                 store: spec.store,
                 layers: spec.layers,
                 loss: spec.loss,

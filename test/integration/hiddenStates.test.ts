@@ -111,6 +111,59 @@ async function assertMatchesOracle(r: EvaluationResult, expected: Record<string,
 }
 
 describe('hidden states from another engine, through run', () => {
+  test("--diff-erank with the untrained twin's states: Diff-eRank from both sets of states, as numpy computes it; refused without them", async () => {
+    const r = await run(['--hidden-states', join(dir, 'st-stacked'), '--hidden-states-untrained', join(dir, 'untrained'), '--diff-erank', '--layers', 'embeddings,final'], join(dir, 'store'));
+    const meanH = (o: OracleLayer) => o.perSample.reduce((a, p) => a + p.entropy!, 0) / o.perSample.length;
+    for (const layer of ['embeddings', 'final']) {
+      const l = r.summary.layers.find((x) => x.layer === layer)!;
+      const trained = Math.exp(meanH(oracle.layouts['st-stacked'][layer]));
+      const untrained = Math.exp(meanH(oracle.layouts.untrained[layer]));
+      close(l.diffErank!.diffErank, untrained - trained, `${layer} diffErank`);
+      close(l.diffErank!.ratio, trained / untrained, `${layer} ratio`);
+    }
+    const refused = await runCli(['run', '--hidden-states', join(dir, 'st-stacked'), '--diff-erank', '--store', join(dir, 'store'), '--temporal', address]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /diffErank: hidden states .*st-stacked come without a model to re-initialise; give the untrained twin's hidden states too \(--hidden-states-untrained URI/);
+  });
+
+  test('a sweep whose entries name hiddenStates (local and s3://, vLLM with its layer ids) paired with the texts: each equals numpy', async () => {
+    const specFile = join(dir, 'sweep.yaml');
+    await writeFile(
+      specFile,
+      [
+        'name: hidden-family',
+        `store: ${join(dir, 'store-sweep')}`,
+        'models:',
+        `  - { hiddenStates: ${join(dir, 'st-stacked')}, name: states-f32, family: tiny, params: 1000 }`,
+        `  - { hiddenStates: s3://${bucket}/${s3Prefix}/npy, name: states-f64, family: tiny, params: 2000 }`,
+        `  - { hiddenStates: ${join(dir, 'vllm')}, name: states-vllm, hiddenStatesLayerIds: [1, ${oracle.blocks}] }`,
+        'datasets:',
+        `  - { data: ${textsFile} }`,
+        'layers: [last]',
+        'shardSize: 3',
+      ].join('\n') + '\n',
+    );
+    const r = await runCli(['sweep', specFile, '--temporal', address, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const result = JSON.parse(r.stdout) as { evaluations: Array<{ model: string; status: string; summaryKey?: string }> };
+    assert.deepEqual(result.evaluations.map((e) => [e.model, e.status]), [['states-f32', 'completed'], ['states-f64', 'completed'], ['states-vllm', 'completed']]);
+    const store = openStore(join(dir, 'store-sweep'));
+    const expected: Record<string, [string, OracleLayer]> = {
+      'states-f32': ['final', oracle.layouts['st-stacked'].final],
+      'states-f64': ['final', oracle.layouts.npy.final],
+      'states-vllm': [`block.${oracle.blocks - 1}`, oracle.layouts.vllm[`block.${oracle.blocks - 1}`]],
+    };
+    for (const e of result.evaluations) {
+      const summary = JSON.parse(new TextDecoder().decode(await store.get(e.summaryKey!))) as EvaluationResult['summary'];
+      const [layer, o] = expected[e.model];
+      assert.equal(summary.layers[0].layer, layer, `${e.model}: last is the deepest stored layer`);
+      assert.equal(summary.model.name, e.model);
+      const mean = o.perSample.reduce((a, p) => a + p.entropy!, 0) / o.perSample.length;
+      close(summary.layers[0].metrics.meanEntropy!, mean, `${e.model} meanEntropy`);
+      close(summary.layers[0].pooled.pooledEntropy, o.pooledEntropy, `${e.model} pooledEntropy`);
+    }
+  });
+
   test('safetensors stacked [L+1, N, d] float32: every HF layer, named as HF indexes them, equals numpy', async () => {
     const r = await run(['--hidden-states', join(dir, 'st-stacked'), '--layers', 'all', '--data', textsFile], join(dir, 'store'));
     const rows = await assertMatchesOracle(r, oracle.layouts['st-stacked']);

@@ -10,6 +10,8 @@ writes the states in each layout entroscope reads (README "Hidden states from an
                                       ExampleHiddenStatesConnector writes with layer ids [1, L]
                                       (id L: the last block's output before the final norm)
   npy/sample_{i}.npy                  [L+1, N, d] float64
+  untrained/sample_{i}.safetensors    hidden_states [L+1, N, d] float32 of the same architecture,
+                                      weights as transformers initialises them (torch seed 0)
 stdout: per layout, per layer name, per sample the DESIGN §1 metrics (numpy float64 on the values
 as stored, read back with safetensors/numpy) and the pooled entropy.
 """
@@ -69,6 +71,13 @@ def main():
         save_file({"hidden_states": torch.stack([hs[1], last_block], dim=1).contiguous(), "token_ids": ids.to(torch.int64)}, os.path.join(out, "vllm", f"req-{i}.safetensors"))
         np.save(os.path.join(out, "npy", f"sample_{i}.npy"), hs.double().numpy())
     save_file(one, os.path.join(out, "st-one.safetensors"))
+    torch.manual_seed(0)
+    twin = AutoModel.from_config(model.config).eval()
+    os.makedirs(os.path.join(out, "untrained"), exist_ok=True)
+    for i, (ids, _, _) in enumerate(per_text):
+        with torch.no_grad():
+            o = twin(input_ids=ids[None, :], output_hidden_states=True)
+        save_file({"hidden_states": torch.stack([h[0] for h in o.hidden_states]).contiguous()}, os.path.join(out, "untrained", f"sample_{i}.safetensors"))
 
     # The oracle reads back what was written, in float64.
     n = len(per_text)
@@ -82,6 +91,8 @@ def main():
     layouts["st-one"] = {"last": [onef[f"sample_{i}"].double().numpy() for i in range(n)]}
     vl = [load_file(os.path.join(out, "vllm", f"req-{i}.safetensors"))["hidden_states"].double().numpy() for i in range(n)]
     layouts["vllm"] = {"block.0": [x[:, 0, :] for x in vl], f"block.{blocks - 1}": [x[:, 1, :] for x in vl]}
+    untrained = [load_file(os.path.join(out, "untrained", f"sample_{i}.safetensors"))["hidden_states"].double().numpy() for i in range(n)]
+    layouts["untrained"] = {names[j]: [x[j] for x in untrained] for j in range(blocks + 1)}
     npys = [np.load(os.path.join(out, "npy", f"sample_{i}.npy")) for i in range(n)]
     layouts["npy"] = {names[j]: [x[j] for x in npys] for j in range(blocks + 1)}
     result = {"blocks": blocks, "tokens": [int(x[0].shape[0]) for x in per_text], "layouts": {}}
