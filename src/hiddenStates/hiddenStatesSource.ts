@@ -13,7 +13,9 @@
  *     A file holding one float tensor of another name is that file's sample.
  *   .npy: one file per sample, [N, d] or stacked [layers, N, d]; '<f4', '<f8', '<f2'.
  *   Arrow IPC: one row per sample, `hidden_states` (or `hidden_states.{i}`) a list of per-token lists
- *     (list<fixed_size_list<float>[d]> or list<list<float>>), optional `text` column.
+ *     (list<fixed_size_list<float>[d]> or list<list<float>>); or one row per token, `hidden_states` a
+ *     list<float> / fixed_size_list<float>[d], consecutive rows with the same `id` one sample (no
+ *     `id`: the file is one sample); optional `text` column.
  *
  * Dtypes F32, F16, BF16 (safetensors), F64. Everything checkable from headers (rank, dtype, widths
  * across samples of a layer, the same layers in every sample, truncated files) is checked when the
@@ -74,8 +76,9 @@ export interface TensorSlice {
   cols: number;
   /** Elements of the tensor to take: `runs` runs of `run`, the r-th starting at `first + r·stride`. */
   pick: { first: number; run: number; stride: number; runs: number };
-  /** Arrow: the table row. */
+  /** Arrow: the table row (one row per sample), or the first of `arrowRows` rows (one row per token). */
   arrowRow?: number;
+  arrowRows?: number;
 }
 
 export interface SampleRef {
@@ -273,8 +276,18 @@ function npySample(head: Uint8Array, file: HiddenStatesFile, opts: HiddenStatesO
   return { where: file.uri, layers: layersOfTensor(t, file.uri, opts, null) };
 }
 
-/** Arrow: the hidden-states columns and per row (sample) its tokens × width, from the schema and offsets. */
-function arrowSamples(bytes: Uint8Array, fileIndex: number, file: HiddenStatesFile, opts: HiddenStatesOptions): Array<{ where: string; layers: StoredLayer[]; text?: string }> {
+/** Is an Arrow column one token per row (list<float> / fixed_size_list<float>), rather than one sample per row? */
+function isTokenColumn(type: A.DataType): boolean {
+  const child = (type as A.List | A.FixedSizeList).children?.[0]?.type;
+  return (A.DataType.isList(type) || A.DataType.isFixedSizeList(type)) && child !== undefined && A.DataType.isFloat(child);
+}
+
+/**
+ * Arrow: the hidden-states columns, either one row per sample (a list of per-token lists) or one
+ * row per token (a list of floats), consecutive rows with the same `id` forming a sample (no `id`
+ * column: the whole file is one sample); shapes from the cells.
+ */
+function arrowSamples(bytes: Uint8Array, file: HiddenStatesFile, opts: HiddenStatesOptions): Array<{ where: string; layers: StoredLayer[]; text?: string }> {
   let table: A.Table;
   try {
     table = A.tableFromIPC(bytes);
@@ -284,20 +297,40 @@ function arrowSamples(bytes: Uint8Array, fileIndex: number, file: HiddenStatesFi
   const cols = table.schema.fields.filter((f) => f.name === 'hidden_states' || /^hidden_states\.\d+$/.test(f.name));
   if (cols.length === 0) throw new InputError(`${file.uri}: no 'hidden_states' or 'hidden_states.{layer}' column (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
   const textCol = table.getChild('text');
-  const out: Array<{ where: string; layers: StoredLayer[]; text?: string }> = [];
-  for (let r = 0; r < table.numRows; r++) out.push({ where: `${file.uri}, row ${r}`, layers: [], text: textCol ? String(textCol.get(r) ?? '') : undefined });
+  const idCol = table.getChild('id');
+  const perToken = isTokenColumn(cols[0].type);
+  if (cols.some((f) => isTokenColumn(f.type) !== perToken)) throw new InputError(`${file.uri}: mixes per-token and per-sample hidden-states columns`);
+  // Samples as runs of rows: one row each, or the rows sharing an id.
+  const runs: Array<{ first: number; count: number; label: string }> = [];
+  for (let r = 0; r < table.numRows; r++) {
+    const id = idCol ? String(idCol.get(r)) : '';
+    const last = runs[runs.length - 1];
+    if (perToken && last && last.label === id) last.count++;
+    else runs.push({ first: r, count: 1, label: id });
+  }
+  const out = runs.map((run, j) => ({
+    where: `${file.uri}, ${perToken ? (idCol ? `sample id ${run.label} (rows ${run.first}…${run.first + run.count - 1})` : 'the one sample') : `row ${run.first}`}`,
+    layers: [] as StoredLayer[],
+    text: textCol ? String(textCol.get(run.first) ?? '') : undefined,
+    sample: j,
+  }));
   for (const f of cols) {
     const m = /^hidden_states\.(\d+)$/.exec(f.name);
     const index = m ? Number(m[1]) : (opts.layerIds?.[0] ?? null);
     const col = table.getChild(f.name)!;
-    for (let r = 0; r < table.numRows; r++) {
-      const where = `${file.uri}, row ${r}, column '${f.name}'`;
-      const x = arrowCell(col.get(r), where);
-      out[r].layers.push({ index, kind: 'hf', slice: { tensor: f.name, dtype: 'F64', begin: 0, end: file.bytes, rows: x.rows, cols: x.cols, pick: { first: 0, run: 0, stride: 0, runs: 0 }, arrowRow: r } });
-    }
+    runs.forEach((run, j) => {
+      const where = `${out[j].where}, column '${f.name}'`;
+      const x = perToken ? arrowTokens(col, run.first, run.count, where) : arrowCell(col.get(run.first), where);
+      const slice = { tensor: f.name, dtype: 'F64', begin: 0, end: file.bytes, rows: x.rows, cols: x.cols, pick: { first: 0, run: 0, stride: 0, runs: 0 }, arrowRow: run.first, ...(perToken ? { arrowRows: run.count } : {}) };
+      out[j].layers.push({ index, kind: 'hf', slice });
+    });
   }
-  void fileIndex;
   return out;
+}
+
+/** Per-token rows first … first+count−1 of an Arrow column as one sample. */
+export function arrowTokens(col: A.Vector, first: number, count: number, where: string): { rows: number; cols: number; data: Float64Array } {
+  return arrowCell(Array.from({ length: count }, (_, i) => col.get(first + i)), where);
 }
 
 /** One Arrow cell: a list of per-token float lists → N×d float64 (rows of unequal width are an error). */
@@ -342,7 +375,7 @@ export async function catalogHiddenStates(opts: HiddenStatesOptions): Promise<Hi
       const head = await src.slice(0, Math.min(file.bytes, 65_536));
       samples.push({ ...npySample(head, file, opts), file: fi });
     } else {
-      for (const s of arrowSamples(await src.slice(0, file.bytes), fi, file, opts)) samples.push({ ...s, file: fi });
+      for (const s of arrowSamples(await src.slice(0, file.bytes), file, opts)) samples.push({ where: s.where, layers: s.layers, text: s.text, file: fi });
     }
   }
   if (samples.length === 0) throw new InputError(`hidden states ${opts.uri}: no samples`);
@@ -415,8 +448,8 @@ export async function readSamples(files: HiddenStatesFile[], samples: Array<{ wh
       const where = `${s.where}${l.tensor ? `, tensor '${l.tensor}'` : ''}`;
       if (l.arrowRow !== undefined) {
         f.table ??= A.tableFromIPC(f.bytes);
-        const x = arrowCell(f.table.getChild(l.tensor)!.get(l.arrowRow), where);
-        return x;
+        const col = f.table.getChild(l.tensor)!;
+        return l.arrowRows !== undefined ? arrowTokens(col, l.arrowRow, l.arrowRows, where) : arrowCell(col.get(l.arrowRow), where);
       }
       const data = decodeFloats(f.bytes.subarray(l.begin - f.begin, l.end - f.begin), l.dtype, where, l.pick);
       return { data, rows: l.rows, cols: l.cols };

@@ -57,6 +57,14 @@ before(async () => {
   for (let l = 0; l < layers; l++) columns[`hidden_states.${l}`] = A.vectorFromArray(stacks.map((a) => rowsOf(a, l)), type);
   columns.text = A.vectorFromArray(TEXTS, new A.Utf8());
   await writeFile(join(dir, 'states.arrow'), A.tableToIPC(new A.Table(columns), 'file'));
+  // Arrow, one row per token: the last HF layer as fixed_size_list<float64>[d] rows, an id per sample.
+  const last = layers - 1;
+  const tokenRows = stacks.flatMap((a) => rowsOf(a, last));
+  const tokenIds = stacks.flatMap((a, i) => Array.from({ length: a.shape[1] }, () => `s${i}`));
+  await writeFile(
+    join(dir, 'tokens.arrow'),
+    A.tableToIPC(new A.Table({ id: A.vectorFromArray(tokenIds, new A.Utf8()), hidden_states: A.vectorFromArray(tokenRows, new A.FixedSizeList(d, new A.Field('item', new A.Float64()))) }), 'file'),
+  );
   // The same stacked safetensors and .npy folders in MinIO.
   await ensureBucket(bucket);
   const s3 = new S3Client({ region: process.env.AWS_REGION ?? 'us-east-1', forcePathStyle: true });
@@ -200,6 +208,11 @@ describe('hidden states from another engine, through run', () => {
   test('Arrow, one row per sample with a text column', async () => {
     const r = await run(['--hidden-states', join(dir, 'states.arrow'), '--layers', 'all', '--hidden-states-blocks', String(oracle.blocks)], join(dir, 'store'));
     await assertMatchesOracle(r, oracle.layouts.npy);
+  });
+
+  test('Arrow, one row per token grouped by an id column', async () => {
+    const r = await run(['--hidden-states', join(dir, 'tokens.arrow')], join(dir, 'store'));
+    await assertMatchesOracle(r, { last: oracle.layouts.npy.final });
   });
 
   test('s3:// hidden states give exactly what the local copy gives', async () => {

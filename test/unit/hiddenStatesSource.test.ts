@@ -95,3 +95,25 @@ test('a sample without a layer the first one has is named', async () => {
   await writeFile(join(f, 's_1.safetensors'), safetensors({ 'hidden_states.0': { dtype: 'F32', shape: [2, 2], bytes: x } }));
   await assert.rejects(catalogHiddenStates({ uri: f }), /s_1\.safetensors: holds layers \[embeddings\], but .*s_0\.safetensors holds \[embeddings, hidden_states\.1\]; every sample needs the same layers/);
 });
+
+test('Arrow, one row per token: consecutive rows with the same id are one sample, the text from its first row', async () => {
+  const d = 2;
+  const rows = [[1, 0], [0, 1], [5, 5], [1, 2], [2, 1], [0, 0]];
+  const ids = ['a', 'a', 'a', 'b', 'b', 'c'];
+  const t = new A.Table({
+    id: A.vectorFromArray(ids, new A.Utf8()),
+    text: A.vectorFromArray(['first', 'first', 'first', 'second', 'second', 'third'], new A.Utf8()),
+    hidden_states: A.vectorFromArray(rows, new A.FixedSizeList(d, new A.Field('item', new A.Float32()))),
+  });
+  await writeFile(join(dir, 'tokens.arrow'), A.tableToIPC(t, 'file'));
+  const c = await catalogHiddenStates({ uri: join(dir, 'tokens.arrow') });
+  assert.deepEqual(c.samples.map((s) => [s.text, s.layers[0].rows]), [['first', 3], ['second', 2], ['third', 1]]);
+  const read = await readSamples(c.files, c.samples, true);
+  assert.deepEqual(Array.from(read.samples[1].layers[0].data), [1, 2, 2, 1]);
+  // Without an id column the file is one sample (list<float> rows).
+  const one = new A.Table({ hidden_states: A.vectorFromArray(rows, new A.List(new A.Field('item', new A.Float64()))) });
+  await writeFile(join(dir, 'one.arrow'), A.tableToIPC(one, 'file'));
+  const c1 = await catalogHiddenStates({ uri: join(dir, 'one.arrow') });
+  assert.equal(c1.samples.length, 1);
+  assert.deepEqual(Array.from((await readSamples(c1.files, c1.samples, true)).samples[0].layers[0].data), rows.flat());
+});
