@@ -179,10 +179,11 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
         out = await sharedPool().run(
           'extractHiddenStatesShard',
           {
-            files: plan.hiddenStates.files,
+            hiddenStates: plan.hiddenStates,
+            span: hsShard.span,
             startRow: hsShard.startRow,
-            samples: hsShard.samples,
             layers: plan.layers,
+            maxTokens: plan.maxTokens,
             texts,
             textsSha256: hsShard.texts?.sha256 ?? null,
             sha256: hsShard.sha256!,

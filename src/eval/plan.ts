@@ -16,7 +16,8 @@ import { sha256File, sha256Json } from '../io/hash.ts';
 import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
 import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
 import { planHiddenStatesEvaluation } from '../hiddenStates/planHiddenStates.ts';
-import type { HiddenLayer, HiddenStatesFile, TensorSlice } from '../hiddenStates/hiddenStatesSource.ts';
+import type { HiddenLayer, HiddenStatesFile, ShardSpan } from '../hiddenStates/hiddenStatesSource.ts';
+import type { HiddenStatesFormat } from '../hiddenStates/hiddenStatesFormats.ts';
 import { isMultimodalModel, VLM_PART_FILES } from '../multimodal/vlmConfig.ts';
 import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
@@ -100,17 +101,26 @@ export interface HiddenStatesPlan extends PlanCommon {
   shards: HiddenStatesShard[];
   hiddenStates: {
     uri: string;
-    format: string;
+    format: HiddenStatesFormat;
     layout: string;
     files: HiddenStatesFile[];
+    layerIds?: number[];
+    /** L when known: names HF index L `final`. */
+    blocks?: number;
     /** Every layer the files hold (`layers` above: the ones measured). */
     available: HiddenLayer[];
+    /** The first sample, which every other is checked against. */
+    firstWhere: string;
   };
 }
 
-/** A range of samples, with where each measured layer of each sample is and the sha256 of those bytes. */
+/**
+ * A range of samples: where they are (files and the first one's position; a worker re-reads those
+ * files' headers, so the plan stays small however many samples and layers) and the sha256 of the
+ * bytes it reads.
+ */
 export interface HiddenStatesShard extends DatasetShard {
-  samples: Array<{ where: string; layers: TensorSlice[]; text?: string; truncated?: boolean }>;
+  span: ShardSpan;
   /** The shard of the texts file read for these samples (same rows). */
   texts?: DatasetShard;
 }

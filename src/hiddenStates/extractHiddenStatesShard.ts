@@ -9,22 +9,26 @@ import { symmetrizeFromUpper } from '../linalg/gram.ts';
 import { sampleRowOf } from '../arrow/sampleTable.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
 import type { ExtractedSample, ExtractShardOutput } from '../eval/extractShard.ts';
-import { readSamples, type HiddenStatesFile, type TensorSlice } from './hiddenStatesSource.ts';
-import { sha256Json } from '../io/hash.ts';
+import { measuredSamples, readSamples, samplesOfSpan, type HiddenLayer, type HiddenStatesFile, type ShardSpan } from './hiddenStatesSource.ts';
+import type { HiddenStatesFormat } from './hiddenStatesFormats.ts';
+import { shardSha256 } from './hiddenShardHash.ts';
 import { sampleIdOf } from './sampleId.ts';
 
 export interface ExtractHiddenStatesShardInput {
-  files: HiddenStatesFile[];
-  /** Dataset row (sample index) of samples[0]. */
+  /** The plan's description of the files (HiddenStatesPlan.hiddenStates). */
+  hiddenStates: { files: HiddenStatesFile[]; format: HiddenStatesFormat; layerIds?: number[]; blocks?: number; available: HiddenLayer[]; firstWhere: string };
+  /** Where the shard's samples are. */
+  span: ShardSpan;
+  /** Dataset row (sample index) of the shard's first sample. */
   startRow: number;
-  samples: Array<{ where: string; layers: TensorSlice[]; text?: string; truncated?: boolean }>;
-  /** Names of the layers, in the slices' order. */
+  /** Names of the layers to measure, in order (among hiddenStates.available). */
   layers: string[];
+  maxTokens: number;
   /** Texts of the samples from the texts file, when given (already checked against the plan). */
   texts?: string[];
   /** The shard's texts hash from the plan (null without a texts file). */
   textsSha256: string | null;
-  /** The plan's shard hash: sha256Json([bytes read, texts file shard, inline texts]). */
+  /** The plan's shard hash (hiddenShardHash.ts). */
   sha256: string;
   /** For messages: which worker read it. */
   worker: string;
@@ -32,14 +36,17 @@ export interface ExtractHiddenStatesShardInput {
 
 /** `isCancelled` is read between samples. */
 export async function extractHiddenStatesShard(input: ExtractHiddenStatesShardInput, onProgress?: (done: number) => void, isCancelled?: () => boolean): Promise<ExtractShardOutput> {
-  if (input.samples.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
   const t0 = performance.now();
-  const read = await readSamples(input.files, input.samples, true);
-  const inline = input.samples.some((s) => s.text !== undefined) ? sha256Json(input.samples.map((s) => s.text ?? null)) : null;
-  const actual = sha256Json([read.sha256, input.textsSha256, inline]);
+  const chosen = input.layers.map((name) => input.hiddenStates.available.findIndex((l) => l.name === name));
+  if (chosen.some((i) => i < 0)) throw new InputError(`layers ${input.layers.join(', ')}: not all in the hidden states (${input.hiddenStates.available.map((l) => l.name).join(', ')})`);
+  // The shard's samples from its files' headers, measured as the planner measured them.
+  const measured = measuredSamples(await samplesOfSpan(input.hiddenStates, input.span), chosen, input.maxTokens);
+  if (measured.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
+  const read = await readSamples(input.hiddenStates.files, measured, true);
+  const actual = shardSha256(read.sha256, input.textsSha256, measured);
   if (actual !== input.sha256) {
     throw new InputError(
-      `hidden states shard at sample ${input.startRow} (${input.samples.length} samples: ${input.samples[0].where} …), read on worker ${input.worker}: ` +
+      `hidden states shard at sample ${input.startRow} (${measured.length} samples: ${measured[0].where} …), read on worker ${input.worker}: ` +
         `its bytes hash to sha256 ${actual}, but the plan has sha256 ${input.sha256} (the files changed since planning, or this worker reads another copy)`,
     );
   }
@@ -47,8 +54,8 @@ export async function extractHiddenStatesShard(input: ExtractHiddenStatesShardIn
   const samples: ExtractedSample[][] = input.layers.map(() => []);
   const pooled: Array<PooledGram | undefined> = input.layers.map(() => undefined);
   let tokens = 0;
-  input.samples.forEach((s, k) => {
-    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${k} of ${input.samples.length} samples`);
+  measured.forEach((s, k) => {
+    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${k} of ${measured.length} samples`);
     const row = input.startRow + k;
     const x = read.samples[k];
     const id = sampleIdOf(input.texts?.[k] ?? s.text, x.layers[0].data);
@@ -66,7 +73,7 @@ export async function extractHiddenStatesShard(input: ExtractHiddenStatesShardIn
     });
     onProgress?.(k + 1);
   });
-  const covers = [{ start: input.startRow, end: input.startRow + input.samples.length }];
+  const covers = [{ start: input.startRow, end: input.startRow + measured.length }];
   const grams = input.layers.map((layer, l): PartialGram => {
     const p = pooled[l] ?? new PooledGram(read.samples[0].layers[l].cols);
     const s = p.s.slice();

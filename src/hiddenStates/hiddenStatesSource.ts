@@ -55,6 +55,10 @@ export interface HiddenLayer {
   name: string;
   /** null: a single layer saved without an index (named `last`). */
   index: number | null;
+  /** Whose indices: Hugging Face's hidden_states or vLLM's layer ids. */
+  kind: 'hf' | 'vllm';
+  /** Width d. */
+  cols: number;
 }
 
 export interface HiddenStatesFile {
@@ -96,6 +100,10 @@ export interface HiddenStatesCatalog {
   layout: string;
   files: HiddenStatesFile[];
   layers: HiddenLayer[];
+  /** L, when known (given, or told by a stacked tensor of every layer). */
+  blocks?: number;
+  /** The first sample, which the others are checked against. */
+  firstWhere: string;
   samples: SampleRef[];
 }
 
@@ -358,12 +366,19 @@ export function arrowCell(cell: unknown, where: string): { rows: number; cols: n
   return { rows: tokens.length, cols: Math.max(cols, 0), data };
 }
 
-/** Reads every file's header (Arrow: the file) and checks the layout; values are read per shard. */
-export async function catalogHiddenStates(opts: HiddenStatesOptions): Promise<HiddenStatesCatalog> {
-  const { files, format } = await listFiles(opts);
-  const samples: Array<{ where: string; layers: StoredLayer[]; file: number; text?: string }> = [];
+interface FileSample {
+  where: string;
+  layers: StoredLayer[];
+  file: number;
+  text?: string;
+}
+
+/** The samples of files[from … to] (headers; Arrow: the files), in order, file indices as in `files`. */
+async function fileSamples(files: HiddenStatesFile[], from: number, to: number, format: HiddenStatesFormat, opts: HiddenStatesOptions): Promise<{ samples: FileSample[]; layout: string }> {
+  const samples: FileSample[] = [];
   let layout = format === 'npy' ? 'file' : format;
-  for (const [fi, file] of files.entries()) {
+  for (let fi = from; fi <= to; fi++) {
+    const file = files[fi];
     const src = byteSourceOf(file.uri);
     if (format === 'safetensors') {
       const n = safetensorsHeaderLength(await src.slice(0, 8), file.uri);
@@ -378,32 +393,95 @@ export async function catalogHiddenStates(opts: HiddenStatesOptions): Promise<Hi
       for (const s of arrowSamples(await src.slice(0, file.bytes), file, opts)) samples.push({ where: s.where, layers: s.layers, text: s.text, file: fi });
     }
   }
-  if (samples.length === 0) throw new InputError(`hidden states ${opts.uri}: no samples`);
-  // Every sample holds the same layers, each as wide as in the first sample.
-  const first = samples[0];
-  const blocks = opts.blocks ?? stackedBlocks(first.layers);
-  const layers: HiddenLayer[] = first.layers.map((l) => ({ index: l.index, name: layerName(l.index, l.kind, blocks) }));
-  const names = layers.map((l) => l.name);
-  if (new Set(names).size !== names.length) throw new InputError(`${first.where}: layer ${names.find((n, i) => names.indexOf(n) !== i)} appears twice`);
-  const refs: SampleRef[] = samples.map((s) => {
-    const keyOf = (l: StoredLayer) => `${l.kind}:${l.index}`;
+  return { samples, layout };
+}
+
+const keyOf = (l: { kind: 'hf' | 'vllm'; index: number | null }) => `${l.kind}:${l.index}`;
+
+/** Each sample's slices in the order of `available` (the first sample's layers), checking every sample holds them, as wide. */
+function alignSamples(samples: FileSample[], available: HiddenLayer[], firstWhere: string, blocks: number | undefined): SampleRef[] {
+  const names = available.map((l) => l.name);
+  return samples.map((s) => {
     const have = new Map(s.layers.map((l) => [keyOf(l), l]));
     return {
       where: s.where,
       ...(s.text !== undefined ? { text: s.text } : {}),
-      layers: first.layers.map((fl, li) => {
-        const l = have.get(keyOf(fl));
-        if (!l || s.layers.length !== first.layers.length) {
-          throw new InputError(`${s.where}: holds layers [${s.layers.map((x) => layerName(x.index, x.kind, blocks)).join(', ')}], but ${first.where} holds [${names.join(', ')}]; every sample needs the same layers`);
+      layers: available.map((a) => {
+        const l = have.get(keyOf(a));
+        if (!l || s.layers.length !== available.length) {
+          throw new InputError(`${s.where}: holds layers [${s.layers.map((x) => layerName(x.index, x.kind, blocks)).join(', ')}], but ${firstWhere} holds [${names.join(', ')}]; every sample needs the same layers`);
         }
-        if (l.slice.cols !== fl.slice.cols) {
-          throw new InputError(`${s.where}, tensor '${l.slice.tensor}': layer ${layers[li].name} is ${l.slice.cols} wide, but ${first.where} has ${fl.slice.cols} (ragged widths across samples)`);
+        if (l.slice.cols !== a.cols) {
+          throw new InputError(`${s.where}, tensor '${l.slice.tensor}': layer ${a.name} is ${l.slice.cols} wide, but ${firstWhere} has ${a.cols} (ragged widths across samples)`);
         }
         return { ...l.slice, file: s.file };
       }),
     };
   });
-  return { format, layout, files, layers, samples: refs };
+}
+
+/** Reads every file's header (Arrow: the file) and checks the layout; values are read per shard. */
+export async function catalogHiddenStates(opts: HiddenStatesOptions): Promise<HiddenStatesCatalog> {
+  const { files, format } = await listFiles(opts);
+  const { samples, layout } = await fileSamples(files, 0, files.length - 1, format, opts);
+  if (samples.length === 0) throw new InputError(`hidden states ${opts.uri}: no samples`);
+  // Every sample holds the same layers, each as wide as in the first sample.
+  const first = samples[0];
+  const blocks = opts.blocks ?? stackedBlocks(first.layers);
+  const layers: HiddenLayer[] = first.layers.map((l) => ({ index: l.index, kind: l.kind, cols: l.slice.cols, name: layerName(l.index, l.kind, blocks) }));
+  const names = layers.map((l) => l.name);
+  if (new Set(names).size !== names.length) throw new InputError(`${first.where}: layer ${names.find((n, i) => names.indexOf(n) !== i)} appears twice`);
+  return { format, layout, files, layers, blocks, firstWhere: first.where, samples: alignSamples(samples, layers, first.where, blocks) };
+}
+
+/** Where a shard's samples are: files[first … last], from the `offset`-th sample of files[first]. */
+export interface ShardSpan {
+  files: [number, number];
+  offset: number;
+  rows: number;
+}
+
+/** The span of samples [start, start + rows) of a catalog (samples are in file order). */
+export function spanOf(catalog: HiddenStatesCatalog, start: number, rows: number): ShardSpan {
+  const first = catalog.samples[start].layers[0].file;
+  const last = catalog.samples[start + rows - 1].layers[0].file;
+  let offset = 0;
+  while (start - offset - 1 >= 0 && catalog.samples[start - offset - 1].layers[0].file === first) offset++;
+  return { files: [first, last], offset, rows };
+}
+
+/** A shard's samples, re-read from its files' headers on the worker (the plan keeps spans, not slices). */
+export async function samplesOfSpan(
+  hs: { files: HiddenStatesFile[]; format: HiddenStatesFormat; layerIds?: number[]; blocks?: number; available: HiddenLayer[]; firstWhere: string },
+  span: ShardSpan,
+): Promise<SampleRef[]> {
+  const { samples } = await fileSamples(hs.files, span.files[0], span.files[1], hs.format, { uri: '', layerIds: hs.layerIds, blocks: hs.blocks });
+  const part = samples.slice(span.offset, span.offset + span.rows);
+  if (part.length !== span.rows) throw new InputError(`${hs.files[span.files[0]].uri}: ${part.length} samples from sample ${span.offset} on, the plan has ${span.rows} (the files changed since planning)`);
+  return alignSamples(part, hs.available, hs.firstWhere, hs.blocks);
+}
+
+/** Keeps the first `maxTokens` rows of a slice (the rows are tokens in order). */
+function truncateSlice(s: TensorSlice, maxTokens: number): TensorSlice {
+  if (s.rows <= maxTokens) return s;
+  const p = s.pick;
+  // Contiguous [N, d]: one run of N·d; vLLM's strided layer: N runs of d; Arrow: the rows decoded, then cut.
+  const pick = p.runs === 1 ? { ...p, run: maxTokens * s.cols } : { ...p, runs: maxTokens };
+  return { ...s, rows: maxTokens, pick };
+}
+
+/** What a shard measures of its samples: the chosen layers (indices into the catalog's), each cut at maxTokens rows. */
+export function measuredSamples(refs: SampleRef[], chosen: number[], maxTokens: number): MeasuredSample[] {
+  return refs.map((s) => ({
+    where: s.where,
+    ...(s.text !== undefined ? { text: s.text } : {}),
+    truncated: s.layers[0].rows > maxTokens,
+    layers: chosen.map((i) => truncateSlice(s.layers[i], maxTokens)),
+  }));
+}
+
+export interface MeasuredSample extends SampleRef {
+  truncated: boolean;
 }
 
 /** A stacked [L+1, N, d] tensor of every HF layer (no layer ids given) tells L. */
@@ -449,7 +527,9 @@ export async function readSamples(files: HiddenStatesFile[], samples: Array<{ wh
       if (l.arrowRow !== undefined) {
         f.table ??= A.tableFromIPC(f.bytes);
         const col = f.table.getChild(l.tensor)!;
-        return l.arrowRows !== undefined ? arrowTokens(col, l.arrowRow, l.arrowRows, where) : arrowCell(col.get(l.arrowRow), where);
+        const x = l.arrowRows !== undefined ? arrowTokens(col, l.arrowRow, l.arrowRows, where) : arrowCell(col.get(l.arrowRow), where);
+        // --max-tokens: the first l.rows tokens.
+        return x.rows > l.rows ? { data: x.data.slice(0, l.rows * x.cols), rows: l.rows, cols: x.cols } : x;
       }
       const data = decodeFloats(f.bytes.subarray(l.begin - f.begin, l.end - f.begin), l.dtype, where, l.pick);
       return { data, rows: l.rows, cols: l.cols };

@@ -11,7 +11,8 @@ import { scanDataset, type DatasetShard } from '../data/dataset.ts';
 import { keySegment } from '../store/storeKey.ts';
 import type { EvaluationSpec } from '../eval/evaluationSpec.ts';
 import type { HiddenStatesPlan, HiddenStatesShard } from '../eval/plan.ts';
-import { catalogHiddenStates, readSamples, type HiddenLayer, type SampleRef, type TensorSlice } from './hiddenStatesSource.ts';
+import { catalogHiddenStates, measuredSamples, spanOf, type HiddenLayer } from './hiddenStatesSource.ts';
+import { hiddenShardSha256 } from './hiddenShardHash.ts';
 
 /** The layers `requested` names (`all`, `last`, names, stored indices), in request order, without repeats. */
 export function selectHiddenLayers(available: HiddenLayer[], requested: string[], uri: string): number[] {
@@ -32,15 +33,6 @@ export function selectHiddenLayers(available: HiddenLayer[], requested: string[]
   return out;
 }
 
-/** Keeps the first `maxTokens` rows of a slice (the rows are tokens in order). */
-function truncateSlice(s: TensorSlice, maxTokens: number): TensorSlice {
-  if (s.rows <= maxTokens) return s;
-  const p = s.pick;
-  // Contiguous [N, d]: one run of N·d; vLLM's strided layer: N runs of d.
-  const pick = p.runs === 1 ? { ...p, run: maxTokens * s.cols } : { ...p, runs: maxTokens };
-  return { ...s, rows: maxTokens, pick };
-}
-
 export async function planHiddenStatesEvaluation(spec: EvaluationSpec, planVersion: number): Promise<HiddenStatesPlan> {
   const hs = spec.hiddenStates!;
   const modelOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
@@ -57,12 +49,7 @@ export async function planHiddenStatesEvaluation(spec: EvaluationSpec, planVersi
   const layers = chosen.map((i) => catalog.layers[i].name);
   const longest = Math.max(...catalog.samples.map((s) => s.layers[0].rows));
   const maxTokens = spec.maxTokens ?? longest;
-  const samples: Array<SampleRef & { truncated: boolean }> = catalog.samples.map((s) => ({
-    where: s.where,
-    ...(s.text !== undefined ? { text: s.text } : {}),
-    truncated: s.layers[0].rows > maxTokens,
-    layers: chosen.map((i) => truncateSlice(s.layers[i], maxTokens)),
-  }));
+  const samples = measuredSamples(catalog.samples, chosen, maxTokens);
 
   // The texts the states were computed from: row i of the dataset is sample i.
   let texts: HiddenStatesPlan['dataset']['texts'];
@@ -85,15 +72,13 @@ export async function planHiddenStatesEvaluation(spec: EvaluationSpec, planVersi
   const shards: HiddenStatesShard[] = [];
   for (let start = 0, k = 0; start < samples.length; start += spec.shardSize, k++) {
     const part = samples.slice(start, start + spec.shardSize);
-    const { sha256: bytesSha256 } = await readSamples(catalog.files, part, false);
     const textShard = textShards?.[k];
-    const inline = part.some((s) => s.text !== undefined) ? sha256Json(part.map((s) => s.text ?? null)) : undefined;
     shards.push({
       startRow: start,
       rows: part.length,
       at: { physicalRow: start },
-      sha256: sha256Json([bytesSha256, textShard?.sha256 ?? null, inline ?? null]),
-      samples: part,
+      sha256: await hiddenShardSha256(catalog.files, part, textShard?.sha256 ?? null),
+      span: spanOf(catalog, start, part.length),
       ...(textShard ? { texts: textShard } : {}),
     });
   }
@@ -126,7 +111,16 @@ export async function planHiddenStatesEvaluation(spec: EvaluationSpec, planVersi
       ...(hs.blocks ? { blocks: hs.blocks } : {}),
     },
     dataset: { name: datasetName, path: texts?.path ?? uri, rows: samples.length, bytes, sha256: datasetSha256, ...(texts ? { texts } : {}) },
-    hiddenStates: { uri, format: catalog.format, layout: catalog.layout, files: catalog.files, available: catalog.layers },
+    hiddenStates: {
+      uri,
+      format: catalog.format,
+      layout: catalog.layout,
+      files: catalog.files,
+      ...(hs.layerIds ? { layerIds: hs.layerIds } : {}),
+      ...(catalog.blocks !== undefined ? { blocks: catalog.blocks } : {}),
+      available: catalog.layers,
+      firstWhere: catalog.firstWhere,
+    },
     layers,
     maxTokens,
     maxPositions: null,

@@ -215,6 +215,21 @@ describe('hidden states from another engine, through run', () => {
     await assertMatchesOracle(r, { last: oracle.layouts.npy.final });
   });
 
+  test('--max-tokens keeps each sample\'s first rows, counted as truncated; the strided vLLM layer cuts as the contiguous one does', async () => {
+    const stacked = await run(['--hidden-states', join(dir, 'st-stacked'), '--layers', 'block.0', '--max-tokens', '5'], join(dir, 'store'));
+    const vllm = await run(['--hidden-states', join(dir, 'vllm'), '--layers', 'block.0', '--hidden-states-layer-ids', `1,${oracle.blocks}`, '--max-tokens', '5'], join(dir, 'store'));
+    const long = oracle.tokens.flatMap((n, i) => (n > 5 ? [i] : []));
+    assert.ok(long.length > 0);
+    for (const r of [stacked, vllm]) {
+      assert.equal(r.summary.truncatedSamples, long.length);
+      assert.deepEqual(r.summary.truncatedRows, long);
+      assert.deepEqual((await sampleRows(r)).map((x) => x.tokens), oracle.tokens.map((n) => Math.min(n, 5)));
+    }
+    // Both hold HF hidden_states[1] in float32: the same values, so the same metrics to the bit.
+    assert.deepEqual((await sampleRows(vllm)).map((x) => x.entropy), (await sampleRows(stacked)).map((x) => x.entropy));
+    assert.deepEqual(vllm.summary.layers[0].pooled, stacked.summary.layers[0].pooled);
+  });
+
   test('s3:// hidden states give exactly what the local copy gives', async () => {
     for (const folder of ['st-stacked', 'npy']) {
       const local = await run(['--hidden-states', join(dir, folder), '--layers', 'all'], join(dir, `store-local-${folder}`));

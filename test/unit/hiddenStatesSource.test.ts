@@ -117,3 +117,29 @@ test('Arrow, one row per token: consecutive rows with the same id are one sample
   assert.equal(c1.samples.length, 1);
   assert.deepEqual(Array.from((await readSamples(c1.files, c1.samples, true)).samples[0].layers[0].data), rows.flat());
 });
+
+test('a worker that reads other bytes than the planner hashed refuses the shard, naming both hashes', async () => {
+  const { parseEvaluationSpec } = await import('../../src/eval/evaluationSpec.ts');
+  const { planHiddenStatesEvaluation } = await import('../../src/hiddenStates/planHiddenStates.ts');
+  const { extractHiddenStatesShard } = await import('../../src/hiddenStates/extractHiddenStatesShard.ts');
+  const { writeNpyArray } = await import('../../src/io/npy.ts');
+  const f = join(dir, 'changed');
+  await mkdir(f);
+  const x = (seed: number) => writeNpyArray(Float64Array.from({ length: 12 }, (_, k) => Math.sin(seed + k)), [3, 4]);
+  for (let i = 0; i < 3; i++) await writeFile(join(f, `s_${i}.npy`), x(i));
+  const plan = await planHiddenStatesEvaluation(parseEvaluationSpec({ hiddenStates: { uri: f }, store: join(dir, 'store'), shardSize: 2 }), 3);
+  const input = (k: number) => ({
+    hiddenStates: plan.hiddenStates,
+    span: plan.shards[k].span,
+    startRow: plan.shards[k].startRow,
+    layers: plan.layers,
+    maxTokens: plan.maxTokens,
+    textsSha256: null,
+    sha256: plan.shards[k].sha256!,
+    worker: 'test-worker',
+  });
+  const out = await extractHiddenStatesShard(input(1));
+  assert.deepEqual(out.samples.map((s) => s.row), [2]);
+  await writeFile(join(f, 's_1.npy'), x(7)); // same size, other values
+  await assert.rejects(extractHiddenStatesShard(input(0)), /hidden states shard at sample 0 .*read on worker test-worker: its bytes hash to sha256 [0-9a-f]{64}, but the plan has sha256 [0-9a-f]{64}/);
+});
