@@ -43,6 +43,10 @@ export async function planHiddenStatesEvaluation(spec: EvaluationSpec, planVersi
       `diffErank: hidden states ${hs.uri} come without a model to re-initialise; give the untrained twin's hidden states too (--hidden-states-untrained URI, sweep hiddenStatesUntrained:), computed by the same engine on the same texts`,
     );
   }
+  const textOnly = (['format', 'textField', 'template', 'nonEmpty', 'limit', 'sample'] as const).filter((k) => spec[k] !== undefined);
+  if (!spec.data && textOnly.length > 0) {
+    throw new InputError(`${textOnly.join(', ')}: select rows of the texts file, and no texts (data) were given with the hidden states ${hs.uri}; the hidden states hold every sample there is`);
+  }
   const uri = isS3Uri(hs.uri) ? hs.uri : resolve(hs.uri);
   const catalog = await catalogHiddenStates({ uri, format: hs.format, layerIds: hs.layerIds, blocks: hs.blocks });
   const chosen = selectHiddenLayers(catalog.layers, spec.layers, uri);
