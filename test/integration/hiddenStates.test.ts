@@ -230,6 +230,24 @@ describe('hidden states from another engine, through run', () => {
     assert.deepEqual(vllm.summary.layers[0].pooled, stacked.summary.layers[0].pooled);
   });
 
+  test("the model's own ONNX evaluation gives what its PyTorch states give, layer by layer (vLLM's id L is the pre-norm block.{L-1})", async () => {
+    const onnx = await run(['--model', join(cacheDir, 'zoo', 'llama', 'no-past'), '--data', textsFile, '--layers', 'all', '--no-loss'], join(dir, 'store'));
+    const stacked = await run(['--hidden-states', join(dir, 'st-stacked'), '--layers', 'all', '--data', textsFile], join(dir, 'store'));
+    const vllm = await run(['--hidden-states', join(dir, 'vllm'), '--layers', 'all', '--hidden-states-layer-ids', `1,${oracle.blocks}`, '--data', textsFile], join(dir, 'store'));
+    const byLayer = (r: EvaluationResult) => new Map(r.summary.layers.map((l) => [l.layer, l]));
+    const reference = byLayer(onnx);
+    for (const r of [stacked, vllm]) {
+      for (const [layer, l] of byLayer(r)) {
+        const o = reference.get(layer);
+        assert.ok(o, `the ONNX evaluation has layer ${layer}`);
+        // float32 through two engines (onnxruntime, PyTorch): agreement to ~1e-8 measured here.
+        close(l.metrics.meanEntropy!, o.metrics.meanEntropy!, `${layer} meanEntropy`, 1e-6);
+        close(l.pooled.pooledEntropy, o.pooled.pooledEntropy, `${layer} pooledEntropy`, 1e-6);
+      }
+    }
+    assert.ok(byLayer(vllm).has(`block.${oracle.blocks - 1}`));
+  });
+
   test('s3:// hidden states give exactly what the local copy gives', async () => {
     for (const folder of ['st-stacked', 'npy']) {
       const local = await run(['--hidden-states', join(dir, folder), '--layers', 'all'], join(dir, `store-local-${folder}`));
