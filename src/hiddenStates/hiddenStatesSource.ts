@@ -24,6 +24,7 @@
 import { stat, readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import * as A from 'apache-arrow';
 import { InputError } from '../errors.ts';
 import { fileSource, type ByteSource } from '../data/byteSource.ts';
@@ -106,6 +107,9 @@ export interface HiddenStatesCatalog {
   firstWhere: string;
   samples: SampleRef[];
 }
+
+/** Files (headers, byte ranges) read at once: S3 round trips overlap; memory ≈ this many ranges. */
+const READ_CONCURRENCY = 8;
 
 const EXTENSIONS: Record<string, HiddenStatesFormat> = {
   '.safetensors': 'safetensors', '.npy': 'npy', '.arrow': 'arrow', '.arrows': 'arrow', '.ipc': 'arrow', '.feather': 'arrow',
@@ -377,21 +381,29 @@ interface FileSample {
 async function fileSamples(files: HiddenStatesFile[], from: number, to: number, format: HiddenStatesFormat, opts: HiddenStatesOptions): Promise<{ samples: FileSample[]; layout: string }> {
   const samples: FileSample[] = [];
   let layout = format === 'npy' ? 'file' : format;
-  for (let fi = from; fi <= to; fi++) {
-    const file = files[fi];
-    const src = byteSourceOf(file.uri);
-    if (format === 'safetensors') {
-      const n = safetensorsHeaderLength(await src.slice(0, 8), file.uri);
-      const header = parseSafetensorsHeader(await src.slice(8, 8 + n), n, file.bytes, file.uri);
-      const got = safetensorsSamples(header.tensors, file.uri, opts);
-      layout = got.layout;
-      for (const s of got.samples) samples.push({ ...s, file: fi });
-    } else if (format === 'npy') {
-      const head = await src.slice(0, Math.min(file.bytes, 65_536));
-      samples.push({ ...npySample(head, file, opts), file: fi });
-    } else {
-      for (const s of arrowSamples(await src.slice(0, file.bytes), file, opts)) samples.push({ where: s.where, layers: s.layers, text: s.text, file: fi });
-    }
+  // Headers are read READ_CONCURRENCY files at a time (S3: one round trip each), results in file order.
+  const indices = Array.from({ length: to - from + 1 }, (_, k) => from + k);
+  const perFile = Readable.from(indices).map(
+    async (fi: number): Promise<{ layout?: string; samples: FileSample[] }> => {
+      const file = files[fi];
+      const src = byteSourceOf(file.uri);
+      if (format === 'safetensors') {
+        const n = safetensorsHeaderLength(await src.slice(0, 8), file.uri);
+        const header = parseSafetensorsHeader(await src.slice(8, 8 + n), n, file.bytes, file.uri);
+        const got = safetensorsSamples(header.tensors, file.uri, opts);
+        return { layout: got.layout, samples: got.samples.map((x) => ({ ...x, file: fi })) };
+      }
+      if (format === 'npy') {
+        const head = await src.slice(0, Math.min(file.bytes, 65_536));
+        return { samples: [{ ...npySample(head, file, opts), file: fi }] };
+      }
+      return { samples: arrowSamples(await src.slice(0, file.bytes), file, opts).map((x) => ({ where: x.where, layers: x.layers, text: x.text, file: fi })) };
+    },
+    { concurrency: READ_CONCURRENCY },
+  );
+  for await (const got of perFile as AsyncIterable<{ layout?: string; samples: FileSample[] }>) {
+    if (got.layout) layout = got.layout;
+    samples.push(...got.samples);
   }
   return { samples, layout };
 }
@@ -511,10 +523,17 @@ export async function readSamples(files: HiddenStatesFile[], samples: Array<{ wh
   }
   const hash = createHash('sha256');
   const bytesOf = new Map<number, { begin: number; bytes: Uint8Array; table?: A.Table }>();
-  for (const [fi, r] of ranges) {
-    const file = files[fi];
-    const bytes = await byteSourceOf(file.uri).slice(r.begin, r.end);
-    if (bytes.length !== r.end - r.begin) throw new InputError(`${file.uri}: truncated: bytes [${r.begin}, ${r.end}) were planned, ${bytes.length} read`);
+  const read = Readable.from([...ranges]).map(
+    async ([fi, r]: [number, { begin: number; end: number }]) => {
+      const file = files[fi];
+      const bytes = await byteSourceOf(file.uri).slice(r.begin, r.end);
+      if (bytes.length !== r.end - r.begin) throw new InputError(`${file.uri}: truncated: bytes [${r.begin}, ${r.end}) were planned, ${bytes.length} read`);
+      return { fi, r, bytes };
+    },
+    { concurrency: READ_CONCURRENCY },
+  );
+  // In order of first use, whichever read finished first.
+  for await (const { fi, r, bytes } of read as AsyncIterable<{ fi: number; r: { begin: number; end: number }; bytes: Uint8Array }>) {
     hash.update(`${fi} ${r.begin} ${r.end}\n`);
     hash.update(bytes);
     bytesOf.set(fi, { begin: r.begin, bytes });
