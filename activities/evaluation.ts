@@ -179,7 +179,31 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
     try {
       const allowMixed = input.allowMixedVersions === true;
       await checkedRuntimes.get(`${store.uri}|${plan.prefix}|${allowMixed}`, () => checkRuntime(store, plan.prefix, runtime, { register: true, allowMixed }));
-      if (plan.kind === 'multimodal') {
+      if (plan.kind === 'hiddenStates') {
+        // The shard's tensors are read (and their bytes checked against the plan) inside the pool thread.
+        const hsShard = plan.shards[input.shard];
+        let texts: string[] | undefined;
+        if (plan.dataset.texts && hsShard.texts) {
+          texts = await readDatasetShard(plan.dataset.texts.source, hsShard.texts, { maxRecordBytes: plan.spec.maxRecordBytes });
+          checkShardTexts(plan.dataset.texts.path, hsShard.texts, texts);
+        }
+        out = await sharedPool().run(
+          'extractHiddenStatesShard',
+          {
+            hiddenStates: plan.hiddenStates,
+            span: hsShard.span,
+            startRow: hsShard.startRow,
+            layers: plan.layers,
+            maxTokens: plan.maxTokens,
+            texts,
+            textsSha256: hsShard.texts?.sha256 ?? null,
+            sha256: hsShard.sha256!,
+            worker: workerIdentity(),
+          },
+          (d) => (textsDone = d),
+          ctx.cancellationSignal,
+        );
+      } else if (plan.kind === 'multimodal') {
         const parts = locateVlmParts(plan.multimodal.modelDir);
         for (const p of Object.keys(VLM_PART_FILES) as VlmPart[]) {
           await checkFileHash(`model part ${p}`, parts[p], plan.multimodal.parts[p], parts[p]);
@@ -206,7 +230,7 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
       } else {
         // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
         // Either way, what this worker reads must be what the planner hashed.
-        const model = await localModelFiles(plan.spec.model);
+        const model = await localModelFiles(plan.spec.model!);
         await checkFileHash('model', model.onnxPath, plan.model.onnxSha256, plan.model.onnxPath);
         await checkFileHash('tokenizer', model.tokenizerPath, plan.model.tokenizerSha256, plan.model.tokenizerPath);
         const texts = await readDatasetShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });

@@ -232,8 +232,17 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
   const twin = input.spec.diffErank
     ? (async () => {
         const seed = input.spec.untrainSeed ?? 0;
+        const hs = input.spec.hiddenStates;
+        if (hs) {
+          // Precomputed states: the twin's states were computed elsewhere too (planning refused a spec without them).
+          const child = await startChild(evaluationWorkflow, {
+            workflowId: `${workflowInfo().workflowId}/untrained-states`,
+            args: [{ spec: { ...input.spec, hiddenStates: { ...hs, uri: hs.untrained!, untrained: undefined }, maxTokens: plan.maxTokens, diffErank: false, untrainedTwin: true, family: undefined, params: undefined } }],
+          });
+          return child.result();
+        }
         // Written to the store (keyed by source hash, seed, init rule) and fetched by URI like any model.
-        const { model } = await prepareUntrainedTwin({ model: input.spec.model, seed, store: plan.storeUri });
+        const { model } = await prepareUntrainedTwin({ model: input.spec.model!, seed, store: plan.storeUri });
         const child = await startChild(evaluationWorkflow, {
           workflowId: twinWorkflowId(workflowInfo().workflowId, seed),
           // The trained model's token limit: the twin's folder may lack the config.json that told it.

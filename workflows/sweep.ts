@@ -59,19 +59,21 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { spec } = input;
   const sweepId = workflowInfo().workflowId;
   const evaluations: SweepEvaluation[] = [];
-  spec.models.forEach((m, i) =>
-    spec.datasets.forEach((d, j) => {
-      const workflowId = `${sweepId}/m${i}-d${j}`;
-      evaluations.push({
-        workflowId,
-        model: m.name ?? m.model,
-        dataset: d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data,
-        status: 'pending',
-        // Known up front, so progress readers count the twin's shards while it runs.
-        ...(spec.diffErank ? { twinWorkflowId: twinWorkflowId(workflowId, spec.untrainSeed) } : {}),
-      });
-    }),
-  );
+  // Each model with each dataset; hidden states without datasets are their own evaluation.
+  type Pair = { m: SweepSpec['models'][number]; i: number; j: number; d?: SweepSpec['datasets'][number] };
+  const pairs: Pair[] = spec.models.flatMap((m, i): Pair[] => (spec.datasets.length === 0 ? [{ m, i, j: 0 }] : spec.datasets.map((d, j) => ({ m, i, j, d }))));
+  for (const { m, i, j, d } of pairs) {
+    const dataset = d ? (d.imageTransform && d.imageTransform !== 'none' ? `${d.data} (${d.imageTransform})` : d.data) : m.hiddenStates!;
+    const workflowId = `${sweepId}/m${i}-d${j}`;
+    evaluations.push({
+      workflowId,
+      model: m.name ?? m.model ?? m.hiddenStates!,
+      dataset,
+      status: 'pending',
+      // Known up front, so progress readers count the twin's shards while it runs.
+      ...(spec.diffErank ? { twinWorkflowId: twinWorkflowId(workflowId, spec.untrainSeed) } : {}),
+    });
+  }
   const progress: SweepProgress = { phase: 'evaluating', evaluations };
   setHandler(sweepProgressQuery, () => progress);
 
@@ -80,8 +82,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     while (next < evaluations.length) {
       const k = next++;
       const e = evaluations[k];
-      const m = spec.models[Math.floor(k / spec.datasets.length)];
-      const d = spec.datasets[k % spec.datasets.length];
+      const { m, d } = pairs[k];
       e.status = 'running';
       try {
         const r = await executeChild(evaluationWorkflow, {
@@ -89,11 +90,21 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
           args: [
             {
               spec: {
-                model: m.model,
+                ...(m.hiddenStates
+                  ? {
+                      hiddenStates: {
+                        uri: m.hiddenStates,
+                        format: m.hiddenStatesFormat,
+                        layerIds: m.hiddenStatesLayerIds,
+                        blocks: m.hiddenStatesBlocks,
+                        untrained: m.hiddenStatesUntrained,
+                      },
+                    }
+                  : { model: m.model }),
                 ...(m.name ? { modelName: m.name } : {}),
                 family: m.family,
                 params: m.params,
-                ...d,
+                ...(d ?? {}),
                 store: spec.store,
                 layers: spec.layers,
                 loss: spec.loss,

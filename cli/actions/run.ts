@@ -11,9 +11,15 @@ import { sha256Json } from '../../src/io/hash.ts';
 import { chunkProgressQuery, evaluationWorkflow, progressQuery, type EvaluationProgress, type EvaluationResult } from '../../workflows/evaluation.ts';
 import { formatTable } from '../format.ts';
 import { onnxModelFor } from '../../src/model/hfExport.ts';
+import { InputError } from '../../src/errors.ts';
 
 export interface RunOptions {
   model?: string;
+  hiddenStates?: string;
+  hiddenStatesFormat?: string;
+  hiddenStatesLayerIds?: string;
+  hiddenStatesBlocks?: string;
+  hiddenStatesUntrained?: string;
   data?: string;
   format?: string;
   textField?: string;
@@ -59,11 +65,27 @@ const localOrUri = (p: string): string => (p.startsWith('s3://') ? p : resolve(p
 
 export async function run(opts: RunOptions): Promise<RunResult> {
   const stateDir = resolve(opts.stateDir);
+  const states = opts.hiddenStates;
+  if (states && opts.model) throw new InputError('give --model or --hidden-states, not both');
+  if (!states && (opts.hiddenStatesFormat || opts.hiddenStatesLayerIds || opts.hiddenStatesBlocks || opts.hiddenStatesUntrained)) {
+    throw new InputError('--hidden-states-format, --hidden-states-layer-ids, --hidden-states-blocks and --hidden-states-untrained go with --hidden-states');
+  }
   const spec = parseEvaluationSpec({
     // s3:// locations stay URIs; local paths become absolute, as workers see them.
     // A Hugging Face checkpoint folder is exported once (optimum) into the cache and evaluated from there.
-    model: await onnxModelFor(localOrUri(opts.model ?? defaults.model())),
-    data: localOrUri(opts.data ?? defaults.data()),
+    ...(states
+      ? {
+          hiddenStates: {
+            uri: localOrUri(states),
+            format: opts.hiddenStatesFormat,
+            layerIds: opts.hiddenStatesLayerIds === undefined ? undefined : opts.hiddenStatesLayerIds.split(',').map((x) => Number(x.trim())),
+            blocks: opts.hiddenStatesBlocks === undefined ? undefined : Number(opts.hiddenStatesBlocks),
+            untrained: opts.hiddenStatesUntrained === undefined ? undefined : localOrUri(opts.hiddenStatesUntrained),
+          },
+          // The texts the states were computed from, when given.
+          data: opts.data === undefined ? undefined : localOrUri(opts.data),
+        }
+      : { model: await onnxModelFor(localOrUri(opts.model ?? defaults.model())), data: localOrUri(opts.data ?? defaults.data()) }),
     format: opts.format,
     textField: opts.textField,
     template: opts.template?.replace(/\\n/g, '\n').replace(/\\t/g, '\t'),

@@ -20,6 +20,11 @@ export interface SampleRow {
   nuclearNorm: number | null;
   /** Mean next-token cross-entropy of the sample (causal models with logits), else null. */
   loss?: number | null;
+  /**
+   * Precomputed hidden states: the sample's id, sha256 of its text (or of its values when no text
+   * is known); the column is written only when some row has one.
+   */
+  sampleId?: string | null;
 }
 
 const METRIC_COLUMNS = ['entropy', 'normalizedEntropy', 'erank', 'renyi2', 'nuclearNorm'] as const;
@@ -38,6 +43,7 @@ export function samplesToArrow(rows: SampleRow[]): Uint8Array {
       METRIC_COLUMNS.map((c) => [c, A.vectorFromArray(rows.map((r) => r[c]), new A.Float64())]),
     ),
     loss: A.vectorFromArray(rows.map((r) => r.loss ?? null), new A.Float64()),
+    ...(rows.some((r) => r.sampleId) ? { sampleId: A.vectorFromArray(rows.map((r) => r.sampleId ?? null), new A.Utf8()) } : {}),
   });
   return A.tableToIPC(table, 'file');
 }
@@ -67,6 +73,7 @@ export function samplesFromArrow(bytes: Uint8Array, source: string): SampleRow[]
       renyi2: (o.renyi2 as number | null) ?? null,
       nuclearNorm: (o.nuclearNorm as number | null) ?? null,
       loss: (o.loss as number | null | undefined) ?? null,
+      ...(typeof o.sampleId === 'string' ? { sampleId: o.sampleId } : {}),
     });
   }
   return out;

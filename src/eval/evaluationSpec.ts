@@ -3,14 +3,33 @@
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
 import { specIssueLines } from '../specIssues.ts';
+import { HIDDEN_STATES_FORMATS } from '../hiddenStates/hiddenStatesFormats.ts';
 import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_LIMIT } from '../data/recordLimit.ts';
+
+/** Precomputed hidden states: where, in which format, and which layers the stored tensors are. */
+export const HiddenStatesSpecSchema = z.strictObject({
+  /** A file or folder, local (absolute) or s3://. */
+  uri: z.string().min(1, 'hiddenStates.uri: give a file or folder of hidden states'),
+  format: z.enum(HIDDEN_STATES_FORMATS).optional(),
+  /** The index of each stored layer in order (vLLM: eagle_aux_hidden_state_layer_ids). */
+  layerIds: z.array(z.number().int().nonnegative()).min(1).optional(),
+  /** The model's num_hidden_layers: HF index L is then `final`. */
+  blocks: z.number().int().positive().optional(),
+  /** The untrained twin's hidden states, same layout (for diffErank). */
+  untrained: z.string().min(1).optional(),
+});
 
 // Strict: an unknown key (a typo in a workflow input) is an error naming it, never ignored.
 export const EvaluationSpecSchema = z.strictObject({
-  /** Model folder (model.onnx + tokenizer.json) or .onnx file, as the workers see it. */
-  model: z.string().min(1, 'model: give a model folder or .onnx file'),
+  /** Model folder (model.onnx + tokenizer.json) or .onnx file, as the workers see it; or `hiddenStates`. */
+  model: z.string().min(1, 'model: give a model folder or .onnx file').optional(),
+  /**
+   * Hidden states computed elsewhere (src/hiddenStates/hiddenStatesSource.ts), evaluated instead of
+   * running a model; `data` is then optional: the texts the states were computed from, row i ↔ sample i.
+   */
+  hiddenStates: HiddenStatesSpecSchema.optional(),
   /** Dataset: JSONL, CSV/TSV, Parquet, Arrow IPC (optionally .gz), or a folder of .txt files. */
-  data: z.string().min(1, 'data: give a dataset file (.jsonl, .csv, .tsv, .parquet, .arrow) or a folder of .txt files'),
+  data: z.string().min(1, 'data: give a dataset file (.jsonl, .csv, .tsv, .parquet, .arrow) or a folder of .txt files').optional(),
   /** `json`: one JSON document (e.g. cc_sbu_align's filter_cap.json), image-text datasets only. */
   format: z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet', 'arrow', 'txt']).optional(),
   /** Field holding the text; or `template` over several fields. */
@@ -87,7 +106,16 @@ export function parseEvaluationSpec(input: unknown): EvaluationSpec {
   const result = EvaluationSpecSchema.refine((s) => !(s.textField && s.template), {
     message: 'give textField or template, not both',
     path: ['template'],
-  }).safeParse(input);
+  })
+    .refine((s) => (s.model === undefined) !== (s.hiddenStates === undefined), {
+      message: 'give a model or hiddenStates (precomputed hidden states), exactly one',
+      path: ['model'],
+    })
+    .refine((s) => s.hiddenStates !== undefined || s.data !== undefined, {
+      message: 'data: give a dataset file (.jsonl, .csv, .tsv, .parquet, .arrow) or a folder of .txt files',
+      path: ['data'],
+    })
+    .safeParse(input);
   if (!result.success) {
     const lines = specIssueLines(EvaluationSpecSchema, result.error.issues).map((l) => `  ${l}`);
     throw new InputError(`invalid evaluation spec:\n${lines.join('\n')}`);

@@ -15,6 +15,9 @@ import { maxPositionsOf, resolveMaxTokens, type MaxPositions } from '../model/ma
 import { sha256File, sha256Json } from '../io/hash.ts';
 import type { ResolvedImageTextSource } from '../data/imageTextDataset.ts';
 import { planMultimodalEvaluation } from '../multimodal/planMultimodal.ts';
+import { planHiddenStatesEvaluation } from '../hiddenStates/planHiddenStates.ts';
+import type { HiddenLayer, HiddenStatesFile, ShardSpan } from '../hiddenStates/hiddenStatesSource.ts';
+import type { HiddenStatesFormat } from '../hiddenStates/hiddenStatesFormats.ts';
 import { isMultimodalModel, VLM_PART_FILES } from '../multimodal/vlmConfig.ts';
 import { InputError } from '../errors.ts';
 import type { EvaluationSpec } from './evaluationSpec.ts';
@@ -90,11 +93,50 @@ export interface MultimodalPlan extends PlanCommon {
   };
 }
 
-export type EvaluationPlan = TextPlan | MultimodalPlan;
+/** Hidden states computed elsewhere, evaluated without a model (src/hiddenStates/planHiddenStates.ts). */
+export interface HiddenStatesPlan extends PlanCommon {
+  kind: 'hiddenStates';
+  /** sha256: of the layout and of every byte the shards read, plus the texts when given. */
+  dataset: { name: string; path: string; rows: number; bytes: number; sha256: string; texts?: { path: string; sha256: string; source: ResolvedDatasetSource } };
+  shards: HiddenStatesShard[];
+  hiddenStates: {
+    uri: string;
+    format: HiddenStatesFormat;
+    layout: string;
+    files: HiddenStatesFile[];
+    layerIds?: number[];
+    /** L when known: names HF index L `final`. */
+    blocks?: number;
+    /** Every layer the files hold (`layers` above: the ones measured). */
+    available: HiddenLayer[];
+    /** The first sample, which every other is checked against. */
+    firstWhere: string;
+  };
+}
+
+/**
+ * A range of samples: where they are (files and the first one's position; a worker re-reads those
+ * files' headers, so the plan stays small however many samples and layers) and the sha256 of the
+ * bytes it reads.
+ */
+export interface HiddenStatesShard extends DatasetShard {
+  span: ShardSpan;
+  /** The shard of the texts file read for these samples (same rows). */
+  texts?: DatasetShard;
+}
+
+export type EvaluationPlan = TextPlan | MultimodalPlan | HiddenStatesPlan;
+
+/** A spec that names a model (and so a dataset), narrowed once where planning branches. */
+export type ModelEvaluationSpec = EvaluationSpec & { model: string; data: string };
 
 /** The plan of an evaluation (see the file comment), the same on whichever worker makes it. */
 export async function planEvaluation(spec: EvaluationSpec): Promise<EvaluationPlan> {
-  const body = isMultimodalModel(spec.model) ? await planMultimodalEvaluation(spec, PLAN_VERSION) : await planTextEvaluation(spec);
+  const body = spec.hiddenStates
+    ? await planHiddenStatesEvaluation(spec, PLAN_VERSION)
+    : isMultimodalModel(spec.model!)
+      ? await planMultimodalEvaluation(spec as ModelEvaluationSpec, PLAN_VERSION)
+      : await planTextEvaluation(spec as ModelEvaluationSpec);
   const { run: _run, ...rest } = { ...body, spec: resultSpec(spec) };
   return { ...rest, run: sha256Json(rest).slice(0, 16) } as EvaluationPlan;
 }
@@ -107,7 +149,7 @@ function modelLocations(location: string, local: { onnxPath: string; tokenizerPa
   return { onnxPath: `${folder}/${basename(local.onnxPath)}`, tokenizerPath: `${folder}/${basename(local.tokenizerPath)}` };
 }
 
-async function planTextEvaluation(spec: EvaluationSpec): Promise<TextPlan> {
+async function planTextEvaluation(spec: ModelEvaluationSpec): Promise<TextPlan> {
   const imageOnly: string[] = (['imageField', 'imageRoot', 'form'] as const).filter((k) => spec[k] !== undefined);
   if (spec.imageTransform !== 'none') imageOnly.push('imageTransform');
   if (spec.format === 'json') imageOnly.push('format json');

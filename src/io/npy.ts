@@ -48,10 +48,16 @@ export function readNpy(bytes: Uint8Array, file = '<npy>'): NpyMatrix {
   return { data, rows: shape[0], cols: shape[1] };
 }
 
-/** Parses a .npy file's bytes, any number of dimensions; `file` names it in errors. On a
- * little-endian host the data is a view on `bytes`, not a copy, when its start is aligned to the
- * element size (always for a file read whole); else a copy. */
-export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
+/** A .npy header: dtype, shape and where the data starts (also for dtypes readNpyArray does not decode). */
+export interface NpyHeader {
+  descr: string;
+  shape: number[];
+  shapeText: string;
+  dataStart: number;
+}
+
+/** Parses the header of a .npy file from its first bytes (at least the whole header); `file` names it in errors. */
+export function readNpyHeader(bytes: Uint8Array, file = '<npy>'): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new Error(`${file}: not a .npy file (bad magic; expected "\\x93NUMPY")`);
   }
@@ -74,12 +80,7 @@ export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
     throw new Error(`${file}: truncated .npy header (needs ${dataStart} bytes, file has ${bytes.length})`);
   }
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
-
   const descr = headerField(header, 'descr', file).slice(1, -1);
-  const dtype = DTYPES[descr];
-  if (!dtype) {
-    throw new Error(`${file}: unsupported dtype '${descr}' (supported: '<f4' float32, '<f8' float64, little-endian)`);
-  }
   if (headerField(header, 'fortran_order', file) !== 'False') {
     throw new Error(`${file}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   }
@@ -88,7 +89,19 @@ export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
   if (!/^[([]/.test(shapeText) || !dims.every((s) => /^\d+$/.test(s))) {
     throw new Error(`${file}: .npy header has an unreadable shape ${shapeText}`);
   }
-  const shape = dims.map(Number);
+  return { descr, shape: dims.map(Number), shapeText, dataStart };
+}
+
+/** Parses a .npy file's bytes, any number of dimensions; `file` names it in errors. On a
+ * little-endian host the data is a view on `bytes`, not a copy, when its start is aligned to the
+ * element size (always for a file read whole); else a copy. */
+export function readNpyArray(bytes: Uint8Array, file = '<npy>'): NpyArray {
+  const { descr, shape, shapeText, dataStart } = readNpyHeader(bytes, file);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dtype = DTYPES[descr];
+  if (!dtype) {
+    throw new Error(`${file}: unsupported dtype '${descr}' (supported: '<f4' float32, '<f8' float64, little-endian)`);
+  }
 
   const count = shape.reduce((a, b) => a * b, 1);
   const dataBytes = count * dtype.bytes;

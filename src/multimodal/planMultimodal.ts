@@ -11,11 +11,10 @@ import { countParameters } from '../model/parameterCount.ts';
 import { scanImageTextDataset, type ImageTextSource } from '../data/imageTextDataset.ts';
 import { locateVlmParts, readVlmConfig, VLM_PART_FILES, type VlmPart } from './vlmConfig.ts';
 import { VLM_DEFAULT_MAX_TOKENS, VlmModel } from './vlmModel.ts';
-import type { EvaluationSpec } from '../eval/evaluationSpec.ts';
-import type { MultimodalPlan } from '../eval/plan.ts';
+import type { ModelEvaluationSpec, MultimodalPlan } from '../eval/plan.ts';
 import { keySegment } from '../store/storeKey.ts';
 
-export async function planMultimodalEvaluation(spec: EvaluationSpec, planVersion: number): Promise<MultimodalPlan> {
+export async function planMultimodalEvaluation(spec: ModelEvaluationSpec, planVersion: number): Promise<MultimodalPlan> {
   const dir = resolve(spec.model);
   if (spec.diffErank) {
     throw new InputError(`diffErank: not available for vision-language models yet (${dir}): untrain re-initialises one ONNX graph, and this model has four parts`);

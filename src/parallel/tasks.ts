@@ -1,6 +1,7 @@
 // The calls a pool thread can make, and the message shapes between threads.
 import { extractShard, type ExtractShardInput, type ExtractShardOutput } from '../eval/extractShard.ts';
 import { extractMultimodalShard, type ExtractMultimodalShardInput } from '../multimodal/extractMultimodalShard.ts';
+import { extractHiddenStatesShard, type ExtractHiddenStatesShardInput } from '../hiddenStates/extractHiddenStatesShard.ts';
 import { pooledMetrics, type PooledMetrics } from '../metrics/pooled.ts';
 
 export const tasks = {
@@ -9,6 +10,8 @@ export const tasks = {
   extractMultimodalShard: (input: ExtractMultimodalShardInput, onProgress: (done: number) => void, isCancelled: () => boolean): Promise<ExtractShardOutput> =>
     extractMultimodalShard(input, onProgress, isCancelled),
   /** The d×d eigen-solve of a pooled Gram: seconds at d = 4096, so never on an activity's event loop. */
+  extractHiddenStatesShard: (input: ExtractHiddenStatesShardInput, onProgress: (done: number) => void, isCancelled: () => boolean): Promise<ExtractShardOutput> =>
+    extractHiddenStatesShard(input, onProgress, isCancelled),
   pooledMetrics: async (input: { s: Float64Array; n: number; dim: number }): Promise<PooledMetrics> =>
     pooledMetrics(input.s, input.n, input.dim),
 };

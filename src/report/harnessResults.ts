@@ -66,7 +66,7 @@ const taskConfig = z
 
 const modelConfig = z
   .object({
-    model: z.literal('entroscope-onnx'),
+    model: z.enum(['entroscope-onnx', 'entroscope-hidden-states']),
     model_args: z.string().describe('path=<model.onnx>,tokenizer=<tokenizer.json>'),
     model_name: z.string(),
     model_sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('sha256 of model.onnx (multimodal: of every part’s hash)'),
@@ -118,7 +118,7 @@ const common = {
 export const evaluationResultsSchema = z.strictObject({
   ...common,
   config: modelConfig,
-  model_source: z.literal('onnx'),
+  model_source: z.enum(['onnx', 'hidden_states']),
   model_name: z.string(),
   model_name_sanitized: z.string(),
   extraction_runtimes: z.array(extractionRuntime),
@@ -231,9 +231,11 @@ function taskMetrics(summary: EvaluationSummary): { results: z.infer<typeof task
 
 /** What a results.json needs of an evaluation's plan (src/eval/plan.ts). */
 export interface PlanFacts {
+  /** `hiddenStates`: precomputed hidden states (model.onnxPath is their URI). */
+  kind?: string;
   spec: {
-    model: string;
-    data: string;
+    model?: string;
+    data?: string;
     format?: string;
     textField?: string;
     template?: string;
@@ -277,7 +279,7 @@ export function evaluationResults(summary: EvaluationSummary, plan: PlanFacts, r
     configs: {
       [task]: {
         task,
-        dataset_path: plan.spec.data,
+        dataset_path: plan.spec.data ?? plan.dataset.path,
         dataset_name: summary.dataset.name,
         dataset_sha256: summary.dataset.sha256,
         dataset_rows: summary.dataset.rows,
@@ -304,8 +306,8 @@ export function evaluationResults(summary: EvaluationSummary, plan: PlanFacts, r
     'n-samples': { [task]: { original: summary.dataset.rows, effective } },
     task_hashes: { [task]: summary.dataset.sha256 },
     config: {
-      model: 'entroscope-onnx',
-      model_args: `path=${plan.model.onnxPath},tokenizer=${plan.model.tokenizerPath}`,
+      model: plan.kind === 'hiddenStates' ? 'entroscope-hidden-states' : 'entroscope-onnx',
+      model_args: plan.kind === 'hiddenStates' ? `hidden_states=${plan.model.onnxPath}` : `path=${plan.model.onnxPath},tokenizer=${plan.model.tokenizerPath}`,
       model_name: summary.model.name,
       model_sha256: summary.model.onnxSha256,
       tokenizer_sha256: summary.model.tokenizerSha256,
@@ -328,7 +330,7 @@ export function evaluationResults(summary: EvaluationSummary, plan: PlanFacts, r
     date: ctx.date,
     entroscope_version: ctx.softwareVersions.entroscope ?? 'unknown',
     software_versions: ctx.softwareVersions,
-    model_source: 'onnx',
+    model_source: plan.kind === 'hiddenStates' ? 'hidden_states' : 'onnx',
     model_name: summary.model.name,
     model_name_sanitized: sanitize(summary.model.name),
     extraction_runtimes: runtimes,

@@ -5,12 +5,25 @@ import { parse as parseYaml } from 'yaml';
 import { resolve, dirname, isAbsolute } from 'node:path';
 import { InputError } from '../errors.ts';
 import { specIssueLines } from '../specIssues.ts';
+import { HIDDEN_STATES_FORMATS } from '../hiddenStates/hiddenStatesFormats.ts';
 import { DEFAULT_MAX_RECORD_BYTES, MAX_RECORD_BYTES_LIMIT } from '../data/recordLimit.ts';
 
 // Strict at every depth: an unknown key (a typo) is an error naming it, never silently ignored.
 const ModelEntry = z.strictObject({
-  /** Model folder or .onnx file (paths relative to the spec file). */
-  model: z.string().min(1),
+  /** Model folder or .onnx file (paths relative to the spec file); or `hiddenStates`. */
+  model: z.string().min(1).optional(),
+  /**
+   * Hidden states computed elsewhere (a file or folder, local or s3://), evaluated instead of a model:
+   * paired with the sweep's one dataset as their texts, or on their own when the sweep has none.
+   */
+  hiddenStates: z.string().min(1).optional(),
+  hiddenStatesFormat: z.enum(HIDDEN_STATES_FORMATS).optional(),
+  /** The stored layers' indices in order (vLLM: eagle_aux_hidden_state_layer_ids). */
+  hiddenStatesLayerIds: z.array(z.number().int().nonnegative()).min(1).optional(),
+  /** The model's num_hidden_layers: HF index L is then `final`. */
+  hiddenStatesBlocks: z.number().int().positive().optional(),
+  /** The untrained twin's hidden states, for diffErank. */
+  hiddenStatesUntrained: z.string().min(1).optional(),
   name: z.string().min(1).optional(),
   family: z.string().min(1).optional(),
   params: z.number().positive().optional(),
@@ -41,7 +54,8 @@ export const SweepSpecSchema = z
     /** Where finished sweeps are archived (file://, a folder or s3://); none when absent. */
     archive: z.string().min(1).optional(),
     models: z.array(ModelEntry).min(1, 'give at least one model'),
-    datasets: z.array(DatasetEntry).min(1, 'give at least one dataset'),
+    /** Optional only when every model entry names hiddenStates. */
+    datasets: z.array(DatasetEntry).default([]),
     layers: z.array(z.string().min(1)).min(1).default(['last']),
     loss: z.boolean().default(true),
     diffErank: z.boolean().default(false),
@@ -74,6 +88,19 @@ export const SweepSpecSchema = z
         chunks: z.number().int().positive().max(1000).default(4),
       })
       .default({ evaluations: 2, shards: 8, chunks: 4 }),
+  })
+  // Reported beside every other bad field (zod runs this even when fields above failed).
+  .superRefine((spec, ctx) => {
+    spec.models.forEach((m, i) => {
+      if ((m.model === undefined) === (m.hiddenStates === undefined)) ctx.addIssue({ code: 'custom', message: 'give model or hiddenStates, exactly one', path: ['models', i, 'model'] });
+      const statesOnly = (['hiddenStatesFormat', 'hiddenStatesLayerIds', 'hiddenStatesBlocks', 'hiddenStatesUntrained'] as const).filter((k) => m[k] !== undefined);
+      if (m.model !== undefined && statesOnly.length > 0) ctx.addIssue({ code: 'custom', message: `${statesOnly.join(', ')} go with hiddenStates`, path: ['models', i, statesOnly[0]] });
+    });
+    const datasets = spec.datasets ?? [];
+    if (spec.models.some((m) => m.hiddenStates === undefined) && datasets.length === 0) ctx.addIssue({ code: 'custom', message: 'give at least one dataset', path: ['datasets'] });
+    if (spec.models.some((m) => m.hiddenStates !== undefined) && datasets.length > 1) {
+      ctx.addIssue({ code: 'custom', message: `models with hiddenStates pair with the sweep's one dataset (their texts), but it has ${datasets.length}; sweep each dataset's hidden states separately`, path: ['datasets'] });
+    }
   });
 
 /** A dataset entry as the workflow uses it: with the image perturbation of its evaluations. */
@@ -99,7 +126,11 @@ export function parseSweepSpec(text: string, file: string): SweepSpec {
   const abs = (p: string) => (/^[a-z][a-z0-9+.-]*:\/\//i.test(p) || isAbsolute(p) ? p : resolve(base, p));
   spec.store = abs(spec.store);
   if (spec.archive) spec.archive = abs(spec.archive);
-  for (const m of spec.models) m.model = abs(m.model);
+  for (const m of spec.models) {
+    if (m.model !== undefined) m.model = abs(m.model);
+    if (m.hiddenStates !== undefined) m.hiddenStates = abs(m.hiddenStates);
+    if (m.hiddenStatesUntrained !== undefined) m.hiddenStatesUntrained = abs(m.hiddenStatesUntrained);
+  }
   for (const d of spec.datasets) {
     d.data = abs(d.data);
     if (d.imageRoot) d.imageRoot = abs(d.imageRoot);
