@@ -16,7 +16,7 @@
 // the graph input `use_cache_branch`. OnnxModel always feeds it false, so before the analysis and
 // in the rewrite such an If is replaced by its else_branch (see withoutCacheBranch): the graph then
 // computes what the session computes, with its tensors in the top-level graph where taps can reach.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -367,25 +367,28 @@ export async function tappedModel(
 }
 
 /**
- * Links each external data file of `model` (relative to `onnxPath`) into `dir`, where the tapped
- * copy is read from, so the copy references the same bytes and never holds them itself. With
- * `relink`, a link that points elsewhere (the model moved, another copy of the same bytes) is
- * replaced atomically.
+ * Hard-links each external data file of `model` (relative to `onnxPath`) into `dir`, where the
+ * tapped copy is read from, so the copy references the same bytes and never holds them itself
+ * (onnxruntime refuses a symlink that resolves outside the model's folder; a data file on another
+ * file system is copied). With `relink`, an entry that is not the same file is replaced atomically.
  */
 function linkExternalData(model: ModelProto, onnxPath: string, dir: string, relink = false): void {
   for (const f of externalFilesOf(model)) {
     const link = join(dir, f);
     const target = resolve(dirname(onnxPath), f);
-    let current: string | undefined;
-    try {
-      current = readlinkSync(link);
-    } catch {
-      current = undefined;
+    if (existsSync(link)) {
+      if (!relink) continue;
+      const [a, b] = [statSync(link), statSync(target)];
+      if (a.ino === b.ino && a.dev === b.dev) continue;
     }
-    if (current === target || (current !== undefined && !relink)) continue;
     mkdirSync(dirname(link), { recursive: true });
     const tmp = `${link}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.lnk`;
-    symlinkSync(target, tmp);
+    try {
+      linkSync(target, tmp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      copyFileSync(target, tmp);
+    }
     renameSync(tmp, link);
   }
 }
