@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts
 import { parameterCountDetails } from '../../src/model/parameterCount.ts';
 import { untrainFiles } from '../../src/model/untrain.ts';
 import { OnnxModel } from '../../src/model/onnxModel.ts';
-import { cacheDir, hfPythonBin, requireEnv, runOracle } from '../helpers/services.ts';
+import { cacheDir, ensureBucket, hfPythonBin, requireEnv, runOracle } from '../helpers/services.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
@@ -95,6 +95,33 @@ describe('external-data ONNX (model.onnx + model.onnx_data)', () => {
           assert.ok(err <= 1e-5, `hidden_states[${i}] row ${r.row} ${m}: ${r[m]} vs ${o[m]} (${err})`);
         }
       }
+    }
+  });
+
+  test('run from s3:// (the share-nothing path): the worker fetches model.onnx_data with the graph; results equal the local run', async () => {
+    requireEnv('AWS_ENDPOINT_URL');
+    const bucket = 'entroscope-test';
+    await ensureBucket(bucket);
+    const prefix = `external-data-${Date.now()}`;
+    const store = openStore(`s3://${bucket}/${prefix}`);
+    for (const f of ['model.onnx', 'model.onnx_data', 'tokenizer.json', 'config.json', 'tokenizer_config.json']) {
+      if (existsSync(join(external, f))) await store.put(f, readFileSync(join(external, f)));
+    }
+    const saved = process.env.ENTROSCOPE_CACHE;
+    process.env.ENTROSCOPE_CACHE = join(dir, 'fresh-cache'); // this process's fetch starts from nothing
+    try {
+      const fromS3 = await evaluate(`s3://${bucket}/${prefix}/`, 's3');
+      const local = await evaluate(external, 'ext-again');
+      assert.equal(fromS3.length, local.length);
+      fromS3.forEach((r, i) => {
+        for (const m of METRICS) assert.equal(r[m], local[i][m], `${r.layer} row ${r.row} ${m}`);
+      });
+      const fetched = join(dir, 'fresh-cache', 'models-s3');
+      const dirs = existsSync(fetched) ? readdirSync(fetched).filter((d) => !d.startsWith('.')) : [];
+      assert.ok(dirs.some((d) => existsSync(join(fetched, d, 'model.onnx_data'))), 'model.onnx_data fetched into the cache beside model.onnx');
+    } finally {
+      if (saved === undefined) delete process.env.ENTROSCOPE_CACHE;
+      else process.env.ENTROSCOPE_CACHE = saved;
     }
   });
 
