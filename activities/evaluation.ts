@@ -13,9 +13,11 @@ import { readDatasetShard } from '../src/data/dataset.ts';
 import { readImageTextShard } from '../src/data/imageTextDataset.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
 import { locateVlmParts, VLM_PART_FILES, type VlmPart } from '../src/multimodal/vlmConfig.ts';
-import { sharedPool } from '../src/parallel/threadPool.ts';
+import { extractionPool, sharedPool } from '../src/parallel/threadPool.ts';
+import { sessionPlan } from '../src/eval/sessionPlan.ts';
+import { modelIdentity } from '../src/model/externalData.ts';
 import { checkRuntime, extractionRuntime, workerIdentity, type ShardRuntime } from '../src/eval/extractionRuntime.ts';
-import { checkFileHash, checkShardTexts } from '../src/eval/verifyShardInputs.ts';
+import { checkFileHash, checkModelHash, checkShardTexts } from '../src/eval/verifyShardInputs.ts';
 import { PromiseCache } from '../src/parallel/promiseCache.ts';
 import { sampleMetricsOfRow, samplesFromArrow, samplesToArrow, type SampleRow } from '../src/arrow/sampleTable.ts';
 import { alignmentFromRows } from '../src/multimodal/alignmentSummary.ts';
@@ -134,7 +136,8 @@ export async function planShards(specInput: EvaluationSpecInput): Promise<PlanRe
     const pending = plan.shards.flatMap((s, i) => (done.has(keys.shardDone(plan.prefix, s)) ? [] : [i]));
     // A resume that would add shards from this runtime to shards from another says so now.
     if (pending.length > 0 && pending.length < plan.shards.length) {
-      await checkRuntime(store, plan.prefix, extractionRuntime(INTRA_OP_THREADS), { register: false, allowMixed: spec.allowMixedVersions });
+      const intraOp = plan.kind === 'multimodal' ? INTRA_OP_THREADS : sessionPlan((await modelIdentity(plan.model.onnxPath)).bytes).intraOpThreads;
+      await checkRuntime(store, plan.prefix, extractionRuntime(intraOp), { register: false, allowMixed: spec.allowMixedVersions });
     }
     return {
       storeUri: store.uri,
@@ -174,9 +177,17 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
     let textsDone = 0;
     // Heartbeats carry the server's cancellation back (the worker's throttle sets how soon).
     const beat = setInterval(() => ctx.heartbeat({ textsDone }), 1000);
-    const runtime = extractionRuntime(INTRA_OP_THREADS);
     let out;
+    let runtime = extractionRuntime(INTRA_OP_THREADS);
+    let pool = sharedPool();
     try {
+      // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
+      const model = plan.kind === 'multimodal' || plan.kind === 'hiddenStates' ? undefined : await localModelFiles(plan.spec.model!);
+      if (model) {
+        const sessions = sessionPlan((await modelIdentity(model.onnxPath)).bytes);
+        runtime = extractionRuntime(sessions.intraOpThreads);
+        pool = extractionPool(sessions.sessions);
+      }
       const allowMixed = input.allowMixedVersions === true;
       await checkedRuntimes.get(`${store.uri}|${plan.prefix}|${allowMixed}`, () => checkRuntime(store, plan.prefix, runtime, { register: true, allowMixed }));
       if (plan.kind === 'hiddenStates') {
@@ -228,21 +239,20 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
           ctx.cancellationSignal,
         );
       } else {
-        // A model in S3 is fetched into this worker's cache; a local one must be at the same path here.
-        // Either way, what this worker reads must be what the planner hashed.
-        const model = await localModelFiles(plan.spec.model!);
-        await checkFileHash('model', model.onnxPath, plan.model.onnxSha256, plan.model.onnxPath);
+        // What this worker reads must be what the planner hashed.
+        if (!model) throw new Error('text plan without a model');
+        await checkModelHash(model.onnxPath, plan.model.onnxSha256, plan.model.onnxPath);
         await checkFileHash('tokenizer', model.tokenizerPath, plan.model.tokenizerSha256, plan.model.tokenizerPath);
         const texts = await readDatasetShard(plan.dataset.source, shard, { maxRecordBytes: plan.spec.maxRecordBytes });
         checkShardTexts(plan.dataset.path, shard, texts);
-        out = await sharedPool().run(
+        out = await pool.run(
           'extractShard',
           {
             onnxPath: model.onnxPath,
             tokenizerPath: model.tokenizerPath,
             maxTokens: plan.maxTokens,
             batchSize: plan.spec.batchSize,
-            intraOpThreads: INTRA_OP_THREADS,
+            intraOpThreads: runtime.intraOpThreads,
             startRow: shard.startRow,
             texts,
             layers: plan.layers,
@@ -275,7 +285,7 @@ export async function extractShard(input: PlanRef & { shard: number; allowMixedV
       rows: [shard.startRow, shard.startRow + shard.rows],
       tokens: out.tokens,
       files,
-      runtime: { ...runtime, poolThreads: sharedPool().size, worker: workerIdentity() },
+      runtime: { ...runtime, poolThreads: pool.size, worker: workerIdentity() },
     };
     await putJson(store, keys.shardDone(plan.prefix, shard), done);
     return {

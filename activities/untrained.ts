@@ -8,14 +8,14 @@
 // copy lives on a worker's disk.
 import { createReadStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { userErrorsFinal } from './userErrors.ts';
 import { withHeartbeat } from './heartbeat.ts';
 import { localModelFiles } from '../src/model/modelFetch.ts';
 import { cacheRoot } from '../src/model/onnxTaps.ts';
 import { UNTRAIN_RULE, untrainFiles } from '../src/model/untrain.ts';
-import { sha256File } from '../src/io/hash.ts';
+import { modelIdentity } from '../src/model/externalData.ts';
 import { openStore } from '../src/store/openStore.ts';
 
 export interface UntrainedTwin {
@@ -37,7 +37,7 @@ export function untrainedTwinKey(sourceSha256: string, seed: number): string {
 export async function prepareUntrainedTwin(input: { model: string; seed: number; store: string }): Promise<UntrainedTwin> {
   return userErrorsFinal(() => withHeartbeat(async () => {
     const files = await localModelFiles(input.model); // an s3:// source is fetched into this worker's cache
-    const sourceSha256 = await sha256File(files.onnxPath);
+    const sourceSha256 = (await modelIdentity(files.onnxPath)).sha256;
     const store = openStore(input.store);
     const key = untrainedTwinKey(sourceSha256, input.seed);
     if (!(await store.exists(`${key}/model.onnx`))) {
@@ -47,6 +47,7 @@ export async function prepareUntrainedTwin(input: { model: string; seed: number;
         const made = await untrainFiles(files.onnxPath, tmp, input.seed);
         // Streamed (models are hundreds of MB); the tokenizer first, the graph last.
         if (made.tokenizerPath) await store.putStream(`${key}/tokenizer.json`, createReadStream(made.tokenizerPath));
+        if (made.dataPath) await store.putStream(`${key}/${basename(made.dataPath)}`, createReadStream(made.dataPath));
         await store.putStream(`${key}/model.onnx`, createReadStream(made.onnxPath));
       } finally {
         await rm(tmp, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { InputError } from '../errors.ts';
 import { sha256File } from '../io/hash.ts';
 import { shardTextsSha256, type DatasetShard } from '../data/dataset.ts';
 import { workerIdentity } from './extractionRuntime.ts';
+import { modelIdentity } from '../model/externalData.ts';
 
 // Hashing a model costs ~1 s per 300 MB: done once per file version (path, size, mtime) per process.
 const fileHashes = new Map<string, Promise<string>>();
@@ -22,6 +23,17 @@ async function fileSha256(path: string): Promise<string> {
     fileHashes.set(key, h);
   }
   return h;
+}
+
+/** Fails unless the model at `onnxPath` (graph and external data: externalData.ts) has the planned identity. */
+export async function checkModelHash(onnxPath: string, expected: string, planned: string): Promise<void> {
+  const actual = (await modelIdentity(onnxPath)).sha256;
+  if (actual !== expected) {
+    throw new InputError(
+      `model ${onnxPath} on worker ${workerIdentity()} has sha256 ${actual}, but the plan was made from ${planned} with sha256 ${expected}: ` +
+        'every worker must read the same model (use an s3:// URI, or the same copy everywhere)',
+    );
+  }
 }
 
 /** Fails unless the file at `path` hashes to `expected`; `what` and `planned` name it in the message. */

@@ -14,13 +14,15 @@
 // disk copy and the tapped-graph caches keyed by model hash, not the transfer.
 // Files an .onnx keeps its weights in (external data, for models over 2 GB) are fetched beside it.
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { openStore } from '../store/openStore.ts';
-import type { ObjectStore } from '../store/store.ts';
+import { NotFoundError, type ObjectStore } from '../store/store.ts';
 import { resolveModelFiles, type ModelFiles } from './modelRef.ts';
-import { externalDataFiles, readModel } from './onnxProto.ts';
+import { readModel } from './onnxProto.ts';
+import { externalFilesOf } from './externalData.ts';
 import { cacheRoot } from './onnxTaps.ts';
 
 /** A store that can tell an object's version (ETag) without reading it. */
@@ -89,19 +91,39 @@ export async function fetchModel(location: string, opts: FetchOptions = {}): Pro
   try {
     let downloadedBytes = 0;
     const contentHashes = new Map<string, string>();
-    const download = async (key: string) => {
-      const bytes = await store.get(key);
-      downloadedBytes += bytes.length;
-      contentHashes.set(key, createHash('sha256').update(bytes).digest('hex'));
+    // Streamed to disk (data files are gigabytes), hashed on the way.
+    const download = async (key: string, what = 'model file') => {
+      let body: AsyncIterable<Uint8Array>;
+      try {
+        body = await store.getStream(key);
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new InputError(`${what} ${store.uriOf(key)} is missing (${store.uriOf(onnx)} references it)`);
+        throw err;
+      }
+      const hash = createHash('sha256');
       mkdirSync(dirname(join(tmp, key)), { recursive: true });
-      writeFileSync(join(tmp, key), bytes);
+      const out = createWriteStream(join(tmp, key));
+      await pipeline(
+        (async function* () {
+          for await (const chunk of body) {
+            downloadedBytes += chunk.length;
+            hash.update(chunk);
+            yield chunk;
+          }
+        })(),
+        out,
+      );
+      contentHashes.set(key, hash.digest('hex'));
     };
     await download(onnx);
     await download(tokenizer);
-    const external = others.length > 0 ? externalDataFiles(readModel(join(tmp, onnx))) : [];
+    // A small graph is always read (its data files may be missing from the store: say so now);
+    // a large one only when other objects beside it may be its data.
+    const small = statSync(join(tmp, onnx)).size < 256 * 2 ** 20;
+    const external = others.length > 0 || small ? externalFilesOf(readModel(join(tmp, onnx))) : [];
     for (const f of external) {
       if (f.split('/').includes('..')) throw new InputError(`model ${store.uriOf(onnx)} keeps weights outside its folder: ${f}`);
-      await download(f);
+      await download(f, 'external data file');
     }
     const key = versions ?? keyed.map((k) => contentHashes.get(k) ?? 'absent');
     const dir = join(root, versionKey(store.uriOf(onnx), keyed, key));

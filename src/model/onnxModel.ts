@@ -206,6 +206,7 @@ async function createSession(path: string, intraOpThreads = 1, level: GraphOptim
       interOpNumThreads: 1,
       graphOptimizationLevel: level,
       executionProviders: [configuredExecutionProvider()],
+      enableCpuMemArena: process.env.ENTROSCOPE_CPU_MEM_ARENA !== '0',
     });
   } catch (err) {
     throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);

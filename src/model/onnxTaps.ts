@@ -16,17 +16,18 @@
 // the graph input `use_cache_branch`. OnnxModel always feeds it false, so before the analysis and
 // in the rewrite such an If is replaced by its else_branch (see withoutCacheBranch): the graph then
 // computes what the session computes, with its tensors in the top-level graph where taps can reach.
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
-import { sha256, sha256File } from '../io/hash.ts';
+import { sha256 } from '../io/hash.ts';
+import { externalFilesOf, modelIdentity } from './externalData.ts';
 import { DataFlow, lmHeadInput, residualStream } from './residualStream.ts';
 import {
   DataType,
   decodeModel,
   encodeModel,
-  externalDataFiles,
   readModel,
   tensorValueInfo,
   valueInfoDims,
@@ -315,7 +316,7 @@ export async function modelTaps(onnxPath: string, opts: { cacheDir?: string } = 
 }
 
 async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise<TapListing> {
-  const hash = await sha256File(onnxPath);
+  const hash = (await modelIdentity(onnxPath, { cacheDir })).sha256;
   const hints = tapHints(onnxPath);
   const dir = join(cacheDir ?? cacheRoot(), 'tapped', hash);
   const listing = join(dir, `taps.v4-${sha256(JSON.stringify(hints)).slice(0, 8)}.json`);
@@ -344,7 +345,8 @@ export async function tappedModel(
   const tensors = taps.map((t) => t.tensor);
   const dir = join(opts.cacheDir ?? cacheRoot(), 'tapped', listed.sha256);
   const path = join(dir, `${sha256(JSON.stringify(tensors)).slice(0, 16)}.onnx`);
-  if (!existsSync(path)) {
+  if (existsSync(path)) linkExternalData(readModel(path), onnxPath, dir, true);
+  else {
     const model = listed.model ?? decodeModel(readFileSync(onnxPath), onnxPath);
     const named = taps.filter((t) => t.name.startsWith('tensor:'));
     if (named.length > 0) {
@@ -358,18 +360,35 @@ export async function tappedModel(
       }
     }
     mkdirSync(dir, { recursive: true });
-    for (const f of externalDataFiles(model)) {
-      const link = join(dir, f);
-      if (!existsSync(link)) {
-        mkdirSync(dirname(link), { recursive: true });
-        try {
-          symlinkSync(resolve(dirname(onnxPath), f), link);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        }
-      }
-    }
+    linkExternalData(model, onnxPath, dir);
     writeFileAtomic(path, encodeModel(exposeTaps(withoutCacheBranch(model), taps)));
   }
   return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), ...(logits ? { logits } : {}) };
+}
+
+/**
+ * Hard-links each external data file of `model` (relative to `onnxPath`) into `dir`, where the
+ * tapped copy is read from, so the copy references the same bytes and never holds them itself
+ * (onnxruntime refuses a symlink that resolves outside the model's folder; a data file on another
+ * file system is copied). With `relink`, an entry that is not the same file is replaced atomically.
+ */
+function linkExternalData(model: ModelProto, onnxPath: string, dir: string, relink = false): void {
+  for (const f of externalFilesOf(model)) {
+    const link = join(dir, f);
+    const target = resolve(dirname(onnxPath), f);
+    if (existsSync(link)) {
+      if (!relink) continue;
+      const [a, b] = [statSync(link), statSync(target)];
+      if (a.ino === b.ino && a.dev === b.dev) continue;
+    }
+    mkdirSync(dirname(link), { recursive: true });
+    const tmp = `${link}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.lnk`;
+    try {
+      linkSync(target, tmp);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      copyFileSync(target, tmp);
+    }
+    renameSync(tmp, link);
+  }
 }

@@ -28,7 +28,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
-import { sha256, sha256File } from '../io/hash.ts';
+import { sha256 } from '../io/hash.ts';
+import { externalFilesOf, modelIdentity, tensorData, withInlineData, writeModelWithExternalData } from './externalData.ts';
 import { resolveModelFiles } from './modelRef.ts';
 import { normalSampler } from '../metrics/prng.ts';
 import { normParameters } from './normParameters.ts';
@@ -116,7 +117,6 @@ export function initRules(model: ModelProto): Map<string, InitRule> {
       rules.set(name, 'kept');
       continue;
     }
-    if (t.data_location === 1) throw new InputError(`initialiser ${name} has external data, which untrain does not handle yet`);
     const rank = tensorDims(t).filter((d) => d > 1).length;
     const path = rank < 2 ? modulePath(model, name) : '';
     if (scales.has(name) || (rank < 2 && NORM_MODULE.test(path) && path.endsWith('.weight'))) rules.set(name, 'ones');
@@ -144,7 +144,7 @@ function withValues(t: TensorProto, values: Float64Array): TensorProto {
   if (t.data_type === DataType.DOUBLE) raw = new Uint8Array(values.buffer);
   else if (t.data_type === DataType.FLOAT16) raw = new Uint8Array(Uint16Array.from(values, floatToHalf).buffer);
   else raw = new Uint8Array(Float32Array.from(values).buffer);
-  return { ...t, raw_data: raw, float_data: [], double_data: [], int32_data: [] };
+  return { ...t, raw_data: raw, float_data: [], double_data: [], int32_data: [], data_location: 0, external_data: [] };
 }
 
 /** The untrained twin of `model` (a new ModelProto; the input is not modified). */
@@ -153,6 +153,8 @@ export function untrainModel(
   seed: number,
   sourceSha256?: string,
   config: InitConfig = {},
+  /** Reads a tensor's values as stored (external data: externalData.ts withInlineData). */
+  read: (t: TensorProto) => TensorProto = (t) => t,
 ): { model: ModelProto; report: UntrainReport } {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InputError(`seed must be an integer in 0…2^32−1, got ${seed}`);
   if (getMetadata(model, 'entroscope.untrained.seed') !== undefined) {
@@ -162,7 +164,7 @@ export function untrainModel(
   const layers = config.n_layer ?? config.num_hidden_layers;
   const rules = initRules(model);
   const embedding = wordEmbedding(model);
-  const tied = config.tie_word_embeddings === false || !embedding ? new Map<string, boolean>() : tiedHeads(model, embedding);
+  const tied = config.tie_word_embeddings === false || !embedding ? new Map<string, boolean>() : tiedHeads(model, embedding, read);
   for (const name of tied.keys()) rules.set(name, 'tied');
   const padRow = embedding && typeof config.pad_token_id === 'number' && !NO_PADDING_IDX.has(config.model_type ?? '') ? config.pad_token_id : undefined;
   const counts: Record<InitRule, number> = { normal: 0, ones: 0, zeros: 0, tied: 0, kept: 0 };
@@ -181,7 +183,7 @@ export function untrainModel(
       const d = tensorDims(t)[1];
       if (padRow * d < values.length) values.fill(0, padRow * d, (padRow + 1) * d);
     }
-    fresh.set(name, values);
+    if (name === embedding) fresh.set(name, values);
     return withValues(t, values);
   });
   // Tied heads: the twin's embedding again, transposed when the head is stored d × V.
@@ -217,18 +219,18 @@ function wordEmbedding(model: ModelProto): string | undefined {
  * LM heads tied to the embedding in the source: 2-D initialisers other than the embedding whose
  * values equal it (V × d) or its transpose (d × V). Name → stored transposed.
  */
-function tiedHeads(model: ModelProto, embedding: string): Map<string, boolean> {
+function tiedHeads(model: ModelProto, embedding: string, read: (t: TensorProto) => TensorProto): Map<string, boolean> {
   const e = model.graph.initializer.find((t) => t.name === embedding)!;
   const [V, d] = tensorDims(e);
-  const ev = tensorToFloat64(e);
+  const ev = tensorToFloat64(read(e));
   const out = new Map<string, boolean>();
   for (const t of model.graph.initializer) {
-    if (t.name === embedding || !FLOAT_INITS.has(t.data_type ?? 0) || t.data_location === 1) continue;
+    if (t.name === embedding || !FLOAT_INITS.has(t.data_type ?? 0)) continue;
     const dims = tensorDims(t);
     if (dims.length !== 2 || dims[0] * dims[1] !== V * d) continue;
     const transposed = dims[0] === d && dims[1] === V && d !== V;
     if (!transposed && !(dims[0] === V && dims[1] === d)) continue;
-    const tv = tensorToFloat64(t);
+    const tv = tensorToFloat64(read(t));
     let same = true;
     for (let v = 0; v < V && same; v++) for (let j = 0; j < d && same; j++) same = ev[v * d + j] === tv[transposed ? j * V + v : v * d + j];
     if (same) out.set(t.name ?? '', transposed);
@@ -253,6 +255,8 @@ const SIDE_FILES = ['config.json', 'generation_config.json', 'tokenizer_config.j
 
 export interface UntrainFilesResult extends UntrainReport {
   onnxPath: string;
+  /** The twin's external data file (beside onnxPath), when the source keeps its weights outside the graph. */
+  dataPath?: string;
   /** The tokenizer copied beside the twin, when the source had one. */
   tokenizerPath?: string;
   sourceSha256: string;
@@ -282,10 +286,18 @@ export async function untrainFiles(model: string, out: string, seed: number): Pr
   const dest = resolve(out);
   const onnxOut = dest.endsWith('.onnx') ? dest : join(dest, 'model.onnx');
   if (resolve(onnxOut) === onnxIn) throw new InputError(`refusing to overwrite the trained model ${onnxIn}`);
-  const sourceSha256 = await sha256File(onnxIn);
-  const { model: twin, report } = untrainModel(readModel(onnxIn), seed, sourceSha256, initConfig(onnxIn));
+  const source = readModel(onnxIn);
+  const sourceSha256 = (await modelIdentity(onnxIn, { model: source })).sha256;
+  const external = externalFilesOf(source).length > 0;
+  const { model: twin, report } = untrainModel(source, seed, sourceSha256, initConfig(onnxIn), (t) => withInlineData(t, onnxIn));
   mkdirSync(dirname(onnxOut), { recursive: true });
-  writeModel(onnxOut, twin);
+  // A source with external data gets a twin with external data (one file beside it): a model
+  // over 2 GB cannot be one protobuf.
+  let dataPath: string | undefined;
+  if (external) {
+    dataPath = join(dirname(onnxOut), `${basename(onnxOut)}_data`);
+    writeModelWithExternalData(onnxOut, twin, basename(dataPath), (t) => tensorData(t, onnxIn));
+  } else writeModel(onnxOut, twin);
   if (!dest.endsWith('.onnx')) {
     for (const f of SIDE_FILES) if (existsSync(join(dirname(onnxIn), f))) copyFileSync(join(dirname(onnxIn), f), join(dest, f));
   }
@@ -294,5 +306,5 @@ export async function untrainFiles(model: string, out: string, seed: number): Pr
     tokenizerPath = dest.endsWith('.onnx') ? join(dirname(onnxOut), `${basename(onnxOut, '.onnx')}-tokenizer.json`) : join(dest, 'tokenizer.json');
     copyFileSync(tokenizerIn, tokenizerPath);
   }
-  return { ...report, onnxPath: onnxOut, ...(tokenizerPath ? { tokenizerPath } : {}), sourceSha256 };
+  return { ...report, onnxPath: onnxOut, ...(dataPath ? { dataPath } : {}), ...(tokenizerPath ? { tokenizerPath } : {}), sourceSha256 };
 }

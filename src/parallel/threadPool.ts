@@ -165,3 +165,14 @@ let shared: ThreadPool | undefined;
 export function sharedPool(intraOpThreads = 1): ThreadPool {
   return (shared ??= new ThreadPool(defaultPoolSize(intraOpThreads)));
 }
+
+const extractionPools = new Map<number, ThreadPool>();
+
+/** A pool of `size` threads for model sessions (sessionPlan.ts): the shared pool when it has that size. */
+export function extractionPool(size: number): ThreadPool {
+  const main = sharedPool();
+  if (main.size === size) return main;
+  let p = extractionPools.get(size);
+  if (!p) extractionPools.set(size, (p = new ThreadPool(size)));
+  return p;
+}
