@@ -15,6 +15,8 @@
 // medians are reported. The reference runs once (it is the slow one).
 // Usage: node --import tsx bench/endToEnd.bench.ts [--texts 1000] [--rounds 3] [--batch-size 16]
 //                                                  [--threads 1] [--max-tokens 256] [--model DIR]
+//                                                  [--layers last|all|…] [--loss]
+// With several layers the floor keeps the first layer's hidden states for the reference column.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +37,8 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '1' },
     'max-tokens': { type: 'string', default: '256' },
     model: { type: 'string' },
+    layers: { type: 'string', default: 'last' },
+    loss: { type: 'boolean', default: false },
   },
 });
 const textCount = Number(args.texts);
@@ -42,6 +46,7 @@ const rounds = Number(args.rounds);
 const batchSize = Number(args['batch-size']);
 const threads = Number(args.threads);
 const maxTokens = Number(args['max-tokens']);
+const layers = args.layers.split(',');
 const files = resolveModelFiles(args.model ?? join(cacheRoot(), 'models', 'all-minilm-l6-v2'));
 
 const texts = brownSentences(textCount).map((s) => s.text);
@@ -54,11 +59,12 @@ const input: ExtractShardInput = {
   intraOpThreads: threads,
   startRow: 0,
   texts,
-  layers: ['last'],
+  layers,
+  loss: args.loss,
   graphOptimization: 'all',
 };
 // The same options extractShard loads its (cached) model with.
-const model = await OnnxModel.load(files.onnxPath, { intraOpThreads: threads, layers: ['last'], logits: false, graphOptimization: 'all' });
+const model = await OnnxModel.load(files.onnxPath, { intraOpThreads: threads, layers, logits: args.loss, graphOptimization: 'all' });
 const tokenizer = TextTokenizer.load(files.tokenizerPath, maxTokens);
 
 interface Hidden {
@@ -95,7 +101,7 @@ const median = (xs: number[]) => {
 };
 const cpu = cpus();
 console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'})`);
-console.log(`${files.onnxPath}; ${texts.length} texts, batch ${batchSize}, intra-op threads ${threads}, max tokens ${maxTokens}, layer last; ${rounds} rounds`);
+console.log(`${files.onnxPath}; ${texts.length} texts, batch ${batchSize}, intra-op threads ${threads}, max tokens ${maxTokens}, layers ${layers.join(',')}${args.loss ? ' + logits and loss' : ''}; ${rounds} rounds`);
 
 // Warm-up (session, tokenizer and JIT), untimed.
 const hidden: Hidden[] = new Array(texts.length);
