@@ -104,15 +104,19 @@ function workflowIdOf(p: IsolatedProcess): string | undefined {
 }
 
 /** What must be bit-identical between two runs of one evaluation in two stores. */
-async function resultsOf(storeUri: string, summaryKey: string): Promise<{ layers: unknown; files: unknown; plan: string }> {
+async function resultsOf(storeUri: string, summaryKey: string): Promise<{ layers: unknown; files: unknown; harness: unknown; plan: string }> {
   const store = openStore(storeUri);
   const summary = await getJson<EvaluationSummary>(store, summaryKey);
   const runDir = summaryKey.slice(0, summaryKey.lastIndexOf('/'));
   const manifest = await getJson<{ files: Array<{ key: string; bytes: number; sha256: string }> }>(store, `${runDir}/manifest.json`);
-  // summary.json names its own store (URIs); everything else must match byte for byte.
-  const files = manifest.files.filter((f) => !f.key.endsWith('/summary.json'));
+  // summary.json and results.json name their own store (URIs), and results.json the time it was
+  // written and the runtimes that extracted; everything else must match byte for byte, and
+  // results.json's metrics, sample counts and configs value for value.
+  const files = manifest.files.filter((f) => !f.key.endsWith('/summary.json') && !f.key.endsWith('/results.json'));
   const layers = summary.layers.map((l) => ({ ...l, gram: l.gram.slice(storeUri.length) }));
-  return { layers, files, plan: new TextDecoder().decode(await store.get(`${runDir}/plan.json`)) };
+  const results = await getJson<Record<string, unknown>>(store, `${runDir}/results.json`);
+  const harness = { results: results.results, nSamples: results['n-samples'], configs: results.configs, config: results.config, taskHashes: results.task_hashes };
+  return { layers, files, harness, plan: new TextDecoder().decode(await store.get(`${runDir}/plan.json`)) };
 }
 
 async function shardDones(store: ObjectStore, prefix: string): Promise<ShardDone[]> {
