@@ -20,3 +20,18 @@ export OPTIMUM_ONNX_VERSION="0.1.0"
 export ACCELERATE_VERSION="1.15.0"
 export GGUF_VERSION="0.19.0"
 mkdir -p "$ENTROSCOPE_BIN" "$ENTROSCOPE_MODELS"
+
+# ensure_venv DIR WHAT REQUIREMENTS…: a Python venv at DIR holding exactly REQUIREMENTS (pip specs),
+# created or updated only when the stamp file in DIR names other requirements. Idempotent.
+ensure_venv() {
+  local dir="$1" what="$2"
+  shift 2
+  local want="$*" stamp="$dir/.entroscope-reqs"
+  if [[ -x "$dir/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+    return 0
+  fi
+  echo "infra: installing $what into $dir ($want)" >&2
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check "$@"
+  echo "$want" > "$stamp"
+}

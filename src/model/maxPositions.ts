@@ -12,10 +12,10 @@
 //   onnxruntime's fused EmbedLayerNormalization. OPT's table has 2 rows more than its positions
 //   (an offset), so its config.json, when present, is the tighter bound.
 // Rotary models (Llama, Mistral …) have no table: only config.json knows their limit.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { int64, tensorDims, type ModelProto, type NodeProto } from './onnxProto.ts';
+import { modelConfigPath, positiveIntegerOf, readModelConfig } from './modelConfig.ts';
+import { int64, tensorDims, type ModelProto } from './onnxProto.ts';
+import { DataFlow } from './residualStream.ts';
 import { tokenEmbedding } from './vocabCheck.ts';
 
 export interface MaxPositions {
@@ -33,19 +33,9 @@ const WEIGHT_PASS_THROUGH = new Set(['Cast', 'DequantizeLinear', 'Identity']);
 
 /** The limit stated by the config.json beside `onnxPath`, if any. */
 export function configMaxPositions(onnxPath: string): MaxPositions | undefined {
-  const path = join(dirname(onnxPath), 'config.json');
-  if (!existsSync(path)) return undefined;
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  for (const key of CONFIG_KEYS) {
-    const v = config[key];
-    if (typeof v === 'number' && Number.isInteger(v) && v > 0) return { positions: v, source: `${key} in ${path}` };
-  }
-  return undefined;
+  const config = readModelConfig(onnxPath);
+  const found = config && positiveIntegerOf(config, ...CONFIG_KEYS);
+  return found && { positions: found.value, source: `${found.key} in ${modelConfigPath(onnxPath)}` };
 }
 
 /** A learned position-embedding table: its initialiser and rows. */
@@ -63,42 +53,19 @@ export function graphMaxPositions(model: ModelProto, onnxPath: string): MaxPosit
 /** The model's learned position-embedding table (see the file comment); the smallest if several. */
 export function positionTable(model: ModelProto): PositionTable | undefined {
   const graph = model.graph;
-  const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
-  const producer = new Map<string, NodeProto>();
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of graph.node) {
-    for (const o of n.output) if (o) producer.set(o, n);
-    for (const x of n.input) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
-  }
-  const tokens = tokenEmbedding(model);
+  const flow = new DataFlow(graph);
+  const tokens = tokenEmbedding(model, flow);
   if (!tokens) return undefined;
-  const width = tensorDims(inits.get(tokens.initializer)!)[1];
+  const width = tensorDims(flow.initializers.get(tokens.initializer)!)[1];
 
   // Tensors that are (reshaped or retyped) token ids or token type ids: their Gathers are not positions.
-  const tokenLike = new Set<string>();
-  const queue: string[] = graph.input.map((i) => i.name).filter((n) => n === 'input_ids' || n === 'token_type_ids');
-  for (const q of queue) tokenLike.add(q);
-  while (queue.length > 0) {
-    for (const n of consumers.get(queue.pop()!) ?? []) {
-      if (PASS_THROUGH.has(n.op_type) && tokenLike.has(n.input[0]) && !tokenLike.has(n.output[0])) {
-        tokenLike.add(n.output[0]);
-        queue.push(n.output[0]);
-      }
-    }
-  }
-  const isConstant = (t: string): boolean => inits.has(t) || producer.get(t)?.op_type === 'Constant';
-  const weightOf = (tensor: string): string | undefined => {
-    for (let depth = 0; depth < 4; depth++) {
-      if (inits.has(tensor)) return tensor;
-      const p = producer.get(tensor);
-      if (!p || !WEIGHT_PASS_THROUGH.has(p.op_type)) return undefined;
-      tensor = p.input[0];
-    }
-    return undefined;
-  };
+  const seeds = graph.input.map((i) => i.name).filter((n) => n === 'input_ids' || n === 'token_type_ids');
+  const tokenLike = flow.sameValues(seeds, PASS_THROUGH);
+  const isConstant = (t: string): boolean => flow.initializers.has(t) || (flow.producer.has(t) && graph.node[flow.producer.get(t)!].op_type === 'Constant');
+  const weightOf = (tensor: string) => flow.initializerOf(tensor, WEIGHT_PASS_THROUGH);
   const tableRows = (weight: string | undefined): number | undefined => {
     if (!weight || weight === tokens.initializer) return undefined;
-    const dims = tensorDims(inits.get(weight)!);
+    const dims = tensorDims(flow.initializers.get(weight)!);
     return dims.length === 2 && dims[1] === width ? dims[0] : undefined;
   };
 

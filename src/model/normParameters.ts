@@ -19,7 +19,6 @@ const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 
 const SKIP_NORM_OPS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 /** DataFlow's producer / consumer maps, with the look-ups the norm patterns need. */
 class GraphIndex extends DataFlow {
-  readonly initializers = new Set(this.graph.initializer.map((t) => t.name ?? ''));
   node(i: number): NodeProto {
     return this.graph.node[i];
   }

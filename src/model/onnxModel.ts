@@ -14,10 +14,9 @@
 //
 // Note: InferenceSession.run is a promise around a *synchronous* native call, so callers that must
 // keep an event loop responsive (Temporal activities) run this inside a worker thread.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.ts';
+import { modelConfigPath, readModelConfig } from './modelConfig.ts';
 import { configuredExecutionProvider } from './executionProvider.ts';
 import { halfToFloat } from '../io/float16.ts';
 import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
@@ -240,14 +239,7 @@ function pastInputsOf(session: ort.InferenceSession, path: string): PastInput[] 
   const outputs = new Map(session.outputMetadata.map((m) => [m.name, m]));
   let config: Record<string, unknown> | undefined;
   const fromConfig = (): { heads?: number; headDim?: number } => {
-    const file = join(dirname(path), 'config.json');
-    if (config === undefined) {
-      try {
-        config = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-      } catch (err) {
-        throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
-      }
-    }
+    config ??= readModelConfig(path) ?? {};
     const num = (k: string) => (typeof config![k] === 'number' ? (config![k] as number) : undefined);
     const attnHeads = num('num_attention_heads') ?? num('n_head');
     const hidden = num('hidden_size') ?? num('n_embd') ?? num('d_model');
@@ -273,7 +265,7 @@ function pastInputsOf(session: ort.InferenceSession, path: string): PastInput[] 
       throw new InputError(
         `ONNX model ${path}: cannot size the empty past for input ${meta.name} [${meta.shape.join(', ')}]: ` +
           `heads (dim 1) and head_dim (dim 3) are symbolic, present.${match[1]}.${match[2]} does not fix them, ` +
-          `and ${join(dirname(path), 'config.json')} has no num_attention_heads with hidden_size or head_dim`,
+          `and ${modelConfigPath(path)} has no num_attention_heads with hidden_size or head_dim`,
       );
     }
     past.push({ name: meta.name, type: meta.type, heads, headDim });

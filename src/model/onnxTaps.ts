@@ -21,6 +21,7 @@ import { threadId } from 'node:worker_threads';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readModelConfig, positiveIntegerOf } from './modelConfig.ts';
 import { sha256 } from '../io/hash.ts';
 import { externalFilesOf, modelIdentity } from './externalData.ts';
 import { DataFlow, lmHeadInput, residualStream } from './residualStream.ts';
@@ -242,18 +243,11 @@ export function resolveLayers(model: ModelTaps, requested: readonly string[], so
 
 /** The block count and width a model's config.json states (for findTaps). */
 export function tapHints(onnxPath: string): TapHints {
-  const file = join(dirname(onnxPath), 'config.json');
-  if (!existsSync(file)) return {};
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  const config = readModelConfig(onnxPath);
+  if (!config) return {};
   const text = (config.text_config ?? config) as Record<string, unknown>;
-  const num = (...keys: string[]) => keys.map((k) => text[k]).find((v): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0);
-  const blocks = num('num_hidden_layers', 'n_layer', 'num_layers');
-  const hiddenSize = num('hidden_size', 'n_embd', 'd_model');
+  const blocks = positiveIntegerOf(text, 'num_hidden_layers', 'n_layer', 'num_layers')?.value;
+  const hiddenSize = positiveIntegerOf(text, 'hidden_size', 'n_embd', 'd_model')?.value;
   return { ...(blocks ? { blocks } : {}), ...(hiddenSize ? { hiddenSize } : {}) };
 }
 

@@ -15,7 +15,7 @@
 //   the walk ends when no residual addition is downstream.
 // The model's final hidden state (HF's last hidden_states entry, after the final norm) is the input
 // of the LM head (the MatMul/Gemm feeding `logits`) or the model's `last_hidden_state` output.
-import { DataType, type GraphProto, type NodeProto } from './onnxProto.ts';
+import { DataType, type GraphProto, type NodeProto, type TensorProto } from './onnxProto.ts';
 
 /** Ops that pass a tensor through unchanged at inference (and float→float Casts, see isPassThrough). */
 const PASS_THROUGH = new Set(['Identity', 'Dropout']);
@@ -45,9 +45,11 @@ export class DataFlow {
   readonly consumers = new Map<string, number[]>();
   readonly constants = new Set<string>();
   readonly types = new Map<string, number>();
+  readonly initializers = new Map<string, TensorProto>();
 
   constructor(readonly graph: GraphProto) {
     for (const t of graph.initializer) {
+      this.initializers.set(t.name ?? '', t);
       this.constants.add(t.name ?? '');
       this.types.set(t.name ?? '', t.data_type ?? 0);
     }
@@ -120,6 +122,39 @@ export class DataFlow {
       if (!n || !this.isPassThrough(n)) return tensor;
       tensor = n.input[0];
     }
+  }
+
+  /**
+   * `seeds` and every tensor computed from them by chains of `ops` reading them as their first input
+   * (e.g. input_ids and its Casts, Reshapes and Unsqueezes: tensors that still are the ids).
+   */
+  sameValues(seeds: Iterable<string>, ops: ReadonlySet<string>): Set<string> {
+    const found = new Set(seeds);
+    const queue = [...found];
+    while (queue.length > 0) {
+      for (const i of this.consumers.get(queue.pop()!) ?? []) {
+        const n = this.graph.node[i];
+        if (ops.has(n.op_type) && found.has(n.input[0]) && n.output[0] && !found.has(n.output[0])) {
+          found.add(n.output[0]);
+          queue.push(n.output[0]);
+        }
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The initialiser `tensor` is read from through at most `depth` nodes of `ops` (Cast,
+   * DequantizeLinear, Identity: a weight as fp16, int8 or renamed); undefined if it is not one.
+   */
+  initializerOf(tensor: string, ops: ReadonlySet<string>, depth = 4): string | undefined {
+    for (let d = 0; d < depth; d++) {
+      if (this.initializers.has(tensor)) return tensor;
+      const p = this.producer.get(tensor);
+      if (p === undefined || !ops.has(this.graph.node[p].op_type)) return undefined;
+      tensor = this.graph.node[p].input[0];
+    }
+    return undefined;
   }
 
   /** Nodes reading `tensor`, directly or through pass-through nodes: [node index, the input it reads]. */

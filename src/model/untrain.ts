@@ -25,9 +25,10 @@
 // refused: their weight scales live in other tensors or in fused nodes, so "normal(0, 0.02)" has no
 // faithful int8 form. Untrain the float original instead (and quantise the twin the same way, if
 // the quantised baseline is wanted): untrained weights are random either way.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readModelConfig } from './modelConfig.ts';
 import { sha256 } from '../io/hash.ts';
 import { externalFilesOf, modelIdentity, tensorData, withInlineData, writeModelWithExternalData } from './externalData.ts';
 import { resolveModelFiles } from './modelRef.ts';
@@ -240,14 +241,8 @@ function tiedHeads(model: ModelProto, embedding: string, read: (t: TensorProto) 
 
 /** config.json beside a model, as the initialisation reads it ({} when there is none). */
 export function initConfig(onnxPath: string): InitConfig {
-  const file = join(dirname(onnxPath), 'config.json');
-  if (!existsSync(file)) return {};
-  try {
-    const c = JSON.parse(readFileSync(file, 'utf8')) as InitConfig & { text_config?: InitConfig };
-    return { ...c, ...(c.text_config ?? {}) };
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
-  }
+  const c = (readModelConfig(onnxPath) ?? {}) as InitConfig & { text_config?: InitConfig };
+  return { ...c, ...(c.text_config ?? {}) };
 }
 
 /** Files beside a model that describe it (copied beside its twin so the twin is read the same way). */

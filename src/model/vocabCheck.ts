@@ -8,7 +8,8 @@
 // or the word-embedding input of onnxruntime's fused EmbedLayerNormalization.
 import { Tokenizer } from 'tokenizers';
 import { InputError } from '../errors.ts';
-import { int64, readModel, tensorDims, type ModelProto, type NodeProto } from './onnxProto.ts';
+import { int64, readModel, tensorDims, type ModelProto } from './onnxProto.ts';
+import { DataFlow } from './residualStream.ts';
 
 export interface TokenEmbedding {
   /** The initialiser holding the matrix. */
@@ -28,37 +29,12 @@ const ID_PASS_THROUGH = new Set(['Cast', 'Identity', 'Reshape', 'Unsqueeze', 'Sq
 const WEIGHT_PASS_THROUGH = new Set(['Cast', 'DequantizeLinear', 'Identity']);
 
 /** The initialiser input_ids index, and its rows; undefined if the graph does not show one. */
-export function tokenEmbedding(model: ModelProto): TokenEmbedding | undefined {
+export function tokenEmbedding(model: ModelProto, flow: DataFlow = new DataFlow(model.graph)): TokenEmbedding | undefined {
   const graph = model.graph;
-  const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
-  const producer = new Map<string, NodeProto>();
-  const consumers = new Map<string, NodeProto[]>();
-  for (const n of graph.node) {
-    for (const o of n.output) if (o) producer.set(o, n);
-    for (const x of n.input) if (x) consumers.set(x, [...(consumers.get(x) ?? []), n]);
-  }
-  const idsInput = graph.input.find((i) => i.name === 'input_ids')?.name;
-  if (!idsInput) return undefined;
+  if (!graph.input.some((i) => i.name === 'input_ids')) return undefined;
   // Tensors that still are the ids (only reshaped or retyped).
-  const ids = new Set([idsInput]);
-  const queue = [idsInput];
-  while (queue.length > 0) {
-    for (const n of consumers.get(queue.pop()!) ?? []) {
-      if (ID_PASS_THROUGH.has(n.op_type) && ids.has(n.input[0]) && !ids.has(n.output[0])) {
-        ids.add(n.output[0]);
-        queue.push(n.output[0]);
-      }
-    }
-  }
-  const weightOf = (tensor: string): string | undefined => {
-    for (let depth = 0; depth < 4; depth++) {
-      if (inits.has(tensor)) return tensor;
-      const p = producer.get(tensor);
-      if (!p || !WEIGHT_PASS_THROUGH.has(p.op_type)) return undefined;
-      tensor = p.input[0];
-    }
-    return undefined;
-  };
+  const ids = flow.sameValues(['input_ids'], ID_PASS_THROUGH);
+  const weightOf = (tensor: string) => flow.initializerOf(tensor, WEIGHT_PASS_THROUGH);
   for (const n of graph.node) {
     let weight: string | undefined;
     let axis = 0;
@@ -69,7 +45,7 @@ export function tokenEmbedding(model: ModelProto): TokenEmbedding | undefined {
       weight = weightOf(n.input[2]);
     }
     if (!weight) continue;
-    const dims = tensorDims(inits.get(weight)!);
+    const dims = tensorDims(flow.initializers.get(weight)!);
     if (dims.length !== 2) continue;
     return { initializer: weight, rows: dims[axis < 0 ? axis + dims.length : axis] };
   }

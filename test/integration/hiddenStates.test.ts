@@ -18,7 +18,7 @@ import { openStore } from '../../src/store/openStore.ts';
 import { readNpyArray, writeNpyArray } from '../../src/io/npy.ts';
 import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { cacheDir, ensureBucket, hfPythonBin, requireEnv, runCli, runOracle } from '../helpers/services.ts';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { assertFailedOnceNonRetryable, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
 requireEnv('AWS_ENDPOINT_URL');
@@ -267,12 +267,7 @@ async function assertFailsAtOnce(args: string[], message: RegExp): Promise<void>
   assert.ok(Date.now() - t0 < 60_000, `failed at once (${Date.now() - t0} ms)`);
   const workflowId = /entroscope: workflow (\S+)/.exec(r.stderr)?.[1];
   assert.ok(workflowId, r.stderr);
-  const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
-  const started = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
-  const failed = (history.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
-  assert.equal(failed.length, 1, 'one activity failed');
-  assert.equal(failed[0].failure?.applicationFailureInfo?.nonRetryable, true, 'non-retryable');
-  assert.deepEqual(started.map((e) => e.activityTaskStartedEventAttributes!.attempt), started.map(() => 1), 'every activity ran once');
+  await assertFailedOnceNonRetryable(temporal.client, workflowId);
 }
 
 describe('bad hidden states fail at once, naming the file, tensor and sample', () => {

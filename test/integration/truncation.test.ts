@@ -12,7 +12,7 @@ import type { EvaluationResult } from '../../workflows/evaluation.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { modelDir, requireEnv, runCli, runOracle } from '../helpers/services.ts';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
+import { assertFailedOnceNonRetryable, startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 import { writeSlicedPositionsModel } from '../helpers/slicedPositionsModel.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
@@ -105,11 +105,6 @@ describe('an inference failure that will recur', () => {
     assert.ok(Date.now() - t0 < 60_000, `failed at once (${Date.now() - t0} ms)`);
     const workflowId = /entroscope: workflow (\S+)/.exec(r.stderr)?.[1];
     assert.ok(workflowId, r.stderr);
-    const history = await temporal.client.workflow.getHandle(workflowId).fetchHistory();
-    const started = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes);
-    const failed = (history.events ?? []).flatMap((e) => (e.activityTaskFailedEventAttributes ? [e.activityTaskFailedEventAttributes] : []));
-    assert.equal(failed.length, 1, 'one activity failed');
-    assert.equal(failed[0].failure?.applicationFailureInfo?.nonRetryable, true, 'non-retryable');
-    assert.deepEqual(started.map((e) => e.activityTaskStartedEventAttributes!.attempt), started.map(() => 1), 'every activity ran once');
+    await assertFailedOnceNonRetryable(temporal.client, workflowId);
   });
 });
