@@ -280,7 +280,7 @@ export interface TappedModel {
 
 /**
  * Lists a model's taps, cached beside its tapped variants under
- * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v4-<config hints hash>.json` so later loads skip
+ * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v5-<config hints hash>.json` so later loads skip
  * decoding the graph (v4: found by the residual stream, with Hugging Face indices).
  */
 export interface TapListing {
@@ -313,7 +313,7 @@ async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise
   const hash = (await modelIdentity(onnxPath, { cacheDir })).sha256;
   const hints = tapHints(onnxPath);
   const dir = join(cacheDir ?? cacheRoot(), 'tapped', hash);
-  const listing = join(dir, `taps.v4-${sha256(JSON.stringify(hints)).slice(0, 8)}.json`);
+  const listing = join(dir, `taps.v5-${sha256(JSON.stringify(hints)).slice(0, 8)}.json`);
   if (existsSync(listing)) return { taps: JSON.parse(readFileSync(listing, 'utf8')) as ModelTaps, sha256: hash };
   const model = readModel(onnxPath);
   const taps = findTaps(model, hints);

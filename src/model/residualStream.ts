@@ -2,9 +2,11 @@
 //
 // Every transformer block adds its sub-layers' outputs back to the stream it reads:
 //   pre-norm (GPT-2, Llama, Mistral, NeoX, OPT, Phi-3):   r ← r + f(norm(r))      (once or twice a block)
+//   parallel (GPT-J, CodeGen, Phi, Cohere):               r ← r + (attn(norm(r)) + mlp(norm(r)))
+//                                                          (Cohere: (r + attn(…)) + mlp(…), one sum)
 //   post-norm (BERT):                                      r ← norm(r + f(r))
-// so a **residual addition** is an `Add(x, y)` whose operand y is computed from x (x is an ancestor
-// of y) while x itself enters unchanged. That property is what is searched for, not op patterns of
+// so a **residual addition** is an `Add(x, y)` whose operand y is computed from x through a learned
+// linear map (f holds a MatMul) while x itself enters unchanged. That property is what is searched for, not op patterns of
 // norms, so exporter details (float→float `Cast`s Llama's RMSNorm emits, `Identity`, decomposed or
 // fused norms, Constant nodes instead of initialisers, int8 `DynamicQuantizeLinear` chains, fp16
 // casts to float32 and back) do not hide it. Walk:
@@ -20,6 +22,10 @@ import { DataType, type GraphProto, type NodeProto, type TensorProto } from './o
 /** Ops that pass a tensor through unchanged at inference (and float→float Casts, see isPassThrough). */
 const PASS_THROUGH = new Set(['Identity', 'Dropout']);
 const SHAPE_OPS = new Set(['Shape', 'Size']);
+/** Matrix products with a weight (float, int8, 4-bit), as a head or a sub-layer computes them. */
+const MATMUL_OPS = new Set(['MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulNBits', 'FusedMatMul']);
+/** Ops that apply learned weights to their input: a sub-layer f in r + f(norm(r)) contains one. */
+const LINEAR_OPS = new Set([...MATMUL_OPS, 'Conv', 'Einsum', 'Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'MoE', 'QMoE']);
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16, 11 /* DOUBLE */]);
 /** Ops whose output type is fixed whatever their inputs. */
 const OUTPUT_TYPE: Record<string, number> = {
@@ -175,23 +181,35 @@ export class DataFlow {
     return out.sort((a, b) => a[0] - b[0]);
   }
 
-  /** Whether `ancestor`'s values are among what `tensor` is computed from (constants and shapes excluded). */
+  /**
+   * Whether `tensor` is computed from `ancestor`'s values through a learned linear map: some path
+   * from `ancestor` to `tensor` passes a MatMul-like node (constants and shapes excluded). That is
+   * what makes y in Add(x, y) a sub-layer's output f(x) rather than an elementwise expression of x:
+   * tanh-GELU's x + 0.044715·x³ (GPT-J, CodeGen, Phi, whose parallel blocks put the MLP's activation
+   * before the block's first residual addition) is an Add whose operand depends on the other too.
+   */
   dependsOn(tensor: string, ancestor: string): boolean {
     const target = this.root(ancestor);
     const floor = this.order(target);
-    const stack = [tensor];
+    // A state is a tensor and whether the path from `tensor` down to it has passed a linear map.
+    const stack: Array<[string, boolean]> = [[tensor, false]];
     const seen = new Set<string>();
     while (stack.length > 0) {
-      const t = stack.pop()!;
-      if (t === target || t === ancestor) return true;
-      if (seen.has(t) || this.constants.has(t)) continue;
-      seen.add(t);
+      const [t, linear] = stack.pop()!;
+      if (t === target || t === ancestor) {
+        if (linear) return true;
+        continue;
+      }
+      const key = linear ? `1${t}` : `0${t}`;
+      if (seen.has(key) || this.constants.has(t)) continue;
+      seen.add(key);
       const p = this.producer.get(t);
       if (p === undefined || p <= floor) continue;
       const n = this.graph.node[p];
       // A shape is not a value: positions computed from Shape(x) do not make x a residual summand.
       if (SHAPE_OPS.has(n.op_type)) continue;
-      for (const x of n.input) if (x) stack.push(x);
+      const through = linear || LINEAR_OPS.has(n.op_type);
+      for (const x of n.input) if (x) stack.push([x, through]);
     }
     return false;
   }
@@ -233,7 +251,7 @@ export function residualStream(flow: DataFlow): ResidualStream {
     const add = flow.residualAdditionOf(r);
     if (!add) break;
     additions++;
-    const t = add.output[0];
+    const t = withLaterSummands(flow, add.output[0], r);
     if (flow.residualAdditionOf(t)) {
       states.push(t);
       r = t;
@@ -255,6 +273,24 @@ export function residualStream(flow: DataFlow): ResidualStream {
 }
 
 const LAYOUT_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
+
+/**
+ * The end of a residual sum written as a chain of Adds: Cohere's r + attn(norm(r)) + mlp(norm(r))
+ * exports as Add(Add(r, attn), mlp), whose second Add reads the first's output `t` and a summand
+ * computed from the stream `r` but not from `t`. The block's output is the last Add of the chain.
+ */
+function withLaterSummands(flow: DataFlow, t: string, r: string): string {
+  for (;;) {
+    const next = flow.readers(t).find(([i, read]) => {
+      const n = flow.graph.node[i];
+      if (n.op_type !== 'Add' || n.input.length !== 2) return false;
+      const other = n.input[0] === read ? n.input[1] : n.input[0];
+      return other !== read && !flow.constants.has(other) && !flow.dependsOn(other, t) && flow.dependsOn(other, r);
+    });
+    if (!next) return t;
+    t = flow.graph.node[next[0]].output[0];
+  }
+}
 
 /** Whether `view` is `t` through layout ops (reshapes) and pass-throughs only. */
 function isLayoutOf(flow: DataFlow, view: string, t: string): boolean {
@@ -308,7 +344,6 @@ export function lmHeadInput(flow: DataFlow, logits: string): string | undefined 
   return undefined;
 }
 
-const MATMUL_OPS = new Set(['MatMul', 'Gemm', 'MatMulInteger', 'DynamicQuantizeMatMul', 'MatMulNBits', 'FusedMatMul']);
 
 /** Whether a tensor is computed from constants only through layout ops (a transposed tied weight). */
 function isConstantTransform(flow: DataFlow, t: string): boolean {
