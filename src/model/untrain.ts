@@ -3,10 +3,11 @@
 //
 //   ≥2-D float initialisers read as weights (MatMul/Gemm/Conv operands, Gather tables = embeddings,
 //     Add operands)                                 → normal(0, σ), σ = config.json initializer_range
-//                                                     (init_std for OPT; default 0.02); GPT-2's
-//                                                     c_proj weights σ/√(2·n_layer), as its _init_weights
-//   the word embedding's padding row (config pad_token_id; not GPT-2/GPT-NeoX, which set no
-//     padding_idx)                                  → zeros
+//                                                     (init_std for OPT; default 0.02); GPT-2's and
+//                                                     GPTBigCode's c_proj weights σ/√(2·n_layer), as
+//                                                     their _init_weights
+//   the word embedding's padding row (config pad_token_id; not GPT-2, GPT-NeoX, GPT-J, GPT-Neo,
+//     CodeGen, GPTBigCode, BLOOM, Falcon, MPT, which set no padding_idx)   → zeros
 //   norm scales γ (found as norms, or a 1-D weight of a module named *norm* / ln_* / LayerNorm)
 //                                                   → ones
 //   norm biases β and every other 1-D float initialiser (linear biases)    → zeros
@@ -50,7 +51,7 @@ import {
 
 export const UNTRAIN_RULE =
   'hf-default-init/v2: normal(0,initializer_range|init_std|0.02) for >=2-D float weights (MatMul/Gemm/Conv/Gather/Add operands), ' +
-  'GPT-2 c_proj std/sqrt(2*n_layer), embedding padding row zero; ones for norm scales; zeros for norm biases and other 1-D ' +
+  'GPT-2/GPTBigCode c_proj std/sqrt(2*n_layer), embedding padding row zero; ones for norm scales; zeros for norm biases and other 1-D ' +
   'float biases; tied LM heads stay tied; scalars, integer tensors and other constants kept; per-tensor stream seeded by sha256(seed:name)';
 
 export const INIT_STD = 0.02;
@@ -87,7 +88,10 @@ export interface InitConfig {
 
 const FLOAT_INITS = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16]);
 const NORM_MODULE = /(^|\.)(\w*norm\w*|ln_\w+|ln\d*)\.(weight|bias)$/i;
-const NO_PADDING_IDX = new Set(['gpt2', 'gpt_neox', 'gptj', 'gpt_neo']);
+/** Architectures whose word embedding has no padding_idx (modeling_*.py: nn.Embedding(vocab, d)). */
+const NO_PADDING_IDX = new Set(['gpt2', 'gpt_neox', 'gptj', 'gpt_neo', 'codegen', 'gpt_bigcode', 'bloom', 'falcon', 'mpt']);
+/** Architectures whose _init_weights scales the residual projections c_proj by 1/√(2·n_layer). */
+const SCALED_C_PROJ = new Set(['gpt2', 'gpt_bigcode']);
 
 /** The HF parameter path of an initialiser: its own dotted name, else its consumer's module path. */
 export function modulePath(model: ModelProto, name: string): string {
@@ -177,8 +181,7 @@ export function untrainModel(
     counts[rule]++;
     if (rule === 'kept' || rule === 'tied') return t;
     parameters += tensorSize(t);
-    // GPT-2 scales its residual projections (c_proj) by 1/√(2·n_layer), as its _init_weights.
-    const scaled = config.model_type === 'gpt2' && layers && rule === 'normal' && /c_proj\.weight$/.test(modulePath(model, name));
+    const scaled = SCALED_C_PROJ.has(config.model_type ?? '') && layers && rule === 'normal' && /c_proj\.weight$/.test(modulePath(model, name));
     const values = draw(t, rule, seed, scaled ? std / Math.sqrt(2 * layers) : std);
     if (name === embedding && padRow !== undefined) {
       const d = tensorDims(t)[1];

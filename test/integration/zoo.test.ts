@@ -1,5 +1,5 @@
 // Real exports, checked against PyTorch: every model of the zoo (test/zoo/build_zoo.py: seeded tiny
-// GPT-2, Llama, Mistral, GPT-NeoX, OPT, Phi-3 and BERT checkpoints, exported by optimum with and
+// GPT-2, Llama, Mistral, GPT-NeoX, OPT, Phi-3, BERT and 24 more decoder checkpoints, exported by optimum with and
 // without KV cache, fp16 and int8; test/zoo/build_pretrained.py: the real all-MiniLM-L6-v2,
 // exported by optimum and as the langchain4j jars ship it, fp32 and int8) is evaluated through the real Temporal workflow at every
 // Hugging Face hidden_states index, and compared with the independent oracle (hf_oracle.py:

