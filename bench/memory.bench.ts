@@ -14,21 +14,28 @@
 // then the measured run on the texts (a fresh --store, so every shard is computed). tokens/s is
 // the run's token count over the whole command's wall time (start-up included).
 //
-// Usage: node --import tsx bench/memory.bench.ts --model DIR [--model DIR …] [--texts 48]
+// `--llama1b` adds the generated ≥ 1B-parameter Llama of issue #12 (bench/generate_llama.py: hidden
+// 2048, 22 layers, 1.07B parameters, optimum's model.onnx + model.onnx_data, seed 0) at
+// $ENTROSCOPE_CACHE/bench/llama-1b/onnx, generating and exporting it first when it is missing
+// (about 5 minutes and 10 GB of memory on 2 cores; the hf-venv of infra/install-hf.sh).
+//
+// Usage: node --import tsx bench/memory.bench.ts --model DIR [--model DIR …] [--llama1b] [--texts 48]
 //          [--layers last,all] [--no-loss] [--port 7602] [--root DIR]
 // `--root DIR` runs another checkout's CLI (e.g. an export of an older commit) for a before/after.
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { brownSentences } from '../src/data/brownCorpus.ts';
 import { modelIdentity } from '../src/model/externalData.ts';
+import { cacheRoot } from '../src/model/onnxTaps.ts';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string', multiple: true },
+    model: { type: 'string', multiple: true, default: [] },
+    llama1b: { type: 'boolean', default: false },
     texts: { type: 'string', default: '48' },
     layers: { type: 'string', default: 'last,all' },
     'no-loss': { type: 'boolean', default: false },
@@ -36,7 +43,18 @@ const { values: args } = parseArgs({
     root: { type: 'string' },
   },
 });
-if (!args.model?.length) throw new Error('--model DIR is required (repeat it for several sizes)');
+const models = [...args.model];
+if (args.llama1b) {
+  const out = join(cacheRoot(), 'bench', 'llama-1b');
+  if (!existsSync(join(out, 'onnx', 'model.onnx'))) {
+    const python = join(cacheRoot(), 'hf-venv', 'bin', 'python');
+    const gen = new URL('./generate_llama.py', import.meta.url).pathname;
+    const r = spawnSync(python, [gen, '--out', out, '--layers', '22', '--kv-heads', '4', '--no-post-process'], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`bench/generate_llama.py exited ${r.status}`);
+  }
+  models.push(join(out, 'onnx'));
+}
+if (models.length === 0) throw new Error('give --model DIR (repeat it for several sizes) or --llama1b');
 const root = resolve(args.root ?? new URL('..', import.meta.url).pathname);
 const bin = join(root, 'bin', 'entroscope.js');
 const work = mkdtempSync(join(tmpdir(), 'entroscope-memory-'));
@@ -144,7 +162,7 @@ console.log('');
 console.log('| model | bytes (GB) | bound 1.5×bytes+1 GiB (GB) | --layers | first run peak (GB) | peak RSS, GNU time (GB) | peak RSS, sampled tree (GB) | dev server (GB) | met | tokens | wall (s) | tokens/s | load avg before |');
 console.log('|---|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---|');
 let k = 0;
-for (const dir of args.model) {
+for (const dir of models) {
   const onnx = join(resolve(dir), 'model.onnx');
   const bytes = (await modelIdentity(onnx)).bytes;
   const bound = 1.5 * bytes + GiB;
