@@ -184,7 +184,8 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   const covers = [{ start: input.startRow, end: input.startRow + input.texts.length }];
   const grams = layers.map((layer, l): PartialGram => {
     const p = pooled[l]!;
-    const s = p.s.slice();
+    // In place: the shard's pooled Gram is not used again (a copy would double d² × layers × 8 bytes).
+    const s = p.s;
     symmetrizeFromUpper(s, p.dim);
     return { dim: p.dim, n: p.n, s, covers, layer: layer.name };
   });

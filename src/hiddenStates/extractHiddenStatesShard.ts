@@ -76,7 +76,8 @@ export async function extractHiddenStatesShard(input: ExtractHiddenStatesShardIn
   const covers = [{ start: input.startRow, end: input.startRow + measured.length }];
   const grams = input.layers.map((layer, l): PartialGram => {
     const p = pooled[l] ?? new PooledGram(read.samples[0].layers[l].cols);
-    const s = p.s.slice();
+    // In place: the shard's pooled Gram is not used again (a copy would double d² × layers × 8 bytes).
+    const s = p.s;
     symmetrizeFromUpper(s, p.dim);
     return { dim: p.dim, n: p.n, s, covers, layer };
   });

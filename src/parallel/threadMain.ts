@@ -2,16 +2,18 @@
 import { parentPort } from 'node:worker_threads';
 import { holdCoreAsync } from '../linalg/coreBudget.ts';
 import { tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
+import { resultTransferables } from './transferables.ts';
 
 const port = parentPort!;
 port.on('message', async (req: ThreadRequest) => {
-  const reply = (msg: ThreadReply): void => port.postMessage(msg);
+  const reply = (msg: ThreadReply, transfer: ArrayBuffer[] = []): void => port.postMessage(msg, transfer);
   try {
     const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void, isCancelled: () => boolean) => Promise<unknown>;
     const isCancelled = () => Atomics.load(req.cancelFlag, 0) === 1;
     // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores.
     const output = await holdCoreAsync(() => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled));
-    reply({ id: req.id, kind: 'ok', output });
+    // The result's partial Grams move to the caller rather than being copied (transferables.ts).
+    reply({ id: req.id, kind: 'ok', output }, resultTransferables(output));
   } catch (err) {
     const e = err as Error;
     reply({ id: req.id, kind: 'error', errorName: e.name, message: e.message, stack: e.stack });

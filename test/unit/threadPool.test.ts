@@ -10,6 +10,8 @@ import { ThreadPool } from '../../src/parallel/threadPool.ts';
 import { TaskCancelledError } from '../../src/errors.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { pooledMetrics } from '../../src/metrics/pooled.ts';
+import { extractShard } from '../../src/eval/extractShard.ts';
+import { resultTransferables } from '../../src/parallel/transferables.ts';
 
 let dir: string;
 let model: { onnxPath: string; tokenizerPath: string };
@@ -61,4 +63,38 @@ test('a cancelled shard answers its caller at once, stops between batches, and f
   } finally {
     await pool.close();
   }
+});
+
+test("a shard's partial Grams move out of the pool thread intact (transferred, not copied)", async () => {
+  const pool = new ThreadPool(1);
+  try {
+    const texts = Array.from({ length: 20 }, (_, i) => `sentence ${i}: the quick brown fox jumps over ${i % 3} lazy dogs`);
+    const input = { ...model, maxTokens: 32, batchSize: 4, intraOpThreads: 1, startRow: 0, texts, layers: ['all'] };
+    const viaPool = await pool.run('extractShard', input);
+    const here = await extractShard(input);
+    assert.ok(viaPool.grams.length >= 2, `${viaPool.grams.length} layers`);
+    viaPool.grams.forEach((g, l) => {
+      assert.equal(g.layer, here.grams[l].layer);
+      assert.equal(g.n, here.grams[l].n);
+      assert.deepEqual(g.s, here.grams[l].s, `layer ${g.layer}: the same S as the shard computed in this thread`);
+      // S is symmetric (the upper triangle mirrored in place).
+      for (let i = 0; i < g.dim; i++) for (let j = 0; j < i; j++) assert.equal(g.s[i * g.dim + j], g.s[j * g.dim + i]);
+    });
+    assert.equal(viaPool.gram, viaPool.grams[0], 'gram and grams[0] stay one object across the transfer');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('resultTransferables lists each Gram buffer once and leaves views, shared buffers and other arrays alone', () => {
+  const a = new Float64Array(4);
+  const b = new Float64Array(9);
+  const view = new Float64Array(16).subarray(0, 4);
+  const shared = new Float64Array(new SharedArrayBuffer(32));
+  const other = new Float32Array(8);
+  const grams = [{ s: a }, { s: b }, { s: view }, { s: shared }];
+  const got = resultTransferables({ grams, gram: grams[0], samples: [{ x: other }] });
+  assert.deepEqual(got, [a.buffer, b.buffer]);
+  assert.deepEqual(resultTransferables({ samples: [] }), []);
+  assert.deepEqual(resultTransferables(null), []);
 });
