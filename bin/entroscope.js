@@ -1,6 +1,21 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader (no build step).
-import { register } from 'tsx/esm/api';
+// The `entroscope` command. Runs the plain JavaScript that `npm run build` compiled into dist/ (no
+// TypeScript loader at start) when that build is finished and no source changed since it began
+// (bin/builtCli.js); otherwise the TypeScript sources through tsx's loader, as with no build. A
+// stale dist/ never runs: after an edit, the sources do until the next `npm run build`.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { staleness } from './builtCli.js';
 
-register();
-await import('../cli/main.ts');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const stale = staleness(root, join(root, 'dist'));
+if (stale === undefined) {
+  await import('../dist/cli/main.js');
+} else {
+  if (stale.kind === 'older') {
+    process.stderr.write(`entroscope: dist/ is older than ${stale.path}; running the TypeScript sources through tsx (\`npm run build\` brings back the faster start)\n`);
+  }
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../cli/main.ts');
+}
