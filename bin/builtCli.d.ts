@@ -5,3 +5,4 @@ export const ASSET_EXTENSIONS: string[];
 export const STAMP: string;
 export type Staleness = { kind: 'missing' } | { kind: 'older'; path: string };
 export function staleness(root: string, outDir: string): Staleness | undefined;
+export function staleNote(stale: Staleness | { kind: 'asked' } | undefined, isTTY: boolean | undefined): string | undefined;

@@ -42,3 +42,13 @@ export function staleness(root, outDir) {
   }
   return undefined;
 }
+
+/**
+ * What bin/entroscope.js tells a person at a terminal (`isTTY`) when it runs the sources because
+ * the build is stale; nothing otherwise (no build at all is the ordinary state of a checkout before
+ * `npm run build`), and nothing to a pipe, so scripts that read stderr see only the command's own.
+ */
+export function staleNote(stale, isTTY) {
+  if (!isTTY || stale?.kind !== 'older') return undefined;
+  return `entroscope: dist/ is older than ${stale.path}; running the TypeScript sources through tsx (\`npm run build\` brings back the faster start)\n`;
+}

@@ -5,23 +5,28 @@
 // began, so bin/entroscope.js runs dist/ only while no source is newer. The new tree is built aside
 // and swapped in: a failed build leaves the previous dist/ as it was.
 //
-// Usage: node infra/build.mjs [--out-dir DIR]   (default dist; DIR must be inside the package, where
-// node_modules and package.json resolve)
+// Usage: node infra/build.mjs [--out-dir DIR] [--if-stale]   (default dist; DIR must be inside the
+// package, where node_modules and package.json resolve; --if-stale: nothing to do when DIR is a
+// finished build no source is newer than, as bin/entroscope.js judges it)
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ASSET_EXTENSIONS, SOURCE_DIRS, STAMP } from '../bin/builtCli.js';
+import { ASSET_EXTENSIONS, SOURCE_DIRS, STAMP, staleness } from '../bin/builtCli.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: 'dist' } } });
+const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: 'dist' }, 'if-stale': { type: 'boolean', default: false } } });
 const out = resolve(root, values['out-dir']);
 const inside = relative(root, out);
 if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
   console.error(`entroscope build: --out-dir ${out} must be a folder inside ${root} (node_modules and package.json resolve from there)`);
   process.exit(2);
+}
+if (values['if-stale'] && staleness(root, out) === undefined) {
+  console.error(`entroscope build: ${relative(root, out)}/ is up to date`);
+  process.exit(0);
 }
 const started = new Date();
 const tmp = `${out}.tmp-${process.pid}`;

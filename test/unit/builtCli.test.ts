@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_FILES, SOURCE_DIRS, STAMP, staleness } from '../../bin/builtCli.js';
+import { BUILD_FILES, SOURCE_DIRS, STAMP, staleNote, staleness } from '../../bin/builtCli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let pkg: string;
@@ -61,13 +61,15 @@ describe('bin/entroscope.js runs dist/ only when it is not older than the source
     assert.deepEqual(await runBin(), { stdout: 'dist\n', stderr: '' });
   });
 
-  test('a source edited after the build runs the sources through tsx and says which file is newer', async () => {
+  test('a source edited after the build runs the sources through tsx; a terminal is told which file is newer, a pipe nothing', async () => {
     layOut();
     utimesSync(join(pkg, 'src', 'io', 'x.ts'), NOW, new Date(Date.now() + 5000));
-    assert.deepEqual(staleness(pkg, join(pkg, 'dist')), { kind: 'older', path: join('src', 'io', 'x.ts') });
-    const r = await runBin();
-    assert.equal(r.stdout, 'sources\n');
-    assert.match(r.stderr, /dist\/ is older than src\/io\/x\.ts; running the TypeScript sources through tsx/);
+    const stale = staleness(pkg, join(pkg, 'dist'));
+    assert.deepEqual(stale, { kind: 'older', path: join('src', 'io', 'x.ts') });
+    assert.deepEqual(await runBin(), { stdout: 'sources\n', stderr: '' });
+    assert.match(staleNote(stale, true) ?? '', /^entroscope: dist\/ is older than src\/io\/x\.ts; running the TypeScript sources through tsx/);
+    assert.equal(staleNote(stale, false), undefined);
+    assert.equal(staleNote({ kind: 'missing' }, true), undefined, 'no build at all is no news');
   });
 
   test('a source removed after the build (its folder changed) runs the sources', async () => {
