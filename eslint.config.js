@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.entroscope/**', 'dist/**', 'scratch/**'] },
+  { ignores: ['node_modules/**', '.entroscope/**', 'dist/**', 'dist.*/**', '.build/**', 'scratch/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 bash infra/install.sh
 eval "$(bash infra/services.sh start)"
 trap 'bash infra/services.sh stop' EXIT
+# The compiled CLI (dist/, what bin/entroscope.js runs when it is fresh), rebuilt only if a source
+# changed since `npm install` built it: the tests run the command as a user does.
+echo "== build" && node infra/build.mjs --if-stale
 echo "== typecheck" && npx tsc -p tsconfig.json
 echo "== lint" && npx eslint .
 echo "== tests"

@@ -9,8 +9,11 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packagePath } from '../src/io/packageRoot.ts';
 
-const workflowsDir = fileURLToPath(new URL('../workflows/', import.meta.url));
+// Always the TypeScript sources at the package root, also when this module runs compiled from dist/:
+// Temporal's bundler (webpack + swc) compiles them itself, and the key (below) stays the same.
+const workflowsDir = packagePath('workflows');
 /** Bump when the way the bundle is built changes. */
 const BUNDLE_FORMAT = 1;
 

@@ -2,7 +2,7 @@
 // (`git_hash` in results.json). ENTROSCOPE_GIT_HASH says it where the source is not a git checkout
 // (a worker image built without .git); otherwise `git rev-parse HEAD` in the source folder; else null.
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from './packageRoot.ts';
 
 let cached: string | null | undefined;
 
@@ -12,7 +12,7 @@ export function gitHash(): string | null {
   if (fromEnv) return (cached = fromEnv);
   try {
     const out = execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      cwd: packageRoot(),
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 5000,
     });

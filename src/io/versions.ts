@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { packagePath } from './packageRoot.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -21,7 +22,7 @@ export function packageVersion(name: string): string {
 }
 
 export function resultVersions(): Record<string, string> {
-  const own = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const own = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
   return {
     entroscope: own.version,
     'onnxruntime-node': packageVersion('onnxruntime-node'),

@@ -9,13 +9,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.ts';
 import { sha256, sha256File } from '../io/hash.ts';
+import { packagePath } from '../io/packageRoot.ts';
 import { cacheRoot } from './onnxTaps.ts';
 
 const WEIGHT_FILE = /\.(safetensors|bin|gguf)$/;
-const installScript = fileURLToPath(new URL('../../infra/install-hf.sh', import.meta.url));
+const installScript = packagePath('infra', 'install-hf.sh');
 
 export interface ExportInfo {
   source: string;

@@ -45,13 +45,15 @@ export class ThreadPool {
   replacedThreads = 0;
 
   /**
-   * `entry`: the thread's boot script (default threadBoot.mjs; tests inject faults with their own).
+   * `entry`: the thread's boot script (tests inject faults with their own). Default: threadBoot.mjs,
+   * which registers tsx for the TypeScript sources; compiled (dist/, this file a .js) the thread
+   * runs threadMain.js directly, with no loader.
    * Threads start on demand, up to `size` (each loads ONNX Runtime and the core library: seconds of
    * CPU, wasted on a tiny run that needs one); `warm(n)` starts some ahead.
    */
   constructor(
     readonly size: number,
-    private readonly entry: URL = new URL('./threadBoot.mjs', import.meta.url),
+    private readonly entry: URL = new URL(import.meta.url.endsWith('.js') ? './threadMain.js' : './threadBoot.mjs', import.meta.url),
   ) {}
 
   /** Starts threads until `n` (at most `size`) exist, so their loading overlaps other work. */
