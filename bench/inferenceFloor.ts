@@ -97,7 +97,7 @@ if (isMainThread) {
 } else {
   const job = workerData as Job;
   const t0 = performance.now();
-  const model = await OnnxModel.load(job.onnxPath, { intraOpThreads: 1, layers: job.layers, logits: job.loss, graphOptimization: 'all' });
+  const model = await OnnxModel.load(job.onnxPath, { intraOpThreads: 1, layers: job.layers, loss: job.loss, graphOptimization: 'all' });
   const tokenizer = TextTokenizer.load(job.tokenizerPath, job.maxTokens);
   const report: ThreadReport = { loadMs: performance.now() - t0, inferenceMs: 0, tokens: 0 };
   parentPort!.on('message', (texts: string[] | null) => {

@@ -7,7 +7,7 @@ import { OnnxModel, type BatchOutputs, type GraphOptimization } from '../model/o
 import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenceFailure.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { tokenizeBounded } from '../data/textBound.ts';
-import { nextTokenLoss } from '../model/nextTokenLoss.ts';
+import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
@@ -60,7 +60,7 @@ const models = new PromiseCache<OnnxModel>();
 const tokenizers = new Map<string, TextTokenizer>();
 
 function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
-  const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], logits: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
+  const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], loss: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
   return models.get(JSON.stringify([input.onnxPath, opts]), () => OnnxModel.load(input.onnxPath, opts));
 }
 
@@ -149,7 +149,15 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       const n = ids[i].length;
       tokens += n;
       const row = input.startRow + i;
-      if (out.logits) {
+      // The loss path OnnxModel took (model.lossPath): log-probabilities from the graph, else the logits.
+      if (out.nextTokenLogProbs) {
+        const { logProbs, seqLen } = out.nextTokenLogProbs;
+        try {
+          losses[i] = nextTokenLossFromLogProbs(logProbs.subarray(b * seqLen, b * seqLen + n), n);
+        } catch (err) {
+          throw new InputError(`dataset row ${row}, ${model.nextTokenLogProbOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+        }
+      } else if (out.logits) {
         const { logits, seqLen, vocab } = out.logits;
         try {
           losses[i] = nextTokenLoss(logits.subarray(b * seqLen * vocab, (b * seqLen + n) * vocab), ids[i], vocab);
