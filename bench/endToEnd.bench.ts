@@ -64,7 +64,7 @@ const input: ExtractShardInput = {
   graphOptimization: 'all',
 };
 // The same options extractShard loads its (cached) model with.
-const model = await OnnxModel.load(files.onnxPath, { intraOpThreads: threads, layers, logits: args.loss, graphOptimization: 'all' });
+const model = await OnnxModel.load(files.onnxPath, { intraOpThreads: threads, layers, loss: args.loss, graphOptimization: 'all' });
 const tokenizer = TextTokenizer.load(files.tokenizerPath, maxTokens);
 
 interface Hidden {

@@ -1,7 +1,8 @@
 // The floor of an `entroscope run`: ONNX inference alone, with the same taps, shards, batches and
 // threads as the run's embedded worker, and nothing else (no metrics, no Arrow, no Temporal).
-// A process of its own, so it is timed as a whole command like the run: P worker threads (the
-// run's pool: cores / intra-op threads, ENTROSCOPE_THREADS overrides), each with one OnnxModel
+// A process of its own, so it is timed as a whole command like the run: P worker threads with T
+// intra-op threads each, as the run's worker plans them for this model (src/eval/sessionPlan.ts:
+// by the model's bytes; ENTROSCOPE_THREADS overrides), each with one OnnxModel
 // loaded with the options extractShard uses (same tapped graph, same session settings), take
 // shards of `--shard-size` rows from a queue; each shard is tokenised as extractShard does
 // (tokenizeBounded, the same TextTokenizer and maxTokens), sorted by length, cut into batches of
@@ -17,7 +18,8 @@ import { tokenizeBounded } from '../src/data/textBound.ts';
 import { resolveModelFiles } from '../src/model/modelRef.ts';
 import { OnnxModel } from '../src/model/onnxModel.ts';
 import { TextTokenizer } from '../src/model/tokenizer.ts';
-import { defaultPoolSize } from '../src/parallel/threadPool.ts';
+import { sessionPlan } from '../src/eval/sessionPlan.ts';
+import { modelIdentity } from '../src/model/externalData.ts';
 
 interface Job {
   onnxPath: string;
@@ -26,6 +28,7 @@ interface Job {
   loss: boolean;
   maxTokens: number;
   batchSize: number;
+  intraOpThreads: number;
 }
 interface ThreadReport {
   loadMs: number;
@@ -54,6 +57,7 @@ if (isMainThread) {
   const shardSize = Number(args['shard-size']);
   const shards: string[][] = [];
   for (let s = 0; s < texts.length; s += shardSize) shards.push(texts.slice(s, s + shardSize));
+  const plan = sessionPlan((await modelIdentity(files.onnxPath)).bytes);
   const job: Job = {
     onnxPath: files.onnxPath,
     tokenizerPath: files.tokenizerPath,
@@ -61,8 +65,9 @@ if (isMainThread) {
     loss: args.loss,
     maxTokens: Number(args['max-tokens']),
     batchSize: Number(args['batch-size']),
+    intraOpThreads: plan.intraOpThreads,
   };
-  const threads = Math.min(defaultPoolSize(1), shards.length);
+  const threads = Math.min(plan.sessions, shards.length);
   let next = 0;
   const reports = await Promise.all(
     Array.from({ length: threads }, () =>
@@ -87,6 +92,7 @@ if (isMainThread) {
     JSON.stringify({
       wallMs: performance.now(),
       threads,
+      intraOpThreads: plan.intraOpThreads,
       shards: shards.length,
       texts: texts.length,
       tokens: reports.reduce((a, r) => a + r.tokens, 0),
@@ -97,7 +103,7 @@ if (isMainThread) {
 } else {
   const job = workerData as Job;
   const t0 = performance.now();
-  const model = await OnnxModel.load(job.onnxPath, { intraOpThreads: 1, layers: job.layers, logits: job.loss, graphOptimization: 'all' });
+  const model = await OnnxModel.load(job.onnxPath, { intraOpThreads: job.intraOpThreads, layers: job.layers, loss: job.loss, graphOptimization: 'all' });
   const tokenizer = TextTokenizer.load(job.tokenizerPath, job.maxTokens);
   const report: ThreadReport = { loadMs: performance.now() - t0, inferenceMs: 0, tokens: 0 };
   parentPort!.on('message', (texts: string[] | null) => {

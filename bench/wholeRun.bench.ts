@@ -117,7 +117,7 @@ const results: Record<Which, Timed[]> = { run: [], floor: [], reference: [] };
 const loads: number[] = [];
 let runOut: RunSummary | undefined;
 let refOut: { tokens: number; meanEntropy: Array<number | null>; loopSeconds: number; loadSeconds: number; torchThreads: number } | undefined;
-const floorOut: Array<{ inferenceMs: number[]; loadMs: number; threads: number; tokens: number }> = [];
+const floorOut: Array<{ inferenceMs: number[]; loadMs: number; threads: number; intraOpThreads: number; tokens: number }> = [];
 
 for (let r = 0; r < rounds; r++) {
   loads.push(loadavg()[0]);
@@ -167,7 +167,7 @@ for (const w of which) {
 }
 console.log('');
 if (args.floor) {
-  const f = floorOut.map((o) => `threads ${o.threads}, load ${fmt(o.loadMs)} s, model.runAll ${o.inferenceMs.map(fmt).join(' + ')} s`);
+  const f = floorOut.map((o) => `threads ${o.threads} × ${o.intraOpThreads} intra-op, load ${fmt(o.loadMs)} s, model.runAll ${o.inferenceMs.map(fmt).join(' + ')} s`);
   console.log(`floor inside: ${f.join('; ')}`);
   console.log(`run / inference alone (whole commands, medians): ${(med('run') / med('floor')).toFixed(3)}× (issue #11 target ≤ 1.3×)`);
 }

@@ -7,7 +7,7 @@ import { OnnxModel, type BatchOutputs, type GraphOptimization } from '../model/o
 import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenceFailure.ts';
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { tokenizeBounded } from '../data/textBound.ts';
-import { nextTokenLoss } from '../model/nextTokenLoss.ts';
+import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss.ts';
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
@@ -60,7 +60,7 @@ const models = new PromiseCache<OnnxModel>();
 const tokenizers = new Map<string, TextTokenizer>();
 
 function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
-  const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], logits: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
+  const opts = { intraOpThreads: input.intraOpThreads, layers: input.layers ?? ['last'], loss: input.loss === true, graphOptimization: input.graphOptimization ?? 'all' };
   return models.get(JSON.stringify([input.onnxPath, opts]), () => OnnxModel.load(input.onnxPath, opts));
 }
 
@@ -124,7 +124,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   const samples: ExtractedSample[][] = layers.map(() => new Array(ids.length));
   const pooled: Array<PooledGram | undefined> = layers.map(() => undefined);
   const losses: Array<number | null> = new Array(ids.length).fill(null);
-  const zBatch: Float64Array[] = layers.map(() => new Float64Array(0));
+  let zBatch = new Float64Array(0);
   let inferenceMs = 0;
   let metricsMs = 0;
   let tokens = 0;
@@ -135,21 +135,28 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     const out = await runBatch(model, input, ids, members);
     const t1 = performance.now();
     inferenceMs += t1 - t0;
-    // Each layer's kept unit rows of this batch, pooled in one rank-k update after the batch: one
-    // long update runs ~1.4× faster than one per sample (the kernel's panels fill up). Samples
-    // write Z straight into the layer's batch buffer, one after another (a skipped sample's rows
-    // are overwritten by the next), so the batch's Z is zBatch[l][0, keptRows[l]·dim) with no copy.
+    // Layer by layer: each layer's kept unit rows of this batch are pooled in one rank-k update
+    // after its samples (one long update runs ~1.4× faster than one per sample: the kernel's panels
+    // fill up). Samples write Z straight into one batch buffer, one after another (a skipped
+    // sample's rows are overwritten by the next), so the layer's Z is zBatch[0, kept·dim) with no
+    // copy; the buffer is reused by the next layer, so a batch holds one layer's Z (batch tokens ×
+    // dim float64), not every layer's, and each layer's hidden states are let go once measured.
+    // Every value is computed as in a sample-major loop (each (sample, layer) pair alone, each
+    // layer's update in sample order), so the results do not depend on this order.
     const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
-    const keptRows = layers.map(() => 0);
-    layers.forEach((_, l) => {
-      const need = batchTokens * out.layers[l].dim;
-      if (zBatch[l].length < need) zBatch[l] = new Float64Array(need);
-    });
     members.forEach((i, b) => {
       const n = ids[i].length;
       tokens += n;
       const row = input.startRow + i;
-      if (out.logits) {
+      // The loss path OnnxModel took (model.lossPath): log-probabilities from the graph, else the logits.
+      if (out.nextTokenLogProbs) {
+        const { logProbs, seqLen } = out.nextTokenLogProbs;
+        try {
+          losses[i] = nextTokenLossFromLogProbs(logProbs.subarray(b * seqLen, b * seqLen + n), n);
+        } catch (err) {
+          throw new InputError(`dataset row ${row}, ${model.nextTokenLogProbOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+        }
+      } else if (out.logits) {
         const { logits, seqLen, vocab } = out.logits;
         try {
           losses[i] = nextTokenLoss(logits.subarray(b * seqLen * vocab, (b * seqLen + n) * vocab), ids[i], vocab);
@@ -157,25 +164,28 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
           throw new InputError(`dataset row ${row}, ${model.logitsOutput} of ${input.onnxPath}: ${(err as Error).message}`);
         }
       }
-      layers.forEach((layer, l) => {
-        const h = out.layers[l];
+    });
+    delete out.logits;
+    layers.forEach((layer, l) => {
+      const h = out.layers[l];
+      if (zBatch.length < batchTokens * h.dim) zBatch = new Float64Array(batchTokens * h.dim);
+      let kept = 0;
+      members.forEach((i, b) => {
+        const n = ids[i].length;
         const x = h.hidden.subarray(b * h.seqLen * h.dim, (b * h.seqLen + n) * h.dim);
         let result;
         try {
-          result = sampleMetrics(x, n, h.dim, { out: zBatch[l].subarray(keptRows[l] * h.dim) });
+          result = sampleMetrics(x, n, h.dim, { out: zBatch.subarray(kept * h.dim) });
         } catch (err) {
-          throw new InputError(`dataset row ${row}, layer ${layer.name} (${layer.tensor}): ${(err as Error).message}`);
+          throw new InputError(`dataset row ${input.startRow + i}, layer ${layer.name} (${layer.tensor}): ${(err as Error).message}`);
         }
         const m = result.metrics;
-        if (!m.skipped) keptRows[l] += result.normalized.kept;
-        samples[l][i] = sampleRowOf(row, layer.name, m, truncated[i]);
+        if (!m.skipped) kept += result.normalized.kept;
+        samples[l][i] = sampleRowOf(input.startRow + i, layer.name, m, truncated[i]);
       });
-    });
-    layers.forEach((_, l) => {
-      const dim = out.layers[l].dim;
-      const kept = keptRows[l];
-      const g = (pooled[l] ??= new PooledGram(dim));
-      g.add({ z: zBatch[l].subarray(0, kept * dim), kept, dim, tokens: kept, droppedRows: 0 });
+      const g = (pooled[l] ??= new PooledGram(h.dim));
+      g.add({ z: zBatch.subarray(0, kept * h.dim), kept, dim: h.dim, tokens: kept, droppedRows: 0 });
+      out.layers[l] = { ...h, hidden: new Float32Array(0) };
     });
     metricsMs += performance.now() - t1;
     onProgress?.(Math.min(b0 + input.batchSize, order.length));

@@ -25,3 +25,20 @@ export function nextTokenLoss(logits: ArrayLike<number>, ids: readonly number[],
   if (!Number.isFinite(loss)) throw new Error(`next-token loss is ${loss} (non-finite logits)`);
   return loss;
 }
+
+/**
+ * The same loss from the log-probabilities the graph computed (nextTokenLogProbs.ts):
+ *
+ *   L = −(1 / (N−1)) Σ_{t=0}^{N−2} logp_t,   logp_t = log softmax(logits_t)[id_{t+1}]   (summed in float64)
+ *
+ * logProbs: the sample's positions 0…N−1 (position N−1 predicts nothing and is not read).
+ */
+export function nextTokenLossFromLogProbs(logProbs: ArrayLike<number>, n: number): number | null {
+  if (n < 2) return null;
+  if (logProbs.length < n - 1) throw new Error(`next-token log-probabilities have ${logProbs.length} values, need ${n - 1}`);
+  let total = 0;
+  for (let t = 0; t < n - 1; t++) total -= logProbs[t];
+  const loss = total / (n - 1);
+  if (!Number.isFinite(loss)) throw new Error(`next-token loss is ${loss} (non-finite logits)`);
+  return loss;
+}

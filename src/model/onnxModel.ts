@@ -2,7 +2,10 @@
 // attention_mask, token_type_ids, position_ids), not hard-coded. By default it returns the model's
 // hidden-state output (`last_hidden_state`, else the first rank-3 float output that is not
 // `logits`); with `layers` it runs a tapped copy of the graph (see onnxTaps.ts) and returns every
-// requested layer, and with `logits` also the causal LM's logits.
+// requested layer, and with `logits` also the causal LM's logits. With `loss` it returns what the
+// next-token loss needs: the log-probability of each next token, computed in the graph
+// (nextTokenLogProbs.ts: the batch × sequence × vocab logits never leave onnxruntime), or, for
+// graphs that rewrite does not apply to (`lossPath` says why), the logits for nextTokenLoss.ts.
 //
 // Decoders exported with a KV cache (`optimum-cli export onnx`: decoder_with_past_model.onnx,
 // decoder_model_merged.onnx) also take past_key_values.{i}.key/value (batch × kv-heads × past ×
@@ -20,6 +23,7 @@ import { modelConfigPath, readModelConfig } from './modelConfig.ts';
 import { configuredExecutionProvider } from './executionProvider.ts';
 import { halfToFloat } from '../io/float16.ts';
 import { modelTaps, tappedModel, type LayerTap } from './onnxTaps.ts';
+import { NEXT_TOKEN_IDS, nextTokenIds, type LossPath } from './nextTokenLogProbs.ts';
 
 const TOKEN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 const PAST_INPUT = /^past_key_values\.(\d+)\.(key|value)$/;
@@ -55,6 +59,11 @@ export interface LoadOptions {
   layers?: readonly string[];
   /** Also return `logits` when the model has them. */
   logits?: boolean;
+  /**
+   * Return what the next-token loss needs, for models with logits: `nextTokenLogProbs` when the
+   * graph can compute them (see the file comment), else `logits`.
+   */
+  loss?: boolean;
   /** Where tapped graphs are cached; default `$ENTROSCOPE_CACHE`. */
   cacheDir?: string;
   /**
@@ -71,6 +80,8 @@ export type GraphOptimization = 'disabled' | 'basic' | 'extended' | 'all';
 export interface BatchOutputs {
   layers: HiddenBatch[];
   logits?: LogitsBatch;
+  /** In-graph loss: `logProbs: batch×seqLen`, log p(id[b][t+1] | id[b][0…t]) at [b, t] (meaningless at a row's last token and in padding). */
+  nextTokenLogProbs?: { logProbs: Float32Array; batch: number; seqLen: number };
 }
 
 /** A layer the model returns: its name (`last`, `block.3` …) and the graph tensor holding it. */
@@ -91,6 +102,10 @@ export class OnnxModel {
     readonly batchCoupled: boolean,
     /** past_key_values inputs, fed empty (see the file comment). */
     readonly pastInputs: readonly PastInput[],
+    /** The graph output of next-token log-probabilities (in-graph loss), when loaded with `loss` and the rewrite applies. */
+    readonly nextTokenLogProbOutput: string | undefined,
+    /** With `loss` on a model with logits: where the loss is computed, and why not in the graph. */
+    readonly lossPath: LossPath | undefined,
   ) {}
 
   /** The tensor `run` returns (the first requested layer). */
@@ -101,7 +116,7 @@ export class OnnxModel {
   static async load(path: string, opts: LoadOptions = {}): Promise<OnnxModel> {
     const layers = opts.layers && opts.layers.length > 0 ? opts.layers : ['last'];
     const listing = await modelTaps(path, { cacheDir: opts.cacheDir });
-    const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits, listing });
+    const tapped = await tappedModel(path, layers, { cacheDir: opts.cacheDir, logits: opts.logits, loss: opts.loss, listing });
     const session = await createSession(tapped.path, opts.intraOpThreads, opts.graphOptimization);
     checkInputs(session, path);
     const pastInputs = pastInputsOf(session, path);
@@ -114,10 +129,13 @@ export class OnnxModel {
       session,
       session.inputNames,
       tapped.taps.map((t) => ({ name: t.name, tensor: t.tensor })),
-      tapped.logits,
+      // In-graph loss: the logits stay inside onnxruntime unless asked for themselves.
+      tapped.nextTokenLogProb && !opts.logits ? undefined : tapped.logits,
       tapped.path,
       listing.taps.batchCoupled,
       pastInputs,
+      tapped.nextTokenLogProb,
+      tapped.loss,
     );
   }
 
@@ -152,8 +170,11 @@ export class OnnxModel {
       all[p.name] = new ort.Tensor(p.type, p.type === 'float32' ? new Float32Array(0) : new Uint16Array(0), [batch, p.heads, 0, p.headDim]);
     }
     all[USE_CACHE_BRANCH] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+    if (this.nextTokenLogProbOutput) all[NEXT_TOKEN_IDS] = new ort.Tensor('int64', nextTokenIds(ids, seqLen), [batch, seqLen, 1]);
     const feeds = Object.fromEntries(this.inputNames.map((n) => [n, all[n]]));
-    const names = [...new Set([...this.layers.map((l) => l.tensor), ...(this.logitsOutput ? [this.logitsOutput] : [])])];
+    const names = [
+      ...new Set([...this.layers.map((l) => l.tensor), ...(this.logitsOutput ? [this.logitsOutput] : []), ...(this.nextTokenLogProbOutput ? [this.nextTokenLogProbOutput] : [])]),
+    ];
     const out = await this.session.run(feeds, names);
     const read = (name: string) => {
       const tensor = out[name];
@@ -167,9 +188,17 @@ export class OnnxModel {
       const { data, d } = read(l.tensor);
       return { hidden: data, batch, seqLen, dim: d };
     });
-    if (!this.logitsOutput) return { layers };
-    const { data, d } = read(this.logitsOutput);
-    return { layers, logits: { logits: data, batch, seqLen, vocab: d } };
+    const result: BatchOutputs = { layers };
+    if (this.logitsOutput) {
+      const { data, d } = read(this.logitsOutput);
+      result.logits = { logits: data, batch, seqLen, vocab: d };
+    }
+    if (this.nextTokenLogProbOutput) {
+      const { data, d } = read(this.nextTokenLogProbOutput);
+      if (d !== 1) throw new InputError(`tensor ${this.nextTokenLogProbOutput} of ${this.sessionPath} has last dim ${d}, expected 1`);
+      result.nextTokenLogProbs = { logProbs: data, batch, seqLen };
+    }
+    return result;
   }
 
   /** Each sample alone, assembled into one zero-padded batch (for batch-coupled models). */
@@ -188,9 +217,15 @@ export class OnnxModel {
       const { data, d } = stack((p) => ({ data: p.layers[l].hidden, s: p.layers[l].seqLen, d: p.layers[l].dim }));
       return { hidden: data, batch, seqLen, dim: d };
     });
-    if (!this.logitsOutput) return { layers };
-    const { data, d } = stack((p) => ({ data: p.logits!.logits, s: p.logits!.seqLen, d: p.logits!.vocab }));
-    return { layers, logits: { logits: data, batch, seqLen, vocab: d } };
+    const result: BatchOutputs = { layers };
+    if (this.logitsOutput) {
+      const { data, d } = stack((p) => ({ data: p.logits!.logits, s: p.logits!.seqLen, d: p.logits!.vocab }));
+      result.logits = { logits: data, batch, seqLen, vocab: d };
+    }
+    if (this.nextTokenLogProbOutput) {
+      result.nextTokenLogProbs = { logProbs: stack((p) => ({ data: p.nextTokenLogProbs!.logProbs, s: p.nextTokenLogProbs!.seqLen, d: 1 })).data, batch, seqLen };
+    }
+    return result;
   }
 
   async release(): Promise<void> {
@@ -213,7 +248,7 @@ async function createSession(path: string, intraOpThreads = 1, level: GraphOptim
 }
 
 function checkInputs(session: ort.InferenceSession, path: string): void {
-  const known = (n: string) => TOKEN_INPUTS.has(n) || PAST_INPUT.test(n) || n === USE_CACHE_BRANCH;
+  const known = (n: string) => TOKEN_INPUTS.has(n) || PAST_INPUT.test(n) || n === USE_CACHE_BRANCH || n === NEXT_TOKEN_IDS;
   const unknown = session.inputNames.filter((n) => !known(n));
   if (!session.inputNames.includes('input_ids') || unknown.length > 0) {
     throw new InputError(

@@ -5,7 +5,7 @@
 // model costs one copy of itself, not two. int64 fields decode as `Long` (or number); `int64()`
 // turns either into a number. Only the parts of the schema entroscope touches are typed here; every
 // other field survives a decode → encode round trip untouched.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import protobuf from 'protobufjs';
@@ -164,6 +164,31 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
 
 export function writeModel(path: string, model: ModelProto): void {
   writeFileAtomic(path, encodeModel(model));
+}
+
+/**
+ * Writes `path` atomically as the bytes of the ONNX file `source` followed by `more` serialised.
+ * Protobuf parsers merge a message given twice (singular message fields merge, repeated fields
+ * concatenate), so the result reads as `source` with `more` merged in: e.g. `{ graph: { node,
+ * output } }` adds nodes and outputs to its graph. The source is copied by the file system, never
+ * held in memory.
+ */
+export function appendToModelFile(source: string, path: string, more: Partial<ModelProto>): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
+  copyFileSync(source, tmp);
+  const bytes = ModelType.encode(more as unknown as protobuf.Message).finish();
+  const fd = openSync(tmp, 'a');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
 }
 
 // ---- tensors ----------------------------------------------------------------------------------

@@ -25,8 +25,10 @@ import { readModelConfig, positiveIntegerOf } from './modelConfig.ts';
 import { sha256 } from '../io/hash.ts';
 import { externalFilesOf, modelIdentity } from './externalData.ts';
 import { DataFlow, lmHeadInput, residualStream } from './residualStream.ts';
+import { IN_GRAPH_LOSS_VERSION, NEXT_TOKEN_LOGPROB, inGraphLossPlan, nextTokenLogProbNodes, type LossPath } from './nextTokenLogProbs.ts';
 import {
   DataType,
+  appendToModelFile,
   decodeModel,
   encodeModel,
   readModel,
@@ -38,6 +40,7 @@ import {
   type GraphProto,
   type ModelProto,
   type NodeProto,
+  type ValueInfoProto,
 } from './onnxProto.ts';
 
 export interface LayerTap {
@@ -258,17 +261,16 @@ export function cacheRoot(): string {
   return resolve(process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope'));
 }
 
-/** A copy of `model` whose graph also outputs each tensor in `taps` (in order, no duplicates). */
-export function exposeTaps(model: ModelProto, taps: readonly LayerTap[]): ModelProto {
+/** The outputs a tapped copy adds: each tensor in `taps` not already an output (in order, no duplicates). */
+export function tapOutputs(model: ModelProto, taps: readonly LayerTap[]): ValueInfoProto[] {
   const existing = new Set(model.graph.output.map((o) => o.name));
   const extra = taps.filter((t, i) => !existing.has(t.tensor) && taps.findIndex((u) => u.tensor === t.tensor) === i);
-  return {
-    ...model,
-    graph: {
-      ...model.graph,
-      output: [...model.graph.output, ...extra.map((t) => tensorValueInfo(t.tensor, t.elemType, t.shape))],
-    },
-  };
+  return extra.map((t) => tensorValueInfo(t.tensor, t.elemType, t.shape));
+}
+
+/** A copy of `model` whose graph also outputs each tensor in `taps` (in order, no duplicates). */
+export function exposeTaps(model: ModelProto, taps: readonly LayerTap[]): ModelProto {
+  return { ...model, graph: { ...model.graph, output: [...model.graph.output, ...tapOutputs(model, taps)] } };
 }
 
 export interface TappedModel {
@@ -276,6 +278,10 @@ export interface TappedModel {
   path: string;
   taps: LayerTap[];
   logits?: string;
+  /** With `loss`: where the next-token loss is computed (in the graph, or in JS from the logits) and why. */
+  loss?: LossPath;
+  /** The graph output holding the next-token log-probabilities (in-graph loss only). */
+  nextTokenLogProb?: string;
 }
 
 /**
@@ -323,51 +329,107 @@ async function listTaps(onnxPath: string, cacheDir: string | undefined): Promise
 }
 
 /**
- * The model with the requested layers (and `logits`, when asked and present) as graph outputs.
- * Written once to `$ENTROSCOPE_CACHE/tapped/<model sha256>/<sha256 of the tensor list>.onnx`
- * (atomic write); external data files are linked beside it.
+ * The model with the requested layers (and `logits`, when asked and present) as graph outputs;
+ * with `loss`, also the next-token log-probabilities computed in the graph (nextTokenLogProbs.ts)
+ * when that rewrite applies, else the logits for the JS path (the choice and its reason are in
+ * `loss` of the result). Written once to
+ * `$ENTROSCOPE_CACHE/tapped/<model sha256>/<sha256 of the tensor list[, rewrite version]>.onnx`
+ * (atomic write; the in-graph loss has its own entry, and `<same>.loss.json` records the path
+ * taken); external data files are linked beside it.
+ *
+ * The copy is written as the original file's bytes followed by one more serialised
+ * `ModelProto.graph` (field 7) holding only the added outputs, input and nodes: protobuf merges a
+ * message field given twice, concatenating its repeated fields (GraphProto.node 1, input 11,
+ * output 12), so onnxruntime reads the union — without a decode and re-encode of the whole model
+ * in JS. Only a merged KV-cache decoder, whose `If` on use_cache_branch is replaced by its branch
+ * (withoutCacheBranch), is re-encoded as a whole.
  */
 export async function tappedModel(
   onnxPath: string,
   layers: readonly string[],
-  opts: { cacheDir?: string; logits?: boolean; listing?: TapListing } = {},
+  opts: { cacheDir?: string; logits?: boolean; loss?: boolean; listing?: TapListing } = {},
 ): Promise<TappedModel> {
   const listed = opts.listing ?? (await modelTaps(onnxPath, opts));
   const taps = resolveLayers(listed.taps, layers, onnxPath);
-  const logits = opts.logits ? listed.taps.logits : undefined;
-  if (taps.every((t) => t.isOutput)) return { path: onnxPath, taps, ...(logits ? { logits } : {}) };
-  const tensors = taps.map((t) => t.tensor);
+  const lossLogits = opts.loss ? listed.taps.logits : undefined;
+  const logits = opts.logits || lossLogits ? listed.taps.logits : undefined;
   const dir = join(opts.cacheDir ?? cacheRoot(), 'tapped', listed.sha256);
-  const path = join(dir, `${sha256(JSON.stringify(tensors)).slice(0, 16)}.onnx`);
-  if (existsSync(path)) linkExternalData(readModel(path), onnxPath, dir, true);
-  else {
-    const model = listed.model ?? decodeModel(readFileSync(onnxPath), onnxPath);
-    const named = taps.filter((t) => t.name.startsWith('tensor:'));
-    if (named.length > 0) {
-      const flow = new DataFlow(withoutCacheBranch(model).graph);
-      for (const t of named) {
-        if (!flow.producer.has(t.tensor) && !flow.graph.input.some((i) => i.name === t.tensor)) {
-          const near = [...flow.producer.keys()].filter((k) => k.includes(t.tensor.split('/').pop() ?? t.tensor)).slice(0, 5);
-          throw new InputError(`model ${onnxPath} has no tensor "${t.tensor}"` + (near.length ? `; similar: ${near.join(', ')}` : ''));
-        }
-        t.elemType = flow.types.get(t.tensor) ?? DataType.FLOAT;
-      }
+  const tensors = taps.map((t) => t.tensor);
+  let model: ModelProto | undefined = listed.model;
+  const decoded = () => (model ??= decodeModel(readFileSync(onnxPath), onnxPath));
+  let loss: LossPath | undefined;
+  if (lossLogits) {
+    const key = sha256(JSON.stringify([tensors, IN_GRAPH_LOSS_VERSION])).slice(0, 16);
+    const decisionFile = join(dir, `${key}.loss.json`);
+    loss = existsSync(decisionFile) ? (JSON.parse(readFileSync(decisionFile, 'utf8')) as LossPath) : inGraphLossPlan(decoded(), lossLogits);
+    if (loss.path === 'in-graph') {
+      const path = join(dir, `${key}.onnx`);
+      if (!existsSync(path)) writeTapped(onnxPath, decoded(), taps, dir, path, nextTokenLogProbNodes(decoded(), lossLogits));
+      else linkExternalData(await externalFiles(onnxPath, opts.cacheDir), onnxPath, dir, true);
+      if (!existsSync(decisionFile)) writeFileAtomic(decisionFile, new TextEncoder().encode(JSON.stringify(loss)));
+      return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), logits: lossLogits, loss, nextTokenLogProb: NEXT_TOKEN_LOGPROB };
     }
-    mkdirSync(dir, { recursive: true });
-    linkExternalData(model, onnxPath, dir);
-    writeFileAtomic(path, encodeModel(exposeTaps(withoutCacheBranch(model), taps)));
+    if (!existsSync(decisionFile)) {
+      mkdirSync(dir, { recursive: true });
+      writeFileAtomic(decisionFile, new TextEncoder().encode(JSON.stringify(loss)));
+    }
   }
-  return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), ...(logits ? { logits } : {}) };
+  const extra = loss ? { loss } : {};
+  if (taps.every((t) => t.isOutput)) return { path: onnxPath, taps, ...(logits ? { logits } : {}), ...extra };
+  const path = join(dir, `${sha256(JSON.stringify(tensors)).slice(0, 16)}.onnx`);
+  if (existsSync(path)) linkExternalData(await externalFiles(onnxPath, opts.cacheDir), onnxPath, dir, true);
+  else writeTapped(onnxPath, decoded(), taps, dir, path);
+  return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), ...(logits ? { logits } : {}), ...extra };
+}
+
+/** The external data files of the model at `onnxPath` (from its identity: no decode once cached). */
+async function externalFiles(onnxPath: string, cacheDir: string | undefined): Promise<string[]> {
+  return (await modelIdentity(onnxPath, { cacheDir })).externalFiles;
 }
 
 /**
- * Hard-links each external data file of `model` (relative to `onnxPath`) into `dir`, where the
+ * Writes the tapped copy of `model` (read from `onnxPath`) to `path`: the taps as outputs, plus
+ * `more` (nodes, inputs, outputs) merged into its graph. See tappedModel for how.
+ */
+function writeTapped(
+  onnxPath: string,
+  model: ModelProto,
+  taps: LayerTap[],
+  dir: string,
+  path: string,
+  more: Pick<GraphProto, 'node' | 'input' | 'output'> = { node: [], input: [], output: [] },
+): void {
+  const named = taps.filter((t) => t.name.startsWith('tensor:'));
+  if (named.length > 0) {
+    const flow = new DataFlow(withoutCacheBranch(model).graph);
+    for (const t of named) {
+      if (!flow.producer.has(t.tensor) && !flow.graph.input.some((i) => i.name === t.tensor)) {
+        const near = [...flow.producer.keys()].filter((k) => k.includes(t.tensor.split('/').pop() ?? t.tensor)).slice(0, 5);
+        throw new InputError(`model ${onnxPath} has no tensor "${t.tensor}"` + (near.length ? `; similar: ${near.join(', ')}` : ''));
+      }
+      t.elemType = flow.types.get(t.tensor) ?? DataType.FLOAT;
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  linkExternalData(externalFilesOf(model), onnxPath, dir);
+  const unbranched = withoutCacheBranch(model);
+  const outputs = tapOutputs(unbranched, taps);
+  if (unbranched === model) {
+    appendToModelFile(onnxPath, path, { graph: { node: more.node, initializer: [], input: more.input, output: [...outputs, ...more.output] } });
+    return;
+  }
+  const g = unbranched.graph;
+  writeFileAtomic(path, encodeModel({ ...unbranched, graph: { ...g, node: [...g.node, ...more.node], input: [...g.input, ...more.input], output: [...g.output, ...outputs, ...more.output] } }));
+}
+
+/**
+ * Hard-links each external data file `files` (relative to `onnxPath`) into `dir`, where the
  * tapped copy is read from, so the copy references the same bytes and never holds them itself
  * (onnxruntime refuses a symlink that resolves outside the model's folder; a data file on another
  * file system is copied). With `relink`, an entry that is not the same file is replaced atomically.
  */
-function linkExternalData(model: ModelProto, onnxPath: string, dir: string, relink = false): void {
-  for (const f of externalFilesOf(model)) {
+function linkExternalData(files: readonly string[], onnxPath: string, dir: string, relink = false): void {
+  for (const f of files) {
     const link = join(dir, f);
     const target = resolve(dirname(onnxPath), f);
     if (existsSync(link)) {

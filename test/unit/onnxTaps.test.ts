@@ -14,6 +14,8 @@ import { findTaps, modelTaps, resolveLayers, tappedModel } from '../../src/model
 import { DataType, decodeModel, readModel, tensorValueInfo, writeModel, type ValueInfoProto } from '../../src/model/onnxProto.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
 import { TextTokenizer } from '../../src/model/tokenizer.ts';
+import { vocabSplit } from '../../src/model/nextTokenLogProbs.ts';
+import { nextTokenLoss, nextTokenLossFromLogProbs } from '../../src/model/nextTokenLoss.ts';
 import { runOracle } from '../helpers/services.ts';
 
 // Tapped graphs go to a private cache, never the user's.
@@ -173,6 +175,37 @@ describe('metrics at any layer', () => {
       else assert.equal(typeof one.samples[0].loss, 'number');
     });
   }
+
+  test('in-graph loss: both log-sum-exp forms (two stages for a vocabulary that splits, LogSoftmax for a prime one) equal the float64 JS path on the same logits to 1e-6', async () => {
+    assert.deepEqual(vocabSplit(49152), { c: 192, k: 256 });
+    assert.deepEqual(vocabSplit(256), { c: 16, k: 16 });
+    assert.equal(vocabSplit(131), undefined);
+    assert.equal(vocabSplit('vocab'), undefined);
+    const prime = writeTinyTransformer(join(dir, 'causal-v131'), { ...TINY_PRESETS['causal-d64-l4'], vocab: 131 });
+    const ids = [[2, 15, 20, 30, 7], [2, ...Array.from({ length: 20 }, (_, i) => 10 + i)], [5]];
+    for (const m of [causalModel, prime]) {
+      const [js, graph] = await Promise.all([OnnxModel.load(m.onnxPath, { layers: ['last'], logits: true }), OnnxModel.load(m.onnxPath, { layers: ['last'], loss: true })]);
+      assert.deepEqual(graph.lossPath, { path: 'in-graph' });
+      const [a, b] = await Promise.all([js.runAll(ids), graph.runAll(ids)]);
+      assert.equal(b.logits, undefined, 'the logits stay in onnxruntime');
+      const { logits, seqLen, vocab } = a.logits!;
+      const { logProbs } = b.nextTokenLogProbs!;
+      ids.forEach((row, k) => {
+        const want = nextTokenLoss(logits.subarray(k * seqLen * vocab, (k * seqLen + row.length) * vocab), row, vocab);
+        const got = nextTokenLossFromLogProbs(logProbs.subarray(k * seqLen, k * seqLen + row.length), row.length);
+        if (want === null) assert.equal(got, null);
+        else relClose(got, want, 1e-6, `vocab ${vocab} row ${k} loss`);
+      });
+      await Promise.all([js.release(), graph.release()]);
+    }
+    // Which form each tapped copy holds.
+    const ops = async (m: { onnxPath: string }) => {
+      const t = await tappedModel(m.onnxPath, ['last'], { loss: true });
+      return readModel(t.path).graph.node.filter((n) => n.name?.startsWith('entroscope/')).map((n) => n.op_type);
+    };
+    assert.ok((await ops(causalModel)).filter((o) => o === 'ReduceLogSumExp').length === 2);
+    assert.ok((await ops(prime)).includes('LogSoftmax'));
+  });
 
   test('padding never enters: a short text batched with a long one has exactly its own hidden rows', async () => {
     const model = await OnnxModel.load(causalModel.onnxPath, { layers: ['block.1', 'last'], logits: true });
