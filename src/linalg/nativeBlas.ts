@@ -17,10 +17,14 @@
 import { createRequire } from 'node:module';
 import { holdCore } from './coreBudget.ts';
 import type { BlockBlas } from './nativeGramBlocks.mjs';
+import type { Rank2kBlas } from './nativeTridiagonalBlocks.mjs';
 
 type Backend = 'auto' | 'native' | 'wasm';
 
-export interface Blas extends BlockBlas {
+type F64 = Float64Array;
+type I32 = Int32Array;
+
+export interface Blas extends BlockBlas, Rank2kBlas {
   /** Path or name the library was loaded from. */
   library: string;
   config: string;
@@ -30,6 +34,17 @@ export interface Blas extends BlockBlas {
     jobz: Uint8Array, uplo: Uint8Array, n: Int32Array, a: Float64Array, lda: Int32Array, w: Float64Array,
     work: Float64Array, lwork: Int32Array, iwork: Int32Array, liwork: Int32Array, info: Int32Array, l1: number, l2: number,
   ) => void;
+  /** LAPACK dlatrd_(uplo, n, nb, a, lda, e, tau, w, ldw, len): one panel of dsytrd. */
+  dlatrd: (uplo: Uint8Array, n: I32, nb: I32, a: F64, lda: I32, e: F64, tau: F64, w: F64, ldw: I32, l1: number) => void;
+  /** LAPACK dsytd2_(uplo, n, a, lda, d, e, tau, info, len): unblocked tridiagonal reduction. */
+  dsytd2: (uplo: Uint8Array, n: I32, a: F64, lda: I32, d: F64, e: F64, tau: F64, info: I32, l1: number) => void;
+  /** LAPACK dsterf_(n, d, e, info): eigenvalues of a symmetric tridiagonal matrix (root-free QL/QR). */
+  dsterf: (n: I32, d: F64, e: F64, info: I32) => void;
+  /** LAPACK dlarfg_(n, alpha, x, incx, tau): an elementary reflector. */
+  dlarfg: (n: I32, alpha: F64, x: F64, incx: I32, tau: F64) => void;
+  dscal: (n: number, alpha: number, x: F64, incx: number) => void;
+  ddot: (n: number, x: F64, incx: number, y: F64, incy: number) => number;
+  daxpy: (n: number, alpha: number, x: F64, incx: number, y: F64, incy: number) => void;
 }
 
 let loaded: Blas | null | undefined; // undefined: not tried; null: unavailable
@@ -70,6 +85,16 @@ function tryLoad(): Blas | null {
         dsyevd: lib.func(
           'void dsyevd_(void *, void *, void *, void *, void *, void *, void *, void *, void *, void *, void *, size_t, size_t)',
         ) as Blas['dsyevd'],
+        dsyr2k: lib.func('void cblas_dsyr2k(int, int, int, int, int, double, void *, int, void *, int, double, void *, int)') as Blas['dsyr2k'],
+        dlatrd: lib.func('void dlatrd_(void *, void *, void *, void *, void *, void *, void *, void *, void *, size_t)') as Blas['dlatrd'],
+        dsytd2: lib.func('void dsytd2_(void *, void *, void *, void *, void *, void *, void *, void *, size_t)') as Blas['dsytd2'],
+        dsterf: lib.func('void dsterf_(void *, void *, void *, void *)') as Blas['dsterf'],
+        dlarfg: lib.func('void dlarfg_(void *, void *, void *, void *, void *)') as Blas['dlarfg'],
+        dgemv: lib.func('void cblas_dgemv(int, int, int, int, double, void *, int, void *, int, double, void *, int)') as Blas['dgemv'],
+        dsymv: lib.func('void cblas_dsymv(int, int, int, double, void *, int, void *, int, double, void *, int)') as Blas['dsymv'],
+        dscal: lib.func('void cblas_dscal(int, double, void *, int)') as Blas['dscal'],
+        ddot: lib.func('double cblas_ddot(int, void *, int, void *, int)') as Blas['ddot'],
+        daxpy: lib.func('void cblas_daxpy(int, double, void *, int, void *, int)') as Blas['daxpy'],
       };
       blas.setThreads(1);
       return blas;
