@@ -1,7 +1,8 @@
-// The native linear-algebra backend: the system's OpenBLAS (BLAS dsyrk, LAPACK dsyevd), called
-// through koffi (a maintained FFI package with prebuilt binaries). Serves the Gram kernels
-// (nativeGram.ts: S += ZᵀZ and ZZᵀ as blocks of cblas_dsyrk/dgemm) and the eigenvalues (eigen.ts: dsyevd with
-// jobz = 'N', i.e. LAPACK's dsytrd Householder reduction then dsterf). Selected once per process:
+// The native linear-algebra backend: the system's OpenBLAS (BLAS level 2/3, LAPACK), called through
+// koffi (a maintained FFI package with prebuilt binaries). Serves the Gram kernels (nativeGram.ts:
+// S += ZᵀZ and ZZᵀ as blocks of cblas_dsyrk/dgemm) and the eigenvalues (nativeTridiagonal.ts:
+// LAPACK's dsytrd Householder reduction driven from there — dlatrd panels, dsyr2k trailing updates
+// as blocks — then dsterf; dsyevd with jobz = 'N' for small n). Selected once per process:
 //
 //   ENTROSCOPE_LINALG = auto (default): native when OpenBLAS loads, else the WebAssembly kernels
 //                       native: native or a clear error naming the library and how to install it
@@ -10,10 +11,10 @@
 //                        libopenblas.dylib)
 //
 // Threads: OpenBLAS is set to one thread when it loads, and stays there: its own threaded dsyrk
-// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts splits
-// the Gram itself over helper threads by a fixed block partition (bit-identical for any thread
-// count), and the eigen-solve runs on the calling thread. Every call is counted busy in
-// coreBudget.ts (shared with inference).
+// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts and
+// nativeTridiagonal.ts split their work themselves over helper threads (nativeHelpers.ts) by fixed
+// block partitions (bit-identical for any thread count). Every call is counted busy in
+// coreBudget.ts (shared with inference), and helpers only take idle cores of that budget.
 import { createRequire } from 'node:module';
 import { holdCore } from './coreBudget.ts';
 import type { BlockBlas } from './nativeGramBlocks.mjs';
