@@ -20,11 +20,14 @@ const blas = {
   dsyrk: lib.func('void cblas_dsyrk(int, int, int, int, int, double, void *, int, double, void *, int)'),
   dgemm: lib.func('void cblas_dgemm(int, int, int, int, int, int, double, void *, int, void *, int, double, void *, int)'),
   dsyr2k: lib.func('void cblas_dsyr2k(int, int, int, int, int, double, void *, int, void *, int, double, void *, int)'),
-  dgemv: lib.func('void cblas_dgemv(int, int, int, int, double, void *, int, void *, int, double, void *, int)'),
-  dsymv: lib.func('void cblas_dsymv(int, int, int, double, void *, int, void *, int, double, void *, int)'),
+  // Raw addresses for the arrays, as nativeBlas.ts.
+  dgemv: lib.func('void cblas_dgemv(int, int, int, int, double, intptr_t, int, intptr_t, int, double, intptr_t, int)'),
+  dsymv: lib.func('void cblas_dsymv(int, int, int, double, intptr_t, int, intptr_t, int, double, intptr_t, int)'),
 };
 let s;
 let z;
+let sAddress = 0;
+let zAddress = 0;
 let epoch = -1;
 let seen = 0;
 for (;;) {
@@ -39,13 +42,16 @@ for (;;) {
       ({ epoch } = m.message);
       s = new Float64Array(m.message.s);
       z = new Float64Array(m.message.z);
+      // Shared memory: the same addresses in every thread, and a SharedArrayBuffer never moves.
+      sAddress = Number(koffi.address(s));
+      zAddress = Number(koffi.address(z));
     }
     const p = PARAMS + index * STRIDE;
     const job = ctl.slice(p, p + 8);
     if (job[0] === SYMV) {
       const [, n, t, col, yOff, part, parts] = job;
       const [first, end] = symvPart(n - t, part, parts);
-      symvRowBlocks(blas, s, n, t, col, z, yOff, first, end);
+      symvRowBlocks(blas, sAddress, n, t, col, zAddress, yOff, first, end);
     } else if (job[0] === RANK2K) {
       const [, n, i, nb, ldw, part, parts] = job;
       rank2kBlockColumns(blas, s, n, i, nb, z, ldw, rank2kParts(n - i - nb, parts)[part]);

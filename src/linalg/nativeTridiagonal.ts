@@ -45,7 +45,9 @@ const UPLO_L = new Uint8Array([0x4c]);
 const COL_MAJOR = 102;
 const NO_TRANS = 111;
 const TRANS = 112;
-const ONE = Int32Array.of(1);
+/** dlarfg's by-reference integers [n, incx = 1], in shared memory (raw addresses are taken). */
+const ints = new Int32Array(new SharedArrayBuffer(8));
+ints[1] = 1;
 
 let lastThreads = 0;
 /** Threads the last eigen-solve used (1 on the dsyevd path; for tests and benchmarks). */
@@ -101,7 +103,7 @@ function blockedEigenvalues(b: Blas, a: Float64Array, n: number, amax: number, h
   const w = new Float64Array(new SharedArrayBuffer(8 * ldw * PANEL));
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  const tau = new Float64Array(n);
+  const tau = new Float64Array(new SharedArrayBuffer(8 * n));
   const nn = Int32Array.of(n);
   const at = (r: number, c: number): Float64Array => sa.subarray(r + c * n);
 
@@ -137,12 +139,17 @@ function blockedEigenvalues(b: Blas, a: Float64Array, n: number, amax: number, h
 /**
  * LAPACK dlatrd (uplo = 'L', nb = PANEL) on A(i0:n, i0:n): reduces its first PANEL columns, writing
  * e(i0…), tau(i0…), the reflectors below the subdiagonal and W (N×PANEL, N = n − i0, leading
- * dimension ldw). Comments give dlatrd.f's lines (1-based there, 0-based here).
+ * dimension ldw). Comments give dlatrd.f's lines (1-based there, 0-based here). Its calls take raw
+ * addresses (`&A(r, c)`): sa, w and tau live in SharedArrayBuffers, which never move.
  */
 function panel(b: Blas, sa: Float64Array, n: number, i0: number, w: Float64Array, ldw: number, e: Float64Array, tau: Float64Array, helpers: number): void {
   const N = n - i0;
-  const A = (r: number, c: number): Float64Array => sa.subarray(i0 + r + (i0 + c) * n);
-  const W = (r: number, c: number): Float64Array => w.subarray(r + c * ldw);
+  const pa = b.address(sa);
+  const pw = b.address(w);
+  const ptau = b.address(tau);
+  const pint = b.address(ints);
+  const A = (r: number, c: number): number => pa + 8 * (i0 + r + (i0 + c) * n);
+  const W = (r: number, c: number): number => pw + 8 * (r + c * ldw);
   for (let I = 0; I < PANEL; I++) {
     // Update A(i:n, i): A(i:n, i) −= A(i:n, 1:i−1)·W(i, 1:i−1)ᵀ + W(i:n, 1:i−1)·A(i, 1:i−1)ᵀ
     if (I > 0) {
@@ -152,15 +159,18 @@ function panel(b: Blas, sa: Float64Array, n: number, i0: number, w: Float64Array
     if (I < N - 1) {
       const M = N - I - 1;
       // Reflector H(i) annihilating A(i+2:n, i)
-      b.dlarfg(Int32Array.of(M), A(I + 1, I), A(Math.min(I + 2, N - 1), I), ONE, tau.subarray(i0 + I));
+      ints[0] = M;
+      b.dlarfg(pint, A(I + 1, I), A(Math.min(I + 2, N - 1), I), pint + 4, ptau + 8 * (i0 + I));
       e[i0 + I] = sa[i0 + I + 1 + (i0 + I) * n];
       sa[i0 + I + 1 + (i0 + I) * n] = 1;
       // W(i+1:n, i) = A(i+1:n, i+1:n)·v (dsymv), split by fixed row blocks
-      symv(b, sa, n, i0 + I + 1, i0 + I, w, I + 1 + I * ldw, helpers);
-      b.dgemv(COL_MAJOR, TRANS, M, I, 1, W(I + 1, 0), ldw, A(I + 1, I), 1, 0, W(0, I), 1);
-      b.dgemv(COL_MAJOR, NO_TRANS, M, I, -1, A(I + 1, 0), n, W(0, I), 1, 1, W(I + 1, I), 1);
-      b.dgemv(COL_MAJOR, TRANS, M, I, 1, A(I + 1, 0), n, A(I + 1, I), 1, 0, W(0, I), 1);
-      b.dgemv(COL_MAJOR, NO_TRANS, M, I, -1, W(I + 1, 0), ldw, W(0, I), 1, 1, W(I + 1, I), 1);
+      symv(b, pa, pw, sa.buffer as SharedArrayBuffer, w.buffer as SharedArrayBuffer, n, i0 + I + 1, i0 + I, I + 1 + I * ldw, helpers);
+      if (I > 0) {
+        b.dgemv(COL_MAJOR, TRANS, M, I, 1, W(I + 1, 0), ldw, A(I + 1, I), 1, 0, W(0, I), 1);
+        b.dgemv(COL_MAJOR, NO_TRANS, M, I, -1, A(I + 1, 0), n, W(0, I), 1, 1, W(I + 1, I), 1);
+        b.dgemv(COL_MAJOR, TRANS, M, I, 1, A(I + 1, 0), n, A(I + 1, I), 1, 0, W(0, I), 1);
+        b.dgemv(COL_MAJOR, NO_TRANS, M, I, -1, W(I + 1, 0), ldw, W(0, I), 1, 1, W(I + 1, I), 1);
+      }
       const t = tau[i0 + I];
       b.dscal(M, t, W(I + 1, I), 1);
       const alpha = -0.5 * t * b.ddot(M, W(I + 1, I), 1, A(I + 1, I), 1);
@@ -170,17 +180,19 @@ function panel(b: Blas, sa: Float64Array, n: number, i0: number, w: Float64Array
 }
 
 /** y = A(t:n, t:n)·A(t:n, col) into w[yOff …], as the fixed row blocks of symvRowBlocks. */
-function symv(b: Blas, sa: Float64Array, n: number, t: number, col: number, w: Float64Array, yOff: number, helpers: number): void {
+function symv(
+  b: Blas, pa: number, pw: number, sa: SharedArrayBuffer, w: SharedArrayBuffer, n: number, t: number, col: number, yOff: number, helpers: number,
+): void {
   const count = symvBlockCount(n - t);
   const parts = Math.min(helpers + 1, count);
   if (parts === 1) {
-    symvRowBlocks(b, sa, n, t, col, w, yOff, 0, count);
+    symvRowBlocks(b, pa, n, t, col, pw, yOff, 0, count);
     return;
   }
   const [first, end] = symvPart(n - t, 0, parts);
   runOnHelpers(
-    b.library, sa.buffer as SharedArrayBuffer, w.buffer as SharedArrayBuffer, parts - 1,
+    b.library, sa, w, parts - 1,
     (h) => [JOB.SYMV, n, t, col, yOff, h + 1, parts],
-    () => symvRowBlocks(b, sa, n, t, col, w, yOff, first, end),
+    () => symvRowBlocks(b, pa, n, t, col, pw, yOff, first, end),
   );
 }

@@ -78,11 +78,14 @@ export function rank2kBlockColumns(blas, a, n, i, nb, w, ldw, blocks) {
 //   + B(r0:r1, r0:r1) v(r0:r1)    one dsymv (the diagonal block)
 //   + A(r1:M, r0:r1)ᵀ v(r1:M)     one dgemv (the stored rectangle below it, transposed)
 // in that order, by one thread: each y(r) is the same sum in the same order for any thread count.
-// One block (small M) is LAPACK's single dsymv.
+// One block (small M) is LAPACK's single dsymv. The split reads the rectangle below the first block
+// twice (once per side) where one dsymv reads each stored entry once: with c blocks of equal height
+// the mat-vec moves 2 − 1/c times dsymv's data. So c = 2 (1.5×, and the two blocks then read
+// equal shares, 3/8 of M² each); more would cost every thread count for the sake of a third core.
 
 /** Rows per symv block at least (below 2× this, one dsymv); at most MAX_SYMV_BLOCKS blocks. */
 const SYMV_MIN_ROWS = 256;
-const MAX_SYMV_BLOCKS = 8;
+const MAX_SYMV_BLOCKS = 2;
 
 /** Number of row blocks of the panel mat-vec on an M×M trailing matrix. */
 export function symvBlockCount(m) {
@@ -95,19 +98,20 @@ export function symvPart(m, part, parts) {
   return [Math.floor((part * count) / parts), Math.floor(((part + 1) * count) / parts)];
 }
 
-/** Runs row blocks first…end−1 of y = A(t:n, t:n)·A(t:n, col) into w[yOff …] (a: column-major
- * n×n, leading dimension n). */
+/** Runs row blocks first…end−1 of y = A(t:n, t:n)·A(t:n, col) into w[yOff …]. `a` and `w` are the
+ * raw addresses (bytes) of the column-major n×n A (leading dimension n) and of W's buffer: this runs
+ * once per reflector, and koffi converts a number several times faster than a typed array. */
 export function symvRowBlocks(blas, a, n, t, col, w, yOff, first, end) {
   const m = n - t;
   const count = symvBlockCount(m);
   const height = Math.ceil(m / count);
-  const at = (r, c) => a.subarray(t + r + (t + c) * n); // B(r, c)
-  const v = (r) => a.subarray(t + r + col * n);
+  const at = (r, c) => a + 8 * (t + r + (t + c) * n); // &B(r, c)
+  const v = (r) => a + 8 * (t + r + col * n);
   for (let b = first; b < end; b++) {
     const r0 = b * height;
     const r1 = Math.min(m, r0 + height);
     const h = r1 - r0;
-    const y = w.subarray(yOff + r0);
+    const y = w + 8 * (yOff + r0);
     if (r0 > 0) blas.dgemv(COL_MAJOR, NO_TRANS, h, r0, 1, at(r0, 0), n, v(0), 1, 0, y, 1);
     blas.dsymv(COL_MAJOR, LOWER, h, 1, at(r0, r0), n, v(r0), 1, r0 > 0 ? 1 : 0, y, 1);
     if (r1 < m) blas.dgemv(COL_MAJOR, TRANS, m - r1, h, 1, at(r1, r0), n, v(r1), 1, 1, y, 1);
