@@ -11,9 +11,9 @@
 //      Recipes' tqli it splits and scales each block and picks QL or QR by which end is larger.
 //
 // Where the system's OpenBLAS loads (nativeBlas.ts; ENTROSCOPE_LINALG picks), LAPACK does both
-// phases instead (the same dsytrd + dsterf algorithms): dsyevd on one thread for small n, and from
-// n = 512 a dsytrd driver whose trailing updates are split over every idle core, bit-identical for
-// any thread count (nativeTridiagonal.ts).
+// phases instead (the same dsytrd + dsterf algorithms): dsyevd with jobz = 'N' on the calling
+// thread (nativeTridiagonal.ts, which also holds an opt-in dsytrd driver split over helper threads,
+// bit-identical for any thread count, not the default: it measured slower, see there).
 //
 // The input is scaled by a power of two so that max|a_ij| ≈ 1 before reduction (exact, as LAPACK
 // dsyev does) so that squares neither overflow nor underflow for "huge" or "tiny" matrices.

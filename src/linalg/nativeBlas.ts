@@ -1,8 +1,8 @@
 // The native linear-algebra backend: the system's OpenBLAS (BLAS level 2/3, LAPACK), called through
 // koffi (a maintained FFI package with prebuilt binaries). Serves the Gram kernels (nativeGram.ts:
 // S += ZᵀZ and ZZᵀ as blocks of cblas_dsyrk/dgemm) and the eigenvalues (nativeTridiagonal.ts:
-// LAPACK's dsytrd Householder reduction driven from there — dlatrd panels, dsyr2k trailing updates
-// as blocks — then dsterf; dsyevd with jobz = 'N' for small n). Selected once per process:
+// dsyevd with jobz = 'N'; opt-in, LAPACK's dsytrd reduction driven from there — dlatrd panels,
+// dsyr2k trailing updates as blocks over helper threads — then dsterf). Selected once per process:
 //
 //   ENTROSCOPE_LINALG = auto (default): native when OpenBLAS loads, else the WebAssembly kernels
 //                       native: native or a clear error naming the library and how to install it
@@ -11,9 +11,10 @@
 //                        libopenblas.dylib)
 //
 // Threads: OpenBLAS is set to one thread when it loads, and stays there: its own threaded dsyrk
-// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts and
-// nativeTridiagonal.ts split their work themselves over helper threads (nativeHelpers.ts) by fixed
-// block partitions (bit-identical for any thread count). Every call is counted busy in
+// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts (and the
+// opt-in reduction of nativeTridiagonal.ts) split their work themselves over helper threads
+// (nativeHelpers.ts) by fixed block partitions (bit-identical for any thread count); dsyevd runs
+// on the calling thread. Every call is counted busy in
 // coreBudget.ts (shared with inference), and helpers only take idle cores of that budget.
 import { createRequire } from 'node:module';
 import { holdCore } from './coreBudget.ts';

@@ -18,7 +18,8 @@
 // Each element of A is computed by the same sequence of single-threaded OpenBLAS calls whatever
 // the thread count, so the eigenvalues are too. For n < DRIVER_MIN_N the solve is dsyevd on one
 // thread (faster there: the split's per-panel hand-offs cost more than a second core gains); the
-// path depends on n only, never on the thread count.
+// path depends on n only, never on the thread count. The driver is opt-in (`reduction:
+// 'threaded'`); by default every n goes to dsyevd on one thread, see NativeEigenOptions.
 //
 // Scaling as dsyevd: a matrix with max|a_ij| outside [rmin, rmax] (rmin = √(safmin/ε), rmax =
 // 1/rmin) is scaled first, here by a power of two (exact), and the eigenvalues back.
@@ -60,6 +61,13 @@ export interface NativeEigenOptions {
   /** Threads to use (this one included); default every core. Fewer when the process's core
    * budget has no idle core. Never changes the result. */
   threads?: number;
+  /** 'dsyevd' (the default, every n): LAPACK dsyevd on this thread. 'threaded': from n =
+   * DRIVER_MIN_N the dsytrd driver of this file over helper threads (below, dsyevd). Both give the
+   * same bits for any thread count; they differ from each other by rounding (≤ 1e-14·‖A‖_F). The
+   * driver is not the default because it measured slower (BENCHMARKS.md, "the threaded
+   * reduction"): 1.6–2.0× LAPACK at one thread, where dsyevd is 1.1×, and no gain from a second
+   * core on the shared 2-core machine it was measured on. */
+  reduction?: 'dsyevd' | 'threaded';
 }
 
 /**
@@ -70,7 +78,7 @@ export interface NativeEigenOptions {
 export function eigenvaluesNative(a: Float64Array, n: number, amax: number, opts: NativeEigenOptions = {}): Float64Array | undefined {
   const b = blas();
   if (b === undefined) return undefined;
-  if (n < DRIVER_MIN_N) {
+  if ((opts.reduction ?? 'dsyevd') === 'dsyevd' || n < DRIVER_MIN_N) {
     lastThreads = 1;
     return symmetricEigenvaluesNative(Float64Array.from(a.subarray(0, n * n)), n);
   }

@@ -93,7 +93,7 @@ test('the threaded reduction gives numpy\'s (LAPACK\'s) eigenvalues within 1e-14
       assert.ok(n >= DRIVER_MIN_N, 'the blocked driver runs at this size');
       const want = numpyEigenvalues(dir, a, n);
       const tol = 1e-14 * frobenius(a);
-      const got = symmetricEigenvalues(a, n);
+      const got = eigenvaluesNative(a, n, maxAbs(a), { reduction: 'threaded' })!;
       assert.ok(eigenLastThreads() > 1, `${label}: helper threads were used (${eigenLastThreads()})`);
       const dNumpy = maxDelta(got, want);
       assert.ok(dNumpy <= tol, `${label}: max |Δλ| vs numpy ${dNumpy} > 1e-14·‖A‖_F = ${tol}`);
@@ -111,6 +111,14 @@ test('the threaded reduction gives numpy\'s (LAPACK\'s) eigenvalues within 1e-14
   }
 });
 
+test('the default native path is dsyevd on one thread, and symmetricEigenvalues uses it', () => {
+  const n = 600;
+  const a = gaussianSymmetric(n, 71);
+  const got = symmetricEigenvalues(a, n);
+  assert.equal(eigenLastThreads(), 1);
+  assert.ok(bitIdentical(got, symmetricEigenvaluesNative(a.slice(), n)!), 'same bits as dsyevd');
+});
+
 test('the threaded reduction is bit-identical on 1, 2, 3 and 4 threads', () => {
   // n = 1100: 2 row blocks of the panel mat-vec and 16 block columns of the first trailing update,
   // so four threads have work in the update; n = 600: the last trailing matrices are updated on one
@@ -121,12 +129,12 @@ test('the threaded reduction is bit-identical on 1, 2, 3 and 4 threads', () => {
     const amax = maxAbs(a);
     const runs: Float64Array[] = [];
     for (const threads of [1, 2, 3, 4]) {
-      runs.push(eigenvaluesNative(a, n, amax, { threads })!);
+      runs.push(eigenvaluesNative(a, n, amax, { threads, reduction: 'threaded' })!);
       assert.equal(eigenLastThreads(), threads, `n = ${n}: threads used`);
     }
     for (let t = 1; t < runs.length; t++) assert.ok(bitIdentical(runs[t], runs[0]), `n = ${n}: ${t + 1} threads differ from 1`);
-    // And the same bits again from the default (every core of the budget) through the public entry.
-    assert.ok(bitIdentical(symmetricEigenvalues(a, n), runs[0]), `n = ${n}: symmetricEigenvalues differs`);
+    // And the same bits again on every core of the budget (the default thread count).
+    assert.ok(bitIdentical(eigenvaluesNative(a, n, amax, { reduction: 'threaded' })!, runs[0]), `n = ${n}: default threads differ`);
   }
 });
 
@@ -139,7 +147,8 @@ test('huge and tiny matrices are scaled (as dsyevd) on the threaded path: numpy\
     const want = numpyEigenvalues(dir, base, n);
     const tol = 1e-14 * frobenius(base);
     for (const scale of [2 ** -1000, 1e-300, 1e300, 2 ** 1000]) {
-      const got = symmetricEigenvalues(base.map((x) => x * scale), n);
+      const scaled = base.map((x) => x * scale);
+      const got = eigenvaluesNative(scaled, n, maxAbs(scaled), { reduction: 'threaded' })!;
       assert.ok(got.every(Number.isFinite), `scale ${scale}: non-finite eigenvalue`);
       const d = maxDelta(got.map((x) => x / scale), want);
       assert.ok(d <= tol, `scale ${scale}: max |Δλ|/scale ${d} > 1e-14·‖A‖_F = ${tol}`);
@@ -153,13 +162,13 @@ test('the eigen-solve only takes idle cores of the process budget and gives them
   const n = 600;
   const a = gram(n, 316, 61);
   const amax = maxAbs(a);
-  const all = eigenvaluesNative(a, n, amax, { threads: 4 })!;
+  const all = eigenvaluesNative(a, n, amax, { threads: 4, reduction: 'threaded' })!;
   assert.equal(eigenLastThreads(), 4);
   // Three of the four cores busy (as inference threads would be): the solve runs on this thread.
   const took = acquireHelpers(3);
   assert.equal(took, 3);
   try {
-    const alone = eigenvaluesNative(a, n, amax, { threads: 4 })!;
+    const alone = eigenvaluesNative(a, n, amax, { threads: 4, reduction: 'threaded' })!;
     assert.equal(eigenLastThreads(), 1);
     assert.ok(bitIdentical(alone, all), 'same bits on fewer threads than asked for');
   } finally {
