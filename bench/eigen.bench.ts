@@ -5,10 +5,10 @@
 //
 // Usage: node --import tsx bench/eigen.bench.ts [--sizes 256,512,1024,2048] [--reps 3]
 //                                              [--js-max 512] [--threads 1] [--python PATH]
-// --threads: LAPACK's thread count (OPENBLAS_NUM_THREADS) and ENTROSCOPE_THREADS, the core budget of
-// entroscope's eigen-solve: native, n ≥ 512, its own dsytrd driver on that many threads
-// (src/linalg/nativeTridiagonal.ts; the `thr` column says how many it got); below, dsyevd on one.
-// The wasm fallback runs on one thread. Each row prints the load average (1/5/15 min) before it.
+// --threads: LAPACK's thread count (OPENBLAS_NUM_THREADS) and ENTROSCOPE_THREADS. entroscope's
+// eigen-solve is dsyevd on one thread (native) or the wasm kernels (one thread); the `thr` column
+// says how many threads it used (more only with the opt-in threaded reduction of
+// src/linalg/nativeTridiagonal.ts). Each row prints the load average (1/5/15 min) before it.
 // Matrices: A = ZᵀZ with Z: (n/2 + 16)×n Gaussian (seeded), i.e. a PSD Gram of rank n/2 + 16, the
 // product's use case. Times are the best of --reps runs (1 run above n = 1024).
 import { spawnSync } from 'node:child_process';
@@ -151,7 +151,7 @@ function main(): void {
   const fmt = (ms: number | undefined): string => (ms === undefined ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
   const cpu = cpus();
   console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, ${threads} thread(s)`);
-  console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (${JSON.stringify(nativeBlasInfo())}: dsyevd below n = ${DRIVER_MIN_N}, the threaded dsytrd driver from there)` : ''}`);
+  console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (${JSON.stringify(nativeBlasInfo())}: LAPACK dsyevd, 1 thread)` : ''}`);
   if (linalgBackend() === 'wasm') console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
   if (info?.threadpool) console.log(`threadpoolctl: ${JSON.stringify(info.threadpool)}`);
   console.log('| n | ours (ms) | thr | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖₂ | ml-matrix (ms) | mathjs eigs (ms) | load avg before |');
