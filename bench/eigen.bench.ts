@@ -5,13 +5,15 @@
 //
 // Usage: node --import tsx bench/eigen.bench.ts [--sizes 256,512,1024,2048] [--reps 3]
 //                                              [--js-max 512] [--threads 1] [--python PATH]
-// --threads: LAPACK's thread count (OPENBLAS_NUM_THREADS) and ENTROSCOPE_THREADS; entroscope's
-// eigen-solve itself runs on one thread (native dsyevd or wasm), see src/linalg/nativeBlas.ts.
+// --threads: LAPACK's thread count (OPENBLAS_NUM_THREADS) and ENTROSCOPE_THREADS. entroscope's
+// eigen-solve is dsyevd on one thread (native) or the wasm kernels (one thread); the `thr` column
+// says how many threads it used (more only with the opt-in threaded reduction of
+// src/linalg/nativeTridiagonal.ts). Each row prints the load average (1/5/15 min) before it.
 // Matrices: A = ZᵀZ with Z: (n/2 + 16)×n Gaussian (seeded), i.e. a PSD Gram of rank n/2 + 16, the
 // product's use case. Times are the best of --reps runs (1 run above n = 1024).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +24,7 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { symmetricEigenvalues } from '../src/linalg/eigen.ts';
 import { symmetrizeFromUpper, syrkUpper } from '../src/linalg/gram.ts';
 import { linalgBackend, nativeBlasInfo } from '../src/linalg/nativeBlas.ts';
+import { DRIVER_MIN_N, eigenLastThreads } from '../src/linalg/nativeTridiagonal.ts';
 import { wasmTridiagonalizeAvailable, wasmTridiagonalizeBuild } from '../src/linalg/tridiagonalizeWasm.ts';
 import { gaussian, mulberry32 } from '../test/helpers/prng.ts';
 
@@ -38,6 +41,8 @@ interface Row {
   lapackMs: number;
   maxDelta: number;
   norm: number;
+  threadsUsed: number;
+  load: string;
   mlMatrixMs?: number;
   mathjsMs?: number;
 }
@@ -110,12 +115,15 @@ function main(): void {
       const a = gramMatrix(n, 1000 + n);
       const runs = n > 1024 ? 1 : reps;
       let ours: Float64Array = new Float64Array(0);
-      // Warm up the JIT (and V8's tier-up of the wasm kernels) on the matrix's leading block.
-      const m = Math.min(n, 256);
+      // Warm up the JIT (and V8's tier-up of the wasm kernels) on the matrix's leading block, at
+      // the size of the path n takes (the native driver's helper threads start on its first call).
+      const m = Math.min(n, n >= DRIVER_MIN_N ? DRIVER_MIN_N : 256);
       const lead = new Float64Array(m * m);
       for (let i = 0; i < m; i++) lead.set(a.subarray(i * n, i * n + m), i * m);
       for (let r = 0; r < 3; r++) symmetricEigenvalues(lead, m);
+      const load = loadavg().map((x) => x.toFixed(2)).join(' ');
       const oursMs = bestMs(runs, () => { ours = symmetricEigenvalues(a, n); });
+      const threadsUsed = linalgBackend() === 'native' ? eigenLastThreads() : 1;
       const { result, lambda } = lapack(a, n, runs, dir);
       info = result;
       let maxDelta = 0;
@@ -124,7 +132,7 @@ function main(): void {
         maxDelta = Math.max(maxDelta, Math.abs(ours[i] - lambda[i]));
         norm = Math.max(norm, Math.abs(lambda[i]));
       }
-      const row: Row = { n, oursMs, lapackMs: result.seconds * 1000, maxDelta, norm };
+      const row: Row = { n, oursMs, lapackMs: result.seconds * 1000, maxDelta, norm, threadsUsed, load };
       if (n <= jsMax) {
         const m = new Matrix(toRows(a, n));
         row.mlMatrixMs = bestMs(1, () => { void new EigenvalueDecomposition(m, { assumeSymmetric: true }).realEigenvalues; });
@@ -143,15 +151,15 @@ function main(): void {
   const fmt = (ms: number | undefined): string => (ms === undefined ? '—' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
   const cpu = cpus();
   console.log(`node ${process.version}, ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}); numpy ${info?.numpy ?? '?'}, BLAS ${info?.blas ?? '?'}, ${threads} thread(s)`);
-  console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (LAPACK dsyevd, ${JSON.stringify(nativeBlasInfo())}, 1 thread)` : ''}`);
+  console.log(`backend: ${linalgBackend()}${linalgBackend() === 'native' ? ` (${JSON.stringify(nativeBlasInfo())}: LAPACK dsyevd, 1 thread)` : ''}`);
   if (linalgBackend() === 'wasm') console.log(`tridiagonalisation: ${wasmTridiagonalizeAvailable() ? `WebAssembly SIMD (src/linalg/wasm/${wasmTridiagonalizeBuild() === 'fma' ? 'eigen-fma.wasm, relaxed-SIMD FMA' : 'eigen.wasm'})` : 'TypeScript fallback (wasm unavailable)'}`);
   if (info?.threadpool) console.log(`threadpoolctl: ${JSON.stringify(info.threadpool)}`);
-  console.log('| n | ours (ms) | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖ | ml-matrix (ms) | mathjs eigs (ms) |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| n | ours (ms) | thr | LAPACK eigvalsh (ms) | ours / LAPACK | max abs(Δλ) / ‖A‖₂ | ml-matrix (ms) | mathjs eigs (ms) | load avg before |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.n} | ${fmt(r.oursMs)} | ${fmt(r.lapackMs)} | ${(r.oursMs / r.lapackMs).toFixed(2)}× | ` +
-        `${(r.maxDelta / r.norm).toExponential(1)} | ${fmt(r.mlMatrixMs)} | ${fmt(r.mathjsMs)} |`,
+      `| ${r.n} | ${fmt(r.oursMs)} | ${r.threadsUsed} | ${fmt(r.lapackMs)} | ${(r.oursMs / r.lapackMs).toFixed(2)}× | ` +
+        `${(r.maxDelta / r.norm).toExponential(1)} | ${fmt(r.mlMatrixMs)} | ${fmt(r.mathjsMs)} | ${r.load} |`,
     );
   }
 }

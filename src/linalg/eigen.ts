@@ -10,8 +10,10 @@
 //      (LAPACK dsterf; Parlett, "The Symmetric Eigenvalue Problem", §8.15). Unlike Numerical
 //      Recipes' tqli it splits and scales each block and picks QL or QR by which end is larger.
 //
-// Where the system's OpenBLAS loads (nativeBlas.ts; ENTROSCOPE_LINALG picks), LAPACK dsyevd with
-// jobz = 'N' does both phases instead (the same dsytrd + dsterf algorithms), on the calling thread.
+// Where the system's OpenBLAS loads (nativeBlas.ts; ENTROSCOPE_LINALG picks), LAPACK does both
+// phases instead (the same dsytrd + dsterf algorithms): dsyevd with jobz = 'N' on the calling
+// thread (nativeTridiagonal.ts, which also holds an opt-in dsytrd driver split over helper threads,
+// bit-identical for any thread count, not the default: it measured slower, see there).
 //
 // The input is scaled by a power of two so that max|a_ij| ≈ 1 before reduction (exact, as LAPACK
 // dsyev does) so that squares neither overflow nor underflow for "huge" or "tiny" matrices.
@@ -21,7 +23,7 @@
 
 import { tridiagonalizeUpperBlocked } from './tridiagonalize.ts';
 import { tridiagonalizeUpperWasm } from './tridiagonalizeWasm.ts';
-import { symmetricEigenvaluesNative } from './nativeBlas.ts';
+import { eigenvaluesNative } from './nativeTridiagonal.ts';
 
 /** Average iteration cap per eigenvalue of the QL/QR phase (the whole solve gets n times this),
  * as LAPACK dsterf's MAXIT. */
@@ -43,8 +45,8 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   const amax = maxAbsUpper(a, n);
   if (!Number.isFinite(amax)) throw new RangeError('matrix has a non-finite entry (NaN or ±Infinity)');
   if (amax === 0) return new Float64Array(n);
-  // LAPACK scales by itself (dsyevd: into [√safmin/ε, √(1/safmin)·ε]); it overwrites its input.
-  const native = symmetricEigenvaluesNative(Float64Array.from(a.subarray(0, n * n)), n);
+  // The native path scales as LAPACK dsyevd does (into [√(safmin/ε), √(ε/safmin)]).
+  const native = eigenvaluesNative(a, n, amax);
   if (native !== undefined) return native;
 
   // Exact power-of-two scaling to max|a_ij| ∈ [0.5, 2).

@@ -1,7 +1,8 @@
-// The native linear-algebra backend: the system's OpenBLAS (BLAS dsyrk, LAPACK dsyevd), called
-// through koffi (a maintained FFI package with prebuilt binaries). Serves the Gram kernels
-// (nativeGram.ts: S += ZᵀZ and ZZᵀ as blocks of cblas_dsyrk/dgemm) and the eigenvalues (eigen.ts: dsyevd with
-// jobz = 'N', i.e. LAPACK's dsytrd Householder reduction then dsterf). Selected once per process:
+// The native linear-algebra backend: the system's OpenBLAS (BLAS level 2/3, LAPACK), called through
+// koffi (a maintained FFI package with prebuilt binaries). Serves the Gram kernels (nativeGram.ts:
+// S += ZᵀZ and ZZᵀ as blocks of cblas_dsyrk/dgemm) and the eigenvalues (nativeTridiagonal.ts:
+// dsyevd with jobz = 'N'; opt-in, LAPACK's dsytrd reduction driven from there — dlatrd panels,
+// dsyr2k trailing updates as blocks over helper threads — then dsterf). Selected once per process:
 //
 //   ENTROSCOPE_LINALG = auto (default): native when OpenBLAS loads, else the WebAssembly kernels
 //                       native: native or a clear error naming the library and how to install it
@@ -10,17 +11,22 @@
 //                        libopenblas.dylib)
 //
 // Threads: OpenBLAS is set to one thread when it loads, and stays there: its own threaded dsyrk
-// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts splits
-// the Gram itself over helper threads by a fixed block partition (bit-identical for any thread
-// count), and the eigen-solve runs on the calling thread. Every call is counted busy in
-// coreBudget.ts (shared with inference).
+// and dsyevd give results that depend on the thread count (measured), so nativeGram.ts (and the
+// opt-in reduction of nativeTridiagonal.ts) split their work themselves over helper threads
+// (nativeHelpers.ts) by fixed block partitions (bit-identical for any thread count); dsyevd runs
+// on the calling thread. Every call is counted busy in
+// coreBudget.ts (shared with inference), and helpers only take idle cores of that budget.
 import { createRequire } from 'node:module';
 import { holdCore } from './coreBudget.ts';
 import type { BlockBlas } from './nativeGramBlocks.mjs';
+import type { Rank2kBlas } from './nativeTridiagonalBlocks.mjs';
 
 type Backend = 'auto' | 'native' | 'wasm';
 
-export interface Blas extends BlockBlas {
+type F64 = Float64Array;
+type I32 = Int32Array;
+
+export interface Blas extends BlockBlas, Rank2kBlas {
   /** Path or name the library was loaded from. */
   library: string;
   config: string;
@@ -30,6 +36,21 @@ export interface Blas extends BlockBlas {
     jobz: Uint8Array, uplo: Uint8Array, n: Int32Array, a: Float64Array, lda: Int32Array, w: Float64Array,
     work: Float64Array, lwork: Int32Array, iwork: Int32Array, liwork: Int32Array, info: Int32Array, l1: number, l2: number,
   ) => void;
+  /** LAPACK dlatrd_(uplo, n, nb, a, lda, e, tau, w, ldw, len): one panel of dsytrd. */
+  dlatrd: (uplo: Uint8Array, n: I32, nb: I32, a: F64, lda: I32, e: F64, tau: F64, w: F64, ldw: I32, l1: number) => void;
+  /** LAPACK dsytd2_(uplo, n, a, lda, d, e, tau, info, len): unblocked tridiagonal reduction. */
+  dsytd2: (uplo: Uint8Array, n: I32, a: F64, lda: I32, d: F64, e: F64, tau: F64, info: I32, l1: number) => void;
+  /** LAPACK dsterf_(n, d, e, info): eigenvalues of a symmetric tridiagonal matrix (root-free QL/QR). */
+  dsterf: (n: I32, d: F64, e: F64, info: I32) => void;
+  /** LAPACK dlarfg_(n, alpha, x, incx, tau): an elementary reflector; every argument a raw address. */
+  dlarfg: (n: number, alpha: number, x: number, incx: number, tau: number) => void;
+  /** cblas_dscal / ddot / daxpy with raw addresses for the arrays. */
+  dscal: (n: number, alpha: number, x: number, incx: number) => void;
+  ddot: (n: number, x: number, incx: number, y: number, incy: number) => number;
+  daxpy: (n: number, alpha: number, x: number, incx: number, y: number, incy: number) => void;
+  /** The address (bytes) of a typed array's first element, for the raw-address functions. Only for
+   * memory that cannot move while in use: SharedArrayBuffers (V8 never moves their backing store). */
+  address: (a: Float64Array | Int32Array) => number;
 }
 
 let loaded: Blas | null | undefined; // undefined: not tried; null: unavailable
@@ -70,6 +91,22 @@ function tryLoad(): Blas | null {
         dsyevd: lib.func(
           'void dsyevd_(void *, void *, void *, void *, void *, void *, void *, void *, void *, void *, void *, size_t, size_t)',
         ) as Blas['dsyevd'],
+        dsyr2k: lib.func('void cblas_dsyr2k(int, int, int, int, int, double, void *, int, void *, int, double, void *, int)') as Blas['dsyr2k'],
+        dlatrd: lib.func('void dlatrd_(void *, void *, void *, void *, void *, void *, void *, void *, void *, size_t)') as Blas['dlatrd'],
+        dsytd2: lib.func('void dsytd2_(void *, void *, void *, void *, void *, void *, void *, void *, size_t)') as Blas['dsytd2'],
+        dsterf: lib.func('void dsterf_(void *, void *, void *, void *)') as Blas['dsterf'],
+        // The level-1/2 calls of the reduction's panel run n times per solve: raw addresses (intptr_t),
+        // which koffi converts several times faster than typed arrays (~1 µs against 2–7 µs a call).
+        dlarfg: lib.func('void dlarfg_(intptr_t, intptr_t, intptr_t, intptr_t, intptr_t)') as Blas['dlarfg'],
+        dgemv: lib.func('void cblas_dgemv(int, int, int, int, double, intptr_t, int, intptr_t, int, double, intptr_t, int)') as Blas['dgemv'],
+        dsymv: lib.func('void cblas_dsymv(int, int, int, double, intptr_t, int, intptr_t, int, double, intptr_t, int)') as Blas['dsymv'],
+        dscal: lib.func('void cblas_dscal(int, double, intptr_t, int)') as Blas['dscal'],
+        ddot: lib.func('double cblas_ddot(int, intptr_t, int, intptr_t, int)') as Blas['ddot'],
+        daxpy: lib.func('void cblas_daxpy(int, double, intptr_t, int, intptr_t, int)') as Blas['daxpy'],
+        address: (a) => {
+          if (!(a.buffer instanceof SharedArrayBuffer) || a.byteOffset !== 0) throw new TypeError('raw addresses are only taken of whole shared buffers');
+          return Number(koffi.address(a));
+        },
       };
       blas.setThreads(1);
       return blas;

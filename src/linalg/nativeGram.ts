@@ -1,38 +1,24 @@
 // The Gram kernels on the native backend (nativeBlas.ts): S += ZᵀZ (pooled) and ZZᵀ (a sample's
 // N×N side) as the fixed block decomposition of nativeGramBlocks.mjs — one single-threaded dgemm
 // and one dsyrk per block column of S — split by block columns over helper threads
-// (nativeGramWorker.mjs). Bit-identical for any thread count: every entry of S comes from the same
+// (nativeHelpers.ts). Bit-identical for any thread count: every entry of S comes from the same
 // OpenBLAS call with the same arguments whichever thread runs it.
 //
 // One thread: the calls run on the caller's arrays, no copy. More: Z and S must be visible to the
 // helpers, so they are used in place when they already live in a SharedArrayBuffer and copied into
 // a shared scratch otherwise (one pass over Z and S, small next to the n²k/2 multiply-adds that make
-// a call worth splitting). Helpers are started lazily, kept for the life of the process (unref'd,
-// blocked in Atomics.wait while idle) and only used when coreBudget.ts grants idle cores.
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+// a call worth splitting). Helpers (nativeHelpers.ts) are only used when coreBudget.ts grants idle
+// cores.
 import { acquireHelpers, holdCore, releaseHelpers, totalCores } from './coreBudget.ts';
 import { blas, type Blas } from './nativeBlas.ts';
 import { blockCount, blockParts, gramBlockColumns } from './nativeGramBlocks.mjs';
+import { JOB, MAX_HELPERS, runOnHelpers } from './nativeHelpers.ts';
 
 /** Below this many multiply-adds (n²·k/2) a call stays on one thread. */
 export const MIN_THREADED_MADDS = 2 ** 23;
 /** Shared scratch above this is dropped after a call (so one large matrix does not pin it). */
 const RETAIN_BYTES = 64 * 2 ** 20;
 
-const MAX_HELPERS = 63;
-const layout = { GEN: 0, REMAINING: 64, EPOCH: 65, ERROR: 66, STOP: 67, PARAMS: 68, STRIDE: 8 };
-const CONTROL_INTS = layout.PARAMS + MAX_HELPERS * layout.STRIDE;
-const ctl = new Int32Array(new SharedArrayBuffer(4 * CONTROL_INTS));
-
-interface Helper {
-  worker: Worker;
-  port: MessagePort;
-  epoch: number;
-}
-const helpers: Helper[] = [];
-let epoch = 0;
-let sentS: SharedArrayBuffer | undefined;
-let sentZ: SharedArrayBuffer | undefined;
 let scratchS: Float64Array | undefined;
 let scratchZ: Float64Array | undefined;
 
@@ -54,21 +40,6 @@ function wantedThreads(madds: number, requested?: number): number {
   return madds < MIN_THREADED_MADDS ? 1 : Math.min(MAX_HELPERS + 1, totalCores());
 }
 
-function ensureHelpers(count: number, library: string): void {
-  while (helpers.length < count) {
-    const index = helpers.length;
-    const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(new URL('./nativeGramWorker.mjs', import.meta.url), {
-      execArgv: [],
-      workerData: { library, control: ctl.buffer, index, port: port2, layout },
-      transferList: [port2],
-    });
-    worker.unref();
-    port1.unref();
-    helpers.push({ worker, port: port1, epoch: -1 });
-  }
-}
-
 function shared(have: Float64Array | undefined, length: number): Float64Array {
   if (have !== undefined && have.length >= length) return have.subarray(0, length);
   return new Float64Array(new SharedArrayBuffer(8 * length));
@@ -84,37 +55,13 @@ function runSplit(b: Blas, mode: 'T' | 'N', s: Float64Array, z: Float64Array, n:
   if (zs !== z) zs.set(z.subarray(0, zLen));
   const ss = isShared(s) ? s : (scratchS = shared(scratchS, n * n));
   if (ss !== s && beta === 1) ss.set(s.subarray(0, n * n));
-  if (sentS !== ss.buffer || sentZ !== zs.buffer) {
-    epoch++;
-    sentS = ss.buffer as SharedArrayBuffer;
-    sentZ = zs.buffer as SharedArrayBuffer;
-    Atomics.store(ctl, layout.EPOCH, epoch);
-  }
-  ensureHelpers(got, b.library);
-  for (const h of helpers.slice(0, got)) {
-    if (h.epoch !== epoch) h.port.postMessage({ epoch, s: sentS, z: sentZ });
-    h.epoch = epoch;
-  }
   const ldZ = mode === 'T' ? n : k;
   const parts = blockParts(n, got + 1);
-  Atomics.store(ctl, layout.ERROR, 0);
-  Atomics.store(ctl, layout.REMAINING, got);
-  for (let h = 0; h < got; h++) {
-    ctl.set([mode === 'T' ? 1 : 0, n, ldZ, n, k, beta, h + 1, got + 1], layout.PARAMS + h * layout.STRIDE);
-    Atomics.add(ctl, layout.GEN + h, 1);
-    Atomics.notify(ctl, layout.GEN + h);
-  }
-  let failure: unknown;
-  try {
-    gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, parts[0]);
-  } catch (err) {
-    failure = err;
-  }
-  for (let left = Atomics.load(ctl, layout.REMAINING); left !== 0; left = Atomics.load(ctl, layout.REMAINING)) {
-    Atomics.wait(ctl, layout.REMAINING, left);
-  }
-  if (failure !== undefined) throw failure;
-  if (Atomics.load(ctl, layout.ERROR) !== 0) throw new Error('a native gram helper thread failed');
+  runOnHelpers(
+    b.library, ss.buffer as SharedArrayBuffer, zs.buffer as SharedArrayBuffer, got,
+    (h) => [mode === 'T' ? JOB.GRAM_T : JOB.GRAM_N, n, ldZ, n, k, beta, h + 1, got + 1],
+    () => gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, parts[0]),
+  );
   if (ss !== s) copyUpperOut(s, ss, n);
   if (scratchZ !== undefined && 8 * scratchZ.length > RETAIN_BYTES) scratchZ = undefined;
   if (scratchS !== undefined && 8 * scratchS.length > RETAIN_BYTES) scratchS = undefined;

@@ -1,5 +1,5 @@
 // The fixed block decomposition of a native Gram (plain JavaScript, shared by nativeGram.ts and its
-// helper threads, nativeGramWorker.mjs). The upper triangle of S (n×n, row-major, leading dimension
+// helper threads, nativeHelperWorker.mjs). The upper triangle of S (n×n, row-major, leading dimension
 // ldS) is cut into block columns of BLOCK columns, a partition that depends on n only. Block column
 // [c0, c1) is the rectangle above its diagonal block, one dgemm (rows 0…c0−1), and the diagonal block,
 // one dsyrk, both single-threaded OpenBLAS calls. Each entry of S is therefore computed by the same
