@@ -5,15 +5,14 @@
 // and panel mat-vec (nativeTridiagonalBlocks.mjs: s = A, z = W) — then counts itself done. It blocks in Atomics.wait
 // between jobs, so it costs no CPU while idle.
 import { createRequire } from 'node:module';
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
+import { serveJobs } from './helperLoop.mjs';
 import { blockParts, gramBlockColumns } from './nativeGramBlocks.mjs';
 import { rank2kBlockColumns, rank2kParts, symvPart, symvRowBlocks } from './nativeTridiagonalBlocks.mjs';
 
-const { library, control, index, port, layout } = workerData;
-const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP } = layout;
+const { library } = workerData;
 const RANK2K = 2; // nativeHelpers.ts JOB.RANK2K
 const SYMV = 3; // nativeHelpers.ts JOB.SYMV
-const ctl = new Int32Array(control);
 const koffi = createRequire(import.meta.url)('koffi');
 const lib = koffi.load(library);
 const blas = {
@@ -28,25 +27,17 @@ let s;
 let z;
 let sAddress = 0;
 let zAddress = 0;
-let epoch = -1;
-let seen = 0;
-for (;;) {
-  Atomics.wait(ctl, GEN + index, seen);
-  seen = Atomics.load(ctl, GEN + index);
-  if (Atomics.load(ctl, STOP) !== 0) break;
-  try {
-    const want = Atomics.load(ctl, EPOCH);
-    while (epoch !== want) {
-      const m = receiveMessageOnPort(port);
-      if (m === undefined) throw new Error(`native kernel helper ${index}: no buffers for epoch ${want}`);
-      ({ epoch } = m.message);
-      s = new Float64Array(m.message.s);
-      z = new Float64Array(m.message.z);
-      // Shared memory: the same addresses in every thread, and a SharedArrayBuffer never moves.
-      sAddress = Number(koffi.address(s));
-      zAddress = Number(koffi.address(z));
-    }
-    const p = PARAMS + index * STRIDE;
+serveJobs(
+  workerData,
+  'native kernel helper',
+  (m) => {
+    s = new Float64Array(m.s);
+    z = new Float64Array(m.z);
+    // Shared memory: the same addresses in every thread, and a SharedArrayBuffer never moves.
+    sAddress = Number(koffi.address(s));
+    zAddress = Number(koffi.address(z));
+  },
+  (ctl, p) => {
     const job = ctl.slice(p, p + 8);
     if (job[0] === SYMV) {
       const [, n, t, col, yOff, part, parts] = job;
@@ -59,8 +50,5 @@ for (;;) {
       const [mode, ldS, ldZ, n, k, beta, part, parts] = job;
       gramBlockColumns(blas, mode === 1 ? 'T' : 'N', s, ldS, z, ldZ, n, k, beta, blockParts(n, parts)[part]);
     }
-  } catch {
-    Atomics.store(ctl, ERROR, 1);
-  }
-  if (Atomics.sub(ctl, REMAINING, 1) === 1) Atomics.notify(ctl, REMAINING);
-}
+  },
+);

@@ -145,10 +145,14 @@ export function readModel(path: string): ModelProto {
   return decodeModel(bytes, path);
 }
 
-/** Writes bytes to `path` atomically: a temp file beside it, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fd = openSync(tmp, 'w');
+/** A fresh temp file name beside `path`, unique per process, thread and call. */
+function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
+}
+
+/** Writes `bytes` into `tmp` (flag 'w': a new file; 'a': after what it holds), fsyncs it and renames it to `path`; `tmp` is removed on failure. */
+function commitTemp(tmp: string, path: string, bytes: Uint8Array, flag: 'w' | 'a'): void {
+  const fd = openSync(tmp, flag);
   try {
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
@@ -160,6 +164,11 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** Writes bytes to `path` atomically: a temp file beside it, fsync, rename. */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  commitTemp(tempBeside(path), path, bytes, 'w');
 }
 
 export function writeModel(path: string, model: ModelProto): void {
@@ -174,21 +183,9 @@ export function writeModel(path: string, model: ModelProto): void {
  * held in memory.
  */
 export function appendToModelFile(source: string, path: string, more: Partial<ModelProto>): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
+  const tmp = tempBeside(path);
   copyFileSync(source, tmp);
-  const bytes = ModelType.encode(more as unknown as protobuf.Message).finish();
-  const fd = openSync(tmp, 'a');
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw err;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
+  commitTemp(tmp, path, ModelType.encode(more as unknown as protobuf.Message).finish(), 'a');
 }
 
 // ---- tensors ----------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+// The job loop every helper thread runs (gramWorker.mjs: wasm Gram tiles; nativeHelperWorker.mjs:
+// OpenBLAS blocks). The caller's gang shares one Int32Array of control words (`layout` names the
+// offsets): a thread blocks in Atomics.wait on its generation slot, so it costs no CPU while idle;
+// when the slot is bumped it stops if STOP is set, else takes the shared buffers of a new EPOCH from
+// its port, runs the job in its PARAMS slot, flags ERROR if it threw, and counts REMAINING down
+// (the last one wakes the caller). Plain JavaScript: no loader needed.
+import { receiveMessageOnPort } from 'node:worker_threads';
+
+/**
+ * Serves jobs until STOP. `onBuffers(message)` adopts an epoch's buffers; `run(ctl, p)` does the
+ * job whose parameters start at ctl[p].
+ */
+export function serveJobs({ control, index, port, layout }, what, onBuffers, run) {
+  const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP } = layout;
+  const ctl = new Int32Array(control);
+  let epoch = -1;
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(ctl, GEN + index, seen);
+    seen = Atomics.load(ctl, GEN + index);
+    if (Atomics.load(ctl, STOP) !== 0) break;
+    try {
+      const want = Atomics.load(ctl, EPOCH);
+      while (epoch !== want) {
+        const m = receiveMessageOnPort(port);
+        if (m === undefined) throw new Error(`${what} ${index}: no buffers for epoch ${want}`);
+        epoch = m.message.epoch;
+        onBuffers(m.message);
+      }
+      run(ctl, PARAMS + index * STRIDE);
+    } catch {
+      Atomics.store(ctl, ERROR, 1);
+    }
+    if (Atomics.sub(ctl, REMAINING, 1) === 1) Atomics.notify(ctl, REMAINING);
+  }
+}
