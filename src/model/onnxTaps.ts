@@ -268,11 +268,6 @@ export function tapOutputs(model: ModelProto, taps: readonly LayerTap[]): ValueI
   return extra.map((t) => tensorValueInfo(t.tensor, t.elemType, t.shape));
 }
 
-/** A copy of `model` whose graph also outputs each tensor in `taps` (in order, no duplicates). */
-export function exposeTaps(model: ModelProto, taps: readonly LayerTap[]): ModelProto {
-  return { ...model, graph: { ...model.graph, output: [...model.graph.output, ...tapOutputs(model, taps)] } };
-}
-
 export interface TappedModel {
   /** The ONNX file to load: the original when every tap is already an output. */
   path: string;
@@ -287,7 +282,8 @@ export interface TappedModel {
 /**
  * Lists a model's taps, cached beside its tapped variants under
  * `$ENTROSCOPE_CACHE/tapped/<model sha256>/taps.v5-<config hints hash>.json` so later loads skip
- * decoding the graph (v4: found by the residual stream, with Hugging Face indices).
+ * decoding the graph (v4: found by the residual stream, with Hugging Face indices; v5: summands
+ * through a linear map, sums written as chains of Adds).
  */
 export interface TapListing {
   taps: ModelTaps;
@@ -361,17 +357,17 @@ export async function tappedModel(
   if (lossLogits) {
     const key = sha256(JSON.stringify([tensors, IN_GRAPH_LOSS_VERSION])).slice(0, 16);
     const decisionFile = join(dir, `${key}.loss.json`);
-    loss = existsSync(decisionFile) ? (JSON.parse(readFileSync(decisionFile, 'utf8')) as LossPath) : inGraphLossPlan(decoded(), lossLogits);
+    if (existsSync(decisionFile)) loss = JSON.parse(readFileSync(decisionFile, 'utf8')) as LossPath;
+    else {
+      loss = inGraphLossPlan(decoded(), lossLogits);
+      mkdirSync(dir, { recursive: true });
+      writeFileAtomic(decisionFile, new TextEncoder().encode(JSON.stringify(loss)));
+    }
     if (loss.path === 'in-graph') {
       const path = join(dir, `${key}.onnx`);
       if (!existsSync(path)) writeTapped(onnxPath, decoded(), taps, dir, path, nextTokenLogProbNodes(decoded(), lossLogits));
       else linkExternalData(await externalFiles(onnxPath, opts.cacheDir), onnxPath, dir, true);
-      if (!existsSync(decisionFile)) writeFileAtomic(decisionFile, new TextEncoder().encode(JSON.stringify(loss)));
       return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), logits: lossLogits, loss, nextTokenLogProb: NEXT_TOKEN_LOGPROB };
-    }
-    if (!existsSync(decisionFile)) {
-      mkdirSync(dir, { recursive: true });
-      writeFileAtomic(decisionFile, new TextEncoder().encode(JSON.stringify(loss)));
     }
   }
   const extra = loss ? { loss } : {};
