@@ -9,34 +9,18 @@
 // Helpers are started lazily, kept for the life of the process (unref'd, blocked in Atomics.wait
 // while idle) and only used when coreBudget.ts grants idle cores: a call never adds busy threads
 // beyond ENTROSCOPE_THREADS / the core count, counting inference in the pool's threads.
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { acquireHelpers, holdCore, releaseHelpers, totalCores } from './coreBudget.ts';
+import { HelperGang, MAX_HELPERS } from './helperGang.ts';
 
 /** Below this many multiply-adds (n²·K/2) a call stays on one thread (waking helpers costs ~0.1 ms). */
 export const MIN_THREADED_MADDS = 2 ** 23;
-
-const MAX_HELPERS = 63;
-const layout = { GEN: 0, REMAINING: 64, EPOCH: 65, ERROR: 66, STOP: 67, PARAMS: 68, STRIDE: 9 };
-const CONTROL_INTS = layout.PARAMS + (MAX_HELPERS + 1) * layout.STRIDE;
 
 export interface ColsKernel {
   syrk_upper_cols: (s: number, n: number, a: number, k: number, rs: number, cs: number, pack: number, from: number, to: number) => void;
 }
 
-interface Helper {
-  worker: Worker;
-  port: MessagePort;
-  /** The memory epoch last posted to it. */
-  epoch: number;
-}
-
-const control = new SharedArrayBuffer(4 * CONTROL_INTS);
-const ctl = new Int32Array(control);
-const helpers: Helper[] = [];
-let helperModule: WebAssembly.Module | undefined;
-/** The shared memory of the current epoch (helpers are posted each new one before use). */
-let sentMemory: WebAssembly.Memory | undefined;
-let epoch = 0;
+/** The helpers (gramWorker.mjs): started with the kernel's module, posted its shared memory. */
+const gang = new HelperGang(new URL('./gramWorker.mjs', import.meta.url), 9, 'gram helper');
 
 /** Column tile boundaries [b0 = 0, b1, …, b_parts = tiles] splitting the upper triangle's tiles
  * into `parts` ranges of (nearly) equal count. */
@@ -58,39 +42,6 @@ export function wantedThreads(madds: number, requested?: number): number {
   if (requested !== undefined) return Math.max(1, Math.min(MAX_HELPERS + 1, Math.floor(requested)));
   if (madds < MIN_THREADED_MADDS) return 1;
   return Math.min(MAX_HELPERS + 1, totalCores());
-}
-
-function ensureHelpers(count: number, module: WebAssembly.Module): void {
-  if (helperModule !== module) {
-    stopHelpers();
-    helperModule = module;
-  }
-  while (helpers.length < count) {
-    const index = helpers.length;
-    const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(new URL('./gramWorker.mjs', import.meta.url), {
-      // Plain JavaScript: no loader or eval flags of the parent process are needed (or wanted).
-      execArgv: [],
-      workerData: { module, control, index, port: port2, layout },
-      transferList: [port2],
-    });
-    worker.unref();
-    port1.unref();
-    helpers.push({ worker, port: port1, epoch: -1 });
-  }
-}
-
-function stopHelpers(): void {
-  if (helpers.length === 0) return;
-  Atomics.store(ctl, layout.STOP, 1);
-  for (let i = 0; i < helpers.length; i++) {
-    Atomics.add(ctl, layout.GEN + i, 1);
-    Atomics.notify(ctl, layout.GEN + i);
-  }
-  for (const h of helpers.splice(0)) void h.worker.terminate();
-  Atomics.store(ctl, layout.STOP, 0);
-  for (let i = 0; i <= MAX_HELPERS; i++) Atomics.store(ctl, layout.GEN + i, 0);
-  sentMemory = undefined;
 }
 
 /**
@@ -117,29 +68,13 @@ export function syrkUpperThreaded(
       }
       const parts = got + 1;
       const bounds = columnSplit(tiles, parts);
-      ensureHelpers(got, module);
-      if (sentMemory !== memory) {
-        epoch++;
-        sentMemory = memory;
-        Atomics.store(ctl, layout.EPOCH, epoch);
-      }
-      for (const h of helpers.slice(0, got)) {
-        if (h.epoch !== epoch) h.port.postMessage({ epoch, memory });
-        h.epoch = epoch;
-      }
-      Atomics.store(ctl, layout.ERROR, 0);
-      Atomics.store(ctl, layout.REMAINING, got);
-      for (let h = 0; h < got; h++) {
-        const p = layout.PARAMS + h * layout.STRIDE;
-        ctl.set([s, n, a, k, rs, cs, packPtrs[h + 1], bounds[h + 1], bounds[h + 2]], p);
-        Atomics.add(ctl, layout.GEN + h, 1);
-        Atomics.notify(ctl, layout.GEN + h);
-      }
-      ex.syrk_upper_cols(s, n, a, k, rs, cs, packPtrs[0], bounds[0], bounds[1]);
-      for (let left = Atomics.load(ctl, layout.REMAINING); left !== 0; left = Atomics.load(ctl, layout.REMAINING)) {
-        Atomics.wait(ctl, layout.REMAINING, left);
-      }
-      if (Atomics.load(ctl, layout.ERROR) !== 0) throw new Error('a gram helper thread failed');
+      gang.run(
+        got,
+        { module },
+        { memory },
+        (h) => [s, n, a, k, rs, cs, packPtrs[h + 1], bounds[h + 1], bounds[h + 2]],
+        () => ex.syrk_upper_cols(s, n, a, k, rs, cs, packPtrs[0], bounds[0], bounds[1]),
+      );
       return parts;
     } finally {
       releaseHelpers(got);

@@ -1,0 +1,116 @@
+// A gang of helper threads that share work with their caller through one Int32Array of control
+// words (the caller's side of helperLoop.mjs, which each helper runs). A job is up to `stride`
+// integers per helper; the caller posts it, bumps each helper's generation slot, runs its own
+// share, then waits until REMAINING reaches 0. Shared buffers are posted to a helper once per epoch
+// (a new epoch starts when they change), so a job itself carries only integers.
+//
+// Helpers are started lazily, kept for the life of the process (unref'd, blocked in Atomics.wait
+// while idle). The cores they run on are the caller's to take from coreBudget.ts.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+
+/** Most helpers a gang starts (64 threads with the caller). */
+export const MAX_HELPERS = 63;
+
+interface Helper {
+  worker: Worker;
+  port: MessagePort;
+  /** The epoch whose buffers it last got. */
+  epoch: number;
+}
+
+export class HelperGang {
+  private readonly layout: { GEN: number; REMAINING: number; EPOCH: number; ERROR: number; STOP: number; PARAMS: number; STRIDE: number };
+  private readonly ctl: Int32Array;
+  private readonly helpers: Helper[] = [];
+  private epoch = 0;
+  private sent: unknown[] | undefined;
+  private spawnedWith: unknown[] | undefined;
+
+  /** `script`: the helper's module (it calls serveJobs of helperLoop.mjs); `what` names it in errors. */
+  constructor(
+    private readonly script: URL,
+    stride: number,
+    private readonly what: string,
+  ) {
+    this.layout = { GEN: 0, REMAINING: 64, EPOCH: 65, ERROR: 66, STOP: 67, PARAMS: 68, STRIDE: stride };
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * (this.layout.PARAMS + (MAX_HELPERS + 1) * stride)));
+  }
+
+  /**
+   * Runs one job on `got` helpers (1…MAX_HELPERS) and `own` on this thread; returns when all are
+   * done, and throws if any side failed. `spawn`: what a new helper is started with (its
+   * workerData beside the control words; helpers started with something else are stopped first).
+   * `buffers`: the job's shared buffers, posted to a helper when they change. `params(h)`: helper
+   * h's job.
+   */
+  run(got: number, spawn: Record<string, unknown>, buffers: Record<string, unknown>, params: (helper: number) => number[], own: () => void): void {
+    const { ctl, layout } = this;
+    if (got < 1 || got > MAX_HELPERS) throw new RangeError(`helpers must be 1…${MAX_HELPERS}, got ${got}`);
+    if (!sameItems(this.spawnedWith, Object.values(spawn))) {
+      this.stop();
+      this.spawnedWith = Object.values(spawn);
+    }
+    while (this.helpers.length < got) {
+      const index = this.helpers.length;
+      const { port1, port2 } = new MessageChannel();
+      const worker = new Worker(this.script, {
+        // Plain JavaScript: no loader or eval flags of the parent process are needed (or wanted).
+        execArgv: [],
+        workerData: { ...spawn, control: ctl.buffer, index, port: port2, layout },
+        transferList: [port2],
+      });
+      worker.unref();
+      port1.unref();
+      this.helpers.push({ worker, port: port1, epoch: -1 });
+    }
+    if (!sameItems(this.sent, Object.values(buffers))) {
+      this.epoch++;
+      this.sent = Object.values(buffers);
+      Atomics.store(ctl, layout.EPOCH, this.epoch);
+    }
+    for (const h of this.helpers.slice(0, got)) {
+      if (h.epoch !== this.epoch) h.port.postMessage({ epoch: this.epoch, ...buffers });
+      h.epoch = this.epoch;
+    }
+    Atomics.store(ctl, layout.ERROR, 0);
+    Atomics.store(ctl, layout.REMAINING, got);
+    for (let h = 0; h < got; h++) {
+      const p = params(h);
+      if (p.length > layout.STRIDE) throw new RangeError(`a helper job has at most ${layout.STRIDE} parameters`);
+      ctl.set(p, layout.PARAMS + h * layout.STRIDE);
+      Atomics.add(ctl, layout.GEN + h, 1);
+      Atomics.notify(ctl, layout.GEN + h);
+    }
+    let failure: unknown;
+    try {
+      own();
+    } catch (err) {
+      failure = err;
+    }
+    for (let left = Atomics.load(ctl, layout.REMAINING); left !== 0; left = Atomics.load(ctl, layout.REMAINING)) {
+      Atomics.wait(ctl, layout.REMAINING, left);
+    }
+    if (failure !== undefined) throw failure;
+    if (Atomics.load(ctl, layout.ERROR) !== 0) throw new Error(`a ${this.what} thread failed`);
+  }
+
+  /** Stops every helper (they leave their loop at STOP) and resets the control words. */
+  stop(): void {
+    const { ctl, layout } = this;
+    if (this.helpers.length === 0) return;
+    Atomics.store(ctl, layout.STOP, 1);
+    for (let i = 0; i < this.helpers.length; i++) {
+      Atomics.add(ctl, layout.GEN + i, 1);
+      Atomics.notify(ctl, layout.GEN + i);
+    }
+    for (const h of this.helpers.splice(0)) void h.worker.terminate();
+    Atomics.store(ctl, layout.STOP, 0);
+    for (let i = 0; i <= MAX_HELPERS; i++) Atomics.store(ctl, layout.GEN + i, 0);
+    this.sent = undefined;
+  }
+}
+
+/** Whether two lists hold the same objects (by identity), in order. */
+function sameItems(a: readonly unknown[] | undefined, b: readonly unknown[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
