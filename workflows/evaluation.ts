@@ -184,6 +184,12 @@ export interface ChunkResult {
   extracted: number;
   samples: number;
   tokens: number;
+  /**
+   * When the chunk is the whole evaluation: each layer's root (in `layers` order), the first level
+   * of its tree with one node. Absent for the chunks of a large evaluation and in histories begun
+   * before the tree stopped there.
+   */
+  roots?: string[];
 }
 
 /** Extracts a chunk's pending shards (sliding window), then reduces levels 1..levels over it. */
@@ -198,19 +204,31 @@ async function extractAndReduce(input: ChunkInput, onShard: (r: { samples: numbe
     result.tokens += r.tokens;
     onShard(r);
   });
-  await slidingWindow(input.layers, layerWindow(input.window), async (layer) => {
+  // A chunk that is the whole evaluation stops at the first level with one node: that node is the
+  // root, and each level above it would only copy its one input (3 reductions per layer instead of
+  // 1 for ≤ k shards: ~100 activities for a 32-layer run). A chunk of a large evaluation builds
+  // every level up to m, where the parent takes over. Histories begun before this change built up
+  // to m and asked for the root again; they replay unchanged.
+  const whole = input.first === 0 && input.last === input.shardCount && patched('single-chunk-tree-stops-at-root');
+  const roots: string[] = new Array(input.layers.length);
+  await slidingWindow(input.layers.map((layer, l) => ({ layer, l })), layerWindow(input.window), async ({ layer, l }) => {
     let width = 1; // shards per node at the current level
     for (let level = 1; level <= input.levels; level++) {
       width *= input.fanIn;
       const firstNode = Math.floor(input.first / width);
       const lastNode = Math.ceil(input.last / width);
       const nodes = Array.from({ length: lastNode - firstNode }, (_, i) => firstNode + i);
+      let key = '';
       await slidingWindow(nodes, input.window, async (index) => {
-        await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, layer, level, index, fanIn: input.fanIn });
+        key = await reduceGrams({ storeUri: input.storeUri, prefix: input.prefix, run: input.run, layer, level, index, fanIn: input.fanIn });
       });
+      if (whole && nodes.length === 1) {
+        roots[l] = key;
+        return;
+      }
     }
   });
-  return result;
+  return whole && roots.every((r) => typeof r === 'string') ? { ...result, roots } : result;
 }
 
 /**
@@ -298,8 +316,11 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
     progress.tokens += r.tokens;
   };
   let shardsExtracted = 0;
+  let chunkRoots: string[] | undefined;
   if (chunkCount === 1) {
-    shardsExtracted = (await extractAndReduce(chunkInput(0), (r) => count(r, 1))).extracted;
+    const r = await extractAndReduce(chunkInput(0), (s) => count(s, 1));
+    shardsExtracted = r.extracted;
+    chunkRoots = r.roots;
   } else {
     const chunks = Array.from({ length: chunkCount }, (_, c) => c);
     await slidingWindow(chunks, input.spec.maxParallelChunks ?? 4, async (c) => {
@@ -323,8 +344,8 @@ export async function evaluationWorkflow(input: EvaluationInput): Promise<Evalua
 
   // The chunks left one node each at level m; reduce those up to the root.
   progress.phase = 'reducing';
-  const roots: string[] = new Array(plan.layers.length);
-  await slidingWindow(plan.layers.map((layer, l) => ({ layer, l })), layerWindow(window), async ({ layer, l }) => {
+  const roots: string[] = chunkRoots ?? new Array(plan.layers.length);
+  if (!chunkRoots) await slidingWindow(plan.layers.map((layer, l) => ({ layer, l })), layerWindow(window), async ({ layer, l }) => {
     let nodes = chunkCount;
     let level = levels;
     while (nodes > 1) {
