@@ -17,7 +17,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
-import { sha256, sha256File } from '../io/hash.ts';
+import { sha256, sha256FileRemembered } from '../io/hash.ts';
 import { DataType, readModel, tensorSize, writeFileAtomic, writeModel, type AttributeProto, type GraphProto, type ModelProto, type TensorProto } from './onnxProto.ts';
 
 /** One initialiser's external bytes. */
@@ -199,7 +199,7 @@ export async function modelIdentity(onnxPath: string, opts: { cacheDir?: string;
 }
 
 async function computeIdentity(onnxPath: string, graphBytes: number, opts: { cacheDir?: string; model?: ModelProto }): Promise<ModelIdentity> {
-  const graphSha256 = await sha256File(onnxPath);
+  const graphSha256 = await sha256FileRemembered(onnxPath, cacheRootOf(opts.cacheDir));
   const listFile = join(cacheRootOf(opts.cacheDir), 'graphs', `${graphSha256}.external.v1.json`);
   let externalFiles: string[];
   let model = opts.model;
@@ -216,7 +216,7 @@ async function computeIdentity(onnxPath: string, graphBytes: number, opts: { cac
   const parts: Array<[string, string]> = [];
   let bytes = graphBytes;
   for (const f of externalFiles) {
-    parts.push([f, await sha256File(join(dir, f))]);
+    parts.push([f, await sha256FileRemembered(join(dir, f), cacheRootOf(opts.cacheDir))]);
     bytes += statSync(join(dir, f)).size;
   }
   return { sha256: sha256(JSON.stringify(['onnx+external-data/v1', graphSha256, parts])), graphSha256, externalFiles, bytes };

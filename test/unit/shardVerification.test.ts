@@ -3,8 +3,10 @@
 // another engine runtime fails with an error naming both hashes (or both runtimes) and the worker.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanDataset } from '../../src/data/dataset.ts';
@@ -14,6 +16,7 @@ import { FsStore } from '../../src/store/fsStore.ts';
 import { keys } from '../../src/eval/plan.ts';
 import { putJson } from '../../src/store/store.ts';
 import { InputError } from '../../src/errors.ts';
+import { sha256FileRemembered } from '../../src/io/hash.ts';
 
 let dir: string;
 const texts = Array.from({ length: 7 }, (_, i) => `text ${i} "quoted" \n line`);
@@ -75,4 +78,26 @@ test('resuming over shards of another runtime is refused with both named, unless
     (err: Error) => err instanceof InputError && err.message.includes('onnxruntime 1.0.0-old') && err.message.includes(`onnxruntime ${mine.onnxruntime}`) && err.message.includes('--allow-mixed-versions'),
   );
   await checkRuntime(store, prefix, mine, { register: false, allowMixed: true });
+});
+
+test('a model file hash is remembered by its stat fields, and a file changed in place is hashed again', async () => {
+  const cache = join(dir, 'cache');
+  const file = join(dir, 'big.onnx');
+  const bytes = new Uint8Array(33 * 2 ** 20).map((_, i) => (i * 2654435761) >>> 24);
+  await writeFile(file, bytes);
+  const coreutils = () => execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
+  assert.equal(await sha256FileRemembered(file, cache), coreutils());
+  const remembered = await readdir(join(cache, 'hashes'));
+  assert.equal(remembered.length, 1);
+  assert.equal((await readFile(join(cache, 'hashes', remembered[0]), 'utf8')).trim(), coreutils());
+  // Same bytes, same stat: the remembered value is what is returned (planted here to show it is read).
+  await writeFile(join(cache, 'hashes', remembered[0]), 'f'.repeat(64) + '\n');
+  assert.equal(await sha256FileRemembered(file, cache), 'f'.repeat(64));
+  // Rewritten in place with the same size and its old mtime put back: the ctime still moved, so it is hashed again.
+  const { mtime } = statSync(file);
+  bytes[12345] ^= 0xff;
+  await writeFile(file, bytes);
+  await utimes(file, mtime, mtime);
+  assert.equal(await sha256FileRemembered(file, cache), coreutils());
+  assert.notEqual(coreutils(), 'f'.repeat(64));
 });
