@@ -73,7 +73,7 @@ export function syrkUpperThreaded(
         { module },
         { memory },
         (h) => [s, n, a, k, rs, cs, packPtrs[h + 1], bounds[h + 1], bounds[h + 2]],
-        () => ex.syrk_upper_cols(s, n, a, k, rs, cs, packPtrs[0], bounds[0], bounds[1]),
+        (part) => ex.syrk_upper_cols(s, n, a, k, rs, cs, packPtrs[part], bounds[part], bounds[part + 1]),
       );
       return parts;
     } finally {

@@ -4,6 +4,13 @@
 // share, then waits until REMAINING reaches 0. Shared buffers are posted to a helper once per epoch
 // (a new epoch starts when they change), so a job itself carries only integers.
 //
+// Each helper's share is claimed once, by whichever thread gets there first: the helper when it
+// wakes, or the caller once its own share is done (a compare-and-swap of the helper's CLAIM word
+// from the previous generation to this one). So a helper that is slow to wake — its core busy with
+// inference — or that never started costs the caller no waiting: the caller runs that share itself.
+// The caller waits only for shares a helper has claimed and is running. Every share is the same
+// fixed piece of work on whichever thread runs it, so results do not depend on who ran what.
+//
 // Helpers are started lazily, kept for the life of the process (unref'd, blocked in Atomics.wait
 // while idle). The cores they run on are the caller's to take from coreBudget.ts.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
@@ -19,7 +26,7 @@ interface Helper {
 }
 
 export class HelperGang {
-  private readonly layout: { GEN: number; REMAINING: number; EPOCH: number; ERROR: number; STOP: number; PARAMS: number; STRIDE: number };
+  private readonly layout: { GEN: number; REMAINING: number; EPOCH: number; ERROR: number; STOP: number; PARAMS: number; STRIDE: number; CLAIM: number };
   private readonly ctl: Int32Array;
   private readonly helpers: Helper[] = [];
   private epoch = 0;
@@ -32,18 +39,20 @@ export class HelperGang {
     stride: number,
     private readonly what: string,
   ) {
-    this.layout = { GEN: 0, REMAINING: 64, EPOCH: 65, ERROR: 66, STOP: 67, PARAMS: 68, STRIDE: stride };
-    this.ctl = new Int32Array(new SharedArrayBuffer(4 * (this.layout.PARAMS + (MAX_HELPERS + 1) * stride)));
+    const claim = 68 + (MAX_HELPERS + 1) * stride;
+    this.layout = { GEN: 0, REMAINING: 64, EPOCH: 65, ERROR: 66, STOP: 67, PARAMS: 68, STRIDE: stride, CLAIM: claim };
+    this.ctl = new Int32Array(new SharedArrayBuffer(4 * (claim + MAX_HELPERS + 1)));
   }
 
   /**
-   * Runs one job on `got` helpers (1…MAX_HELPERS) and `own` on this thread; returns when all are
-   * done, and throws if any side failed. `spawn`: what a new helper is started with (its
-   * workerData beside the control words; helpers started with something else are stopped first).
-   * `buffers`: the job's shared buffers, posted to a helper when they change. `params(h)`: helper
-   * h's job.
+   * Runs one job split into `got + 1` shares: share 0 on this thread, share h + 1 on helper h
+   * (1 ≤ got ≤ MAX_HELPERS) unless this thread claims it first; returns when all are done, and
+   * throws if any share failed. `spawn`: what a new helper is started with (its workerData beside
+   * the control words; helpers started with something else are stopped first). `buffers`: the
+   * job's shared buffers, posted to a helper when they change. `params(h)`: helper h's job, as its
+   * helper script reads it; `share(p)`: share p run on this thread (the same work as the helper's).
    */
-  run(got: number, spawn: Record<string, unknown>, buffers: Record<string, unknown>, params: (helper: number) => number[], own: () => void): void {
+  run(got: number, spawn: Record<string, unknown>, buffers: Record<string, unknown>, params: (helper: number) => number[], share: (part: number) => void): void {
     const { ctl, layout } = this;
     if (got < 1 || got > MAX_HELPERS) throw new RangeError(`helpers must be 1…${MAX_HELPERS}, got ${got}`);
     if (!sameItems(this.spawnedWith, Object.values(spawn))) {
@@ -72,20 +81,31 @@ export class HelperGang {
       if (h.epoch !== this.epoch) h.port.postMessage({ epoch: this.epoch, ...buffers });
       h.epoch = this.epoch;
     }
+    const jobs = Array.from({ length: got }, (_, h) => params(h));
+    for (const p of jobs) if (p.length > layout.STRIDE) throw new RangeError(`a helper job has at most ${layout.STRIDE} parameters`);
     Atomics.store(ctl, layout.ERROR, 0);
     Atomics.store(ctl, layout.REMAINING, got);
+    const gens: number[] = [];
     for (let h = 0; h < got; h++) {
-      const p = params(h);
-      if (p.length > layout.STRIDE) throw new RangeError(`a helper job has at most ${layout.STRIDE} parameters`);
-      ctl.set(p, layout.PARAMS + h * layout.STRIDE);
-      Atomics.add(ctl, layout.GEN + h, 1);
+      ctl.set(jobs[h], layout.PARAMS + h * layout.STRIDE);
+      gens.push(Atomics.add(ctl, layout.GEN + h, 1) + 1);
       Atomics.notify(ctl, layout.GEN + h);
     }
     let failure: unknown;
     try {
-      own();
+      share(0);
     } catch (err) {
       failure = err;
+    }
+    // The shares no helper has claimed yet are this thread's.
+    for (let h = 0; h < got; h++) {
+      if (Atomics.compareExchange(ctl, layout.CLAIM + h, gens[h] - 1, gens[h]) !== gens[h] - 1) continue;
+      try {
+        if (failure === undefined) share(h + 1);
+      } catch (err) {
+        failure = err;
+      }
+      Atomics.sub(ctl, layout.REMAINING, 1);
     }
     for (let left = Atomics.load(ctl, layout.REMAINING); left !== 0; left = Atomics.load(ctl, layout.REMAINING)) {
       Atomics.wait(ctl, layout.REMAINING, left);
@@ -105,7 +125,10 @@ export class HelperGang {
     }
     for (const h of this.helpers.splice(0)) void h.worker.terminate();
     Atomics.store(ctl, layout.STOP, 0);
-    for (let i = 0; i <= MAX_HELPERS; i++) Atomics.store(ctl, layout.GEN + i, 0);
+    for (let i = 0; i <= MAX_HELPERS; i++) {
+      Atomics.store(ctl, layout.GEN + i, 0);
+      Atomics.store(ctl, layout.CLAIM + i, 0);
+    }
     this.sent = undefined;
   }
 }

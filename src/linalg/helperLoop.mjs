@@ -3,7 +3,9 @@
 // offsets): a thread blocks in Atomics.wait on its generation slot, so it costs no CPU while idle;
 // when the slot is bumped it stops if STOP is set, else takes the shared buffers of a new EPOCH from
 // its port, runs the job in its PARAMS slot, flags ERROR if it threw, and counts REMAINING down
-// (the last one wakes the caller). Plain JavaScript: no loader needed.
+// (the last one wakes the caller). A job is run only if this thread claims it (its CLAIM word from
+// the previous generation to this one): the caller takes the shares of helpers that have not
+// woken yet (helperGang.ts). Plain JavaScript: no loader needed.
 import { receiveMessageOnPort } from 'node:worker_threads';
 
 /**
@@ -11,7 +13,7 @@ import { receiveMessageOnPort } from 'node:worker_threads';
  * job whose parameters start at ctl[p].
  */
 export function serveJobs({ control, index, port, layout }, what, onBuffers, run) {
-  const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP } = layout;
+  const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP, CLAIM } = layout;
   const ctl = new Int32Array(control);
   let epoch = -1;
   let seen = 0;
@@ -19,6 +21,8 @@ export function serveJobs({ control, index, port, layout }, what, onBuffers, run
     Atomics.wait(ctl, GEN + index, seen);
     seen = Atomics.load(ctl, GEN + index);
     if (Atomics.load(ctl, STOP) !== 0) break;
+    // The caller ran this generation's share itself (or a later one is posted and this is it).
+    if (Atomics.compareExchange(ctl, CLAIM + index, seen - 1, seen) !== seen - 1) continue;
     try {
       const want = Atomics.load(ctl, EPOCH);
       while (epoch !== want) {

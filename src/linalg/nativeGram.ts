@@ -60,7 +60,7 @@ function runSplit(b: Blas, mode: 'T' | 'N', s: Float64Array, z: Float64Array, n:
   runOnHelpers(
     b.library, ss.buffer as SharedArrayBuffer, zs.buffer as SharedArrayBuffer, got,
     (h) => [mode === 'T' ? JOB.GRAM_T : JOB.GRAM_N, n, ldZ, n, k, beta, h + 1, got + 1],
-    () => gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, parts[0]),
+    (part) => gramBlockColumns(b, mode, ss, n, zs, ldZ, n, k, beta, parts[part]),
   );
   if (ss !== s) copyUpperOut(s, ss, n);
   if (scratchZ !== undefined && 8 * scratchZ.length > RETAIN_BYTES) scratchZ = undefined;

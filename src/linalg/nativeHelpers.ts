@@ -14,12 +14,14 @@ export const JOB = { GRAM_N: 0, GRAM_T: 1, RANK2K: 2, SYMV: 3 } as const;
 const gang = new HelperGang(new URL('./nativeHelperWorker.mjs', import.meta.url), 8, 'native kernel helper');
 
 /**
- * Runs one job on `got` helpers (1…MAX_HELPERS) and `own` on this thread, and returns when all are
- * done. `params(h)` gives helper h's job: [kind, …up to 7 integers]. `s` and `z` are the job's two
- * shared buffers (sent to a helper only when they change). Throws if any side failed.
+ * Runs one job of `got + 1` shares — share 0 on this thread, share h + 1 on helper h (1 ≤ got ≤
+ * MAX_HELPERS) unless this thread gets to it first (helperGang.ts) — and returns when all are done.
+ * `params(h)` gives helper h's job: [kind, …up to 7 integers]; `share(p)` runs share p here, the
+ * same work. `s` and `z` are the job's two shared buffers (sent to a helper only when they change).
+ * Throws if any share failed.
  */
 export function runOnHelpers(
-  library: string, s: SharedArrayBuffer, z: SharedArrayBuffer, got: number, params: (helper: number) => number[], own: () => void,
+  library: string, s: SharedArrayBuffer, z: SharedArrayBuffer, got: number, params: (helper: number) => number[], share: (part: number) => void,
 ): void {
-  gang.run(got, { library }, { s, z }, params, own);
+  gang.run(got, { library }, { s, z }, params, share);
 }

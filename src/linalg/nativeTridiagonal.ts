@@ -126,7 +126,7 @@ function blockedEigenvalues(b: Blas, a: Float64Array, n: number, amax: number, h
       runOnHelpers(
         b.library, sa.buffer as SharedArrayBuffer, w.buffer as SharedArrayBuffer, parts - 1,
         (h) => [JOB.RANK2K, n, i, PANEL, ldw, h + 1, parts],
-        () => rank2kBlockColumns(b, sa, n, i, PANEL, w, ldw, split[0]),
+        (part) => rank2kBlockColumns(b, sa, n, i, PANEL, w, ldw, split[part]),
       );
     }
     for (let j = i; j < i + PANEL; j++) {
@@ -197,10 +197,9 @@ function symv(
     symvRowBlocks(b, pa, n, t, col, pw, yOff, 0, count);
     return;
   }
-  const [first, end] = symvPart(n - t, 0, parts);
   runOnHelpers(
     b.library, sa, w, parts - 1,
     (h) => [JOB.SYMV, n, t, col, yOff, h + 1, parts],
-    () => symvRowBlocks(b, pa, n, t, col, pw, yOff, first, end),
+    (part) => symvRowBlocks(b, pa, n, t, col, pw, yOff, ...symvPart(n - t, part, parts)),
   );
 }

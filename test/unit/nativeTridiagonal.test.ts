@@ -101,10 +101,13 @@ test('the threaded reduction gives numpy\'s (LAPACK\'s) eigenvalues within 1e-14
       const before = symmetricEigenvaluesNative(a.slice(), n)!;
       const dBefore = maxDelta(got, before);
       assert.ok(dBefore <= tol, `${label}: max |Δλ| vs dsyevd ${dBefore} > 1e-14·‖A‖_F = ${tol}`);
-      // Relative to ‖A‖₂ = max|λ| both stay at LAPACK-vs-LAPACK level (numpy vs dsyevd).
+      // Relative to ‖A‖₂ = max|λ| both stay at LAPACK-vs-LAPACK level (numpy vs dsyevd). Where the
+      // two LAPACKs are the same code on the same kernels they agree exactly (seen: 0), so the floor
+      // is the gap two different builds showed (numpy's scipy-openblas 0.3.31 vs Debian's 0.3.21:
+      // 0.8–2.3e-14·‖A‖₂, BENCHMARKS.md).
       const norm2 = maxAbs(want);
       const lapackGap = maxDelta(before, want);
-      assert.ok(dNumpy <= 4 * lapackGap + 1e-15 * norm2, `${label}: vs numpy ${dNumpy / norm2}·‖A‖₂, LAPACK vs LAPACK ${lapackGap / norm2}·‖A‖₂`);
+      assert.ok(dNumpy <= Math.max(4 * lapackGap, 2.5e-14 * norm2), `${label}: vs numpy ${dNumpy / norm2}·‖A‖₂, LAPACK vs LAPACK ${lapackGap / norm2}·‖A‖₂`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
