@@ -16,7 +16,7 @@ import { FsStore } from '../../src/store/fsStore.ts';
 import { keys } from '../../src/eval/plan.ts';
 import { putJson } from '../../src/store/store.ts';
 import { InputError } from '../../src/errors.ts';
-import { sha256FileRemembered } from '../../src/io/hash.ts';
+import { sha256FileRemembered } from '../../src/model/externalData.ts';
 
 let dir: string;
 const texts = Array.from({ length: 7 }, (_, i) => `text ${i} "quoted" \n line`);
