@@ -11,6 +11,7 @@ import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss
 import { sampleMetrics } from '../metrics/sampleMetrics.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
+import { kernelArray } from '../linalg/sharedArray.ts';
 import { sampleRowOf, type SampleRow } from '../arrow/sampleTable.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
 
@@ -124,7 +125,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   const samples: ExtractedSample[][] = layers.map(() => new Array(ids.length));
   const pooled: Array<PooledGram | undefined> = layers.map(() => undefined);
   const losses: Array<number | null> = new Array(ids.length).fill(null);
-  let zBatch = new Float64Array(0);
+  let zBatch: Float64Array = new Float64Array(0);
   let inferenceMs = 0;
   let metricsMs = 0;
   let tokens = 0;
@@ -168,7 +169,8 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     delete out.logits;
     layers.forEach((layer, l) => {
       const h = out.layers[l];
-      if (zBatch.length < batchTokens * h.dim) zBatch = new Float64Array(batchTokens * h.dim);
+      // Shared memory when large: the pooled update's helper threads read it in place.
+      if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
       let kept = 0;
       members.forEach((i, b) => {
         const n = ids[i].length;

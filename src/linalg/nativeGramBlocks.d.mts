@@ -6,7 +6,7 @@ export interface BlockBlas {
     a: Float64Array, lda: number, b: Float64Array, ldb: number, beta: number, c: Float64Array, ldc: number,
   ) => void;
 }
-export const BLOCK: number;
+export function blockWidth(n: number): number;
 export function blockCount(n: number): number;
 export function blockWork(b: number, n: number): number;
 export function gramBlockColumns(

@@ -3,8 +3,10 @@
 // ArrayBuffer would be copied into shared scratch first). Small ones stay ordinary: they never
 // leave the calling thread.
 
-/** From this many bytes on, `kernelArray` allocates shared memory. */
-const SHARED_FROM_BYTES = 4 * 2 ** 20;
+/** From this many bytes on, `kernelArray` allocates shared memory: a pooled d×d S from d ≈ 370 on
+ * (SmolLM2's 576² S is 2.6 MB), which is copied into and out of shared scratch on every update
+ * otherwise (~1 ms of a 3 ms rank-750 update at d = 576, measured). */
+const SHARED_FROM_BYTES = 2 ** 20;
 
 /** A zeroed Float64Array of `length`, in a SharedArrayBuffer when large. */
 export function kernelArray(length: number): Float64Array {
