@@ -3,14 +3,16 @@
 #   src/linalg/wasm/eigen.wasm, eigen-fma.wasm (tridiagonalisation, used by src/linalg/eigen.ts)
 #     from tridiagonalize.c;
 #   src/linalg/wasm/gram.wasm, gram-fma.wasm   (rank-k update S += AᵀA, used by src/linalg/gram.ts)
-#     from gram.c, on an imported shared memory so that worker threads can split one update.
-# Each kernel is built twice: plain SIMD (separate multiply and add), and with -DFMA
+#     from gram.c, on an imported shared memory so that worker threads can split one update;
+#   src/linalg/wasm/normalize.wasm             (centre and unit rows of one sample, used by
+#     src/metrics/normalize.ts) from normalize.c, plain SIMD only (no multiply-add to fuse).
+# The first two kernels are built twice: plain SIMD (separate multiply and add), and with -DFMA
 # -mrelaxed-simd (f64x2.relaxed_madd, a fused multiply-add where the CPU has one), which the
 # loaders use when the runtime validates relaxed SIMD.
 # The .wasm files are committed, so users and CI need no C toolchain; rerun this after editing C.
 # Needs clang and lld ≥ 16 with the wasm32 target (Debian 12: apt-get install -y clang-19 lld-19;
 # CLANG=clang-19 is then picked up by itself).
-# Usage: infra/build-wasm.sh [all|eigen|gram]   (default all)
+# Usage: infra/build-wasm.sh [all|eigen|gram|normalize]   (default all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CLANG:-}" ]; then
@@ -36,4 +38,7 @@ fi
 if [ "${1:-all}" = all ] || [ "$1" = gram ]; then
   build gram.wasm gram.c "${SHARED[@]}"
   build gram-fma.wasm gram.c "${SHARED[@]}" "${FMA[@]}"
+fi
+if [ "${1:-all}" = all ] || [ "$1" = normalize ]; then
+  build normalize.wasm normalize.c
 fi

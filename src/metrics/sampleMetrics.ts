@@ -10,7 +10,7 @@
  */
 import { normalizedEntropy, vonNeumannEntropy } from './entropy.ts';
 import { erankFromEntropy } from './erank.ts';
-import { centerAndNormalizeInPlace, type NormalizedRows } from './normalize.ts';
+import { assertFiniteHiddenStates, centerAndNormalizeInto, type NormalizedRows } from './normalize.ts';
 import { nuclearNorm } from './nuclearNorm.ts';
 import { renyiEntropy } from './renyi.ts';
 import { sampleSpectrum } from './spectrum.ts';
@@ -50,21 +50,6 @@ export interface SampleMetricsOptions {
   out?: Float64Array;
 }
 
-/**
- * Throws `hidden state row r, column c is NaN` (0-based) on the first non-finite value, so bad model
- * output is reported where it is rather than surfacing as a NaN entropy.
- */
-export function assertFiniteHiddenStates(x: ArrayLike<number>, rows: number, cols: number): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    if (!Number.isFinite(v)) {
-      const row = cols > 0 ? Math.floor(i / cols) : 0;
-      const col = cols > 0 ? i % cols : 0;
-      throw new Error(`hidden state row ${row}, column ${col} is ${v} (shape ${rows}×${cols}, 0-based)`);
-    }
-  }
-}
-
 /** X: rows×cols row-major hidden states of the sample's real tokens. */
 export function sampleMetrics(
   x: ArrayLike<number>,
@@ -82,14 +67,13 @@ export function sampleMetrics(
     if (!(a > 0)) throw new Error(`Rényi order must be > 0, got ${a}`);
   }
   if (opts.out && opts.out.length < rows * cols) throw new RangeError(`out has ${opts.out.length} entries, need ${rows}×${cols} = ${rows * cols}`);
-  // X in float64 once (native conversion), checked on that copy: v − v is 0 for finite v and NaN
-  // for ±Inf and NaN; the slow, locating scan runs only when something is not finite.
+  // X in float64 once, checked on the way (the slow, locating scan runs only when something is not finite).
   const x64 = opts.out ? opts.out.subarray(0, rows * cols) : kernelArray(rows * cols);
-  x64.set(x);
-  let check = 0;
-  for (let i = 0; i < x64.length; i++) check += x64[i] - x64[i];
-  if (check !== 0) assertFiniteHiddenStates(x, rows, cols);
-  const normalized = centerAndNormalizeInPlace(x64, rows, cols);
+  const normalized = centerAndNormalizeInto(x, rows, cols, x64);
+  if (normalized === undefined) {
+    assertFiniteHiddenStates(x, rows, cols);
+    throw new Error('hidden states are not finite'); // unreachable: the scan above throws
+  }
   const base = { tokens: rows, dim: cols, droppedRows: normalized.droppedRows };
 
   if (normalized.kept < 2) {
