@@ -65,6 +65,31 @@ function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
   return models.get(JSON.stringify([input.onnxPath, opts]), () => OnnxModel.load(input.onnxPath, opts));
 }
 
+// The pooled S of each layer accumulates in shared memory, so the native update's helper threads
+// write it in place (an ordinary array is copied into shared scratch and back on every update: ~1 ms
+// of a 3 ms rank-750 update at d = 576). Shared memory cannot move to the caller as a transfer and
+// is freed only once every thread has collected its views, so the accumulators are kept per thread
+// and reused shard after shard, and each shard's result is a copy in an ordinary array (moved, not
+// copied, to the caller). Kept only while one set is small; larger sets are made per shard as
+// ordinary arrays (there the copy per update is small next to the update itself).
+const RETAINED_ACCUMULATOR_BYTES = 256 * 2 ** 20;
+const freeAccumulators: Float64Array[][] = [];
+
+function takeAccumulators(dims: number[]): { s: Float64Array[]; shared: boolean } {
+  const bytes = dims.reduce((a, d) => a + 8 * d * d, 0);
+  if (bytes > RETAINED_ACCUMULATOR_BYTES) return { s: dims.map((d) => new Float64Array(d * d)), shared: false };
+  const i = freeAccumulators.findIndex((set) => set.length === dims.length && set.every((a, l) => a.length === dims[l] * dims[l]));
+  if (i < 0) return { s: dims.map((d) => kernelArray(d * d)), shared: true };
+  const [set] = freeAccumulators.splice(i, 1);
+  for (const a of set) a.fill(0);
+  return { s: set, shared: true };
+}
+
+function returnAccumulators(set: Float64Array[]): void {
+  freeAccumulators.length = 0; // one set per thread: a thread measures one layer set at a time
+  freeAccumulators.push(set);
+}
+
 function tokenizerFor(path: string, maxTokens: number): TextTokenizer {
   const key = `${path}#${maxTokens}`;
   let t = tokenizers.get(key);
@@ -123,7 +148,9 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   // depend on the batching (padding rows never enter them).
   const order = ids.map((_, i) => i).sort((a, b) => ids[a].length - ids[b].length || a - b);
   const samples: ExtractedSample[][] = layers.map(() => new Array(ids.length));
-  const pooled: Array<PooledGram | undefined> = layers.map(() => undefined);
+  // Made at the first batch, when the layers' widths are known.
+  let accumulators: { s: Float64Array[]; shared: boolean } | undefined;
+  let pooled: PooledGram[] = [];
   const losses: Array<number | null> = new Array(ids.length).fill(null);
   let zBatch: Float64Array = new Float64Array(0);
   let inferenceMs = 0;
@@ -145,6 +172,11 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     // Every value is computed as in a sample-major loop (each (sample, layer) pair alone, each
     // layer's update in sample order), so the results do not depend on this order.
     const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
+    if (accumulators === undefined) {
+      const dims = out.layers.map((h) => h.dim);
+      const taken = (accumulators = takeAccumulators(dims));
+      pooled = dims.map((d, l) => PooledGram.fromParts(d, taken.s[l], 0));
+    }
     members.forEach((i, b) => {
       const n = ids[i].length;
       tokens += n;
@@ -185,7 +217,8 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
         if (!m.skipped) kept += result.normalized.kept;
         samples[l][i] = sampleRowOf(input.startRow + i, layer.name, m, truncated[i]);
       });
-      const g = (pooled[l] ??= new PooledGram(h.dim));
+      const g = pooled[l];
+      if (g.dim !== h.dim) throw new InputError(`layer ${layer.name} (${layer.tensor}) of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
       g.add({ z: zBatch.subarray(0, kept * h.dim), kept, dim: h.dim, tokens: kept, droppedRows: 0 });
       out.layers[l] = { ...h, hidden: new Float32Array(0) };
     });
@@ -195,12 +228,14 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   if (ids.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
   const covers = [{ start: input.startRow, end: input.startRow + input.texts.length }];
   const grams = layers.map((layer, l): PartialGram => {
-    const p = pooled[l]!;
-    // In place: the shard's pooled Gram is not used again (a copy would double d² × layers × 8 bytes).
-    const s = p.s;
+    const p = pooled[l];
+    // Shared accumulators are copied out (they are reused by the next shard); ordinary ones are
+    // used in place (a copy would double d² × layers × 8 bytes).
+    const s = accumulators!.shared ? new Float64Array(p.s) : p.s;
     symmetrizeFromUpper(s, p.dim);
     return { dim: p.dim, n: p.n, s, covers, layer: layer.name };
   });
+  if (accumulators!.shared) returnAccumulators(accumulators!.s);
   if (wantLoss) for (const group of samples) group.forEach((r, i) => (r.loss = losses[i]));
   return {
     samples: samples.flat(),

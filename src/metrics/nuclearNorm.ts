@@ -22,9 +22,12 @@ export function nuclearNorm(n: NormalizedRows): number {
       for (let c = 0; c < dim; c++) sq[c] += z[row + c] * z[row + c];
     }
   }
-  const norms = sq.map(Math.sqrt).sort().reverse();
+  // The k largest norms, summed largest first (ascending sort, read from the end).
+  const norms = new Float64Array(dim);
+  for (let c = 0; c < dim; c++) norms[c] = Math.sqrt(sq[c]);
+  norms.sort();
   const k = Math.min(kept, dim);
   let sum = 0;
-  for (let i = 0; i < k; i++) sum += norms[i];
+  for (let i = 0; i < k; i++) sum += norms[dim - 1 - i];
   return sum / kept;
 }

@@ -11,7 +11,6 @@
  */
 import { symmetricEigenvalues } from '../linalg/eigen.ts';
 import { addInto, symmetrizeFromUpper, syrkUpper } from '../linalg/gram.ts';
-import { kernelArray } from '../linalg/sharedArray.ts';
 import { normalizedEntropy, vonNeumannEntropy } from './entropy.ts';
 import { erankFromEntropy } from './erank.ts';
 import type { NormalizedRows } from './normalize.ts';
@@ -19,8 +18,7 @@ import { spectrumFromEigenvalues } from './spectrum.ts';
 
 export class PooledGram {
   readonly dim: number;
-  /** S: dim×dim row-major; upper triangle accumulated (shared memory when large, so the native
-   * update's helper threads write it in place). */
+  /** S: dim×dim row-major; upper triangle accumulated. */
   s: Float64Array;
   /** Rows summed into S. */
   n: number;
@@ -28,7 +26,7 @@ export class PooledGram {
   constructor(dim: number) {
     if (!Number.isInteger(dim) || dim < 1) throw new Error(`pooled Gram dim must be a positive integer, got ${dim}`);
     this.dim = dim;
-    this.s = kernelArray(dim * dim);
+    this.s = new Float64Array(dim * dim);
     this.n = 0;
   }
 
