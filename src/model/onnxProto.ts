@@ -150,12 +150,14 @@ function tempBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
-/** Writes `bytes` into `tmp` (flag 'w': a new file; 'a': after what it holds), fsyncs it and renames it to `path`; `tmp` is removed on failure. */
-function commitTemp(tmp: string, path: string, bytes: Uint8Array, flag: 'w' | 'a'): void {
+/** Writes `bytes` (one array or several, in order) into `tmp` (flag 'w': a new file; 'a': after what it holds), fsyncs it and renames it to `path`; `tmp` is removed on failure. */
+function commitTemp(tmp: string, path: string, bytes: Uint8Array | readonly Uint8Array[], flag: 'w' | 'a'): void {
   const fd = openSync(tmp, flag);
   try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) {
+      let off = 0;
+      while (off < piece.length) off += writeSync(fd, piece, off, piece.length - off);
+    }
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -166,8 +168,8 @@ function commitTemp(tmp: string, path: string, bytes: Uint8Array, flag: 'w' | 'a
   renameSync(tmp, path);
 }
 
-/** Writes bytes to `path` atomically: a temp file beside it, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+/** Writes bytes (one array, or several one after another) to `path` atomically: a temp file beside it, fsync, rename. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
   commitTemp(tempBeside(path), path, bytes, 'w');
 }
 

@@ -25,6 +25,7 @@ import { readModelConfig, positiveIntegerOf } from './modelConfig.ts';
 import { sha256 } from '../io/hash.ts';
 import { externalFilesOf, modelIdentity } from './externalData.ts';
 import { DataFlow, lmHeadInput, residualStream } from './residualStream.ts';
+import { prunePlan, writePrunedModelFile } from './pruneGraph.ts';
 import { IN_GRAPH_LOSS_VERSION, NEXT_TOKEN_LOGPROB, inGraphLossPlan, nextTokenLogProbNodes, type LossPath } from './nextTokenLogProbs.ts';
 import {
   DataType,
@@ -257,6 +258,9 @@ export function tapHints(onnxPath: string): TapHints {
 // ---- the rewrite --------------------------------------------------------------------------------
 
 /** `$ENTROSCOPE_CACHE`, default ~/.cache/entroscope. */
+/** Bumped when what a tapped copy keeps changes (v1: only the nodes its outputs need). */
+const PRUNED_COPY_VERSION = 'pruned-v1';
+
 export function cacheRoot(): string {
   return resolve(process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope'));
 }
@@ -372,9 +376,10 @@ export async function tappedModel(
   }
   const extra = loss ? { loss } : {};
   if (taps.every((t) => t.isOutput)) return { path: onnxPath, taps, ...(logits ? { logits } : {}), ...extra };
-  const path = join(dir, `${sha256(JSON.stringify(tensors)).slice(0, 16)}.onnx`);
+  // Keyed by what the copy keeps (pruneGraph.ts: a copy without the logits has no lm_head).
+  const path = join(dir, `${sha256(JSON.stringify([tensors, logits ?? null, PRUNED_COPY_VERSION])).slice(0, 16)}.onnx`);
   if (existsSync(path)) linkExternalData(await externalFiles(onnxPath, opts.cacheDir), onnxPath, dir, true);
-  else writeTapped(onnxPath, decoded(), taps, dir, path);
+  else writeTapped(onnxPath, decoded(), taps, dir, path, undefined, logits ? [logits] : []);
   return { path, taps: taps.map((t) => ({ ...t, isOutput: true })), ...(logits ? { logits } : {}), ...extra };
 }
 
@@ -394,6 +399,7 @@ function writeTapped(
   dir: string,
   path: string,
   more: Pick<GraphProto, 'node' | 'input' | 'output'> = { node: [], input: [], output: [] },
+  alsoKeep: readonly string[] = [],
 ): void {
   const named = taps.filter((t) => t.name.startsWith('tensor:'));
   if (named.length > 0) {
@@ -410,12 +416,20 @@ function writeTapped(
   linkExternalData(externalFilesOf(model), onnxPath, dir);
   const unbranched = withoutCacheBranch(model);
   const outputs = tapOutputs(unbranched, taps);
+  // Only the nodes the copy's outputs need (pruneGraph.ts): onnxruntime runs every node it is given.
+  const required = [...taps.map((t) => t.tensor), ...more.output.map((o) => o.name), ...alsoKeep];
+  const plan = prunePlan(unbranched.graph, required, more.node);
+  const fragment: Partial<ModelProto> = { graph: { node: more.node, initializer: [], input: more.input, output: [...outputs, ...more.output] } };
   if (unbranched === model) {
-    appendToModelFile(onnxPath, path, { graph: { node: more.node, initializer: [], input: more.input, output: [...outputs, ...more.output] } });
+    if (plan.prunes) writePrunedModelFile(onnxPath, path, model.graph, plan, encodeModel(fragment as ModelProto));
+    else appendToModelFile(onnxPath, path, fragment);
     return;
   }
   const g = unbranched.graph;
-  writeFileAtomic(path, encodeModel({ ...unbranched, graph: { ...g, node: [...g.node, ...more.node], input: [...g.input, ...more.input], output: [...g.output, ...outputs, ...more.output] } }));
+  const node = g.node.filter((_, i) => plan.nodes.has(i));
+  const initializer = g.initializer.filter((t) => plan.initializers.has(t.name ?? ''));
+  const output = g.output.filter((o) => plan.outputs.has(o.name));
+  writeFileAtomic(path, encodeModel({ ...unbranched, graph: { ...g, node: [...node, ...more.node], initializer, input: [...g.input, ...more.input], output: [...output, ...outputs, ...more.output] } }));
 }
 
 /**

@@ -110,7 +110,8 @@ describe('finding taps', () => {
     assert.ok(a.path.startsWith(join(process.env.ENTROSCOPE_CACHE!, 'tapped', listing.sha256)));
     const tapped = decodeModel(readFileSync(a.path), a.path);
     const outs = tapped.graph.output.map((o) => o.name);
-    assert.deepEqual(outs, ['logits', ...a.taps.map((t) => t.tensor)]);
+    // The taps only: the logits (not asked for) and the nodes only they need are left out (pruneGraph.ts).
+    assert.deepEqual(outs, a.taps.map((t) => t.tensor));
     // No temp files left behind by the atomic write.
     assert.ok(readdirSync(join(process.env.ENTROSCOPE_CACHE!, 'tapped', listing.sha256)).every((f) => !f.endsWith('.tmp')));
     // The default layer of an encoder needs no rewrite.
@@ -149,6 +150,41 @@ describe('metrics at any layer', () => {
     assert.ok(compared >= (TEXTS.length - 2) * LAYERS.length);
     // Rows of one layer share no values with another: the taps really are different tensors.
     assert.notEqual(ours.samples[0].entropy, ours.samples[TEXTS.length].entropy);
+  });
+
+  test('without the loss, the tapped copy holds only the nodes its taps need (no lm_head), and its metrics match the oracle on the original model', async () => {
+    const original = readModel(causalModel.onnxPath);
+    const logits = original.graph.output.find((o) => o.name === 'logits');
+    assert.ok(logits, 'the generated causal model outputs logits');
+    const tapped = await tappedModel(causalModel.onnxPath, LAYERS);
+    assert.notEqual(tapped.path, causalModel.onnxPath);
+    const copy = decodeModel(readFileSync(tapped.path), tapped.path);
+    assert.ok(!copy.graph.output.some((o) => o.name === 'logits'), 'logits dropped from the outputs');
+    assert.ok(!copy.graph.node.some((n) => n.output.includes('logits')), 'the node computing the logits is gone');
+    assert.ok(copy.graph.node.length < original.graph.node.length);
+    for (const t of tapped.taps) assert.ok(copy.graph.output.some((o) => o.name === t.tensor), `${t.tensor} is an output`);
+    // Every kept node's inputs are produced in the copy (a node, an initializer or an input).
+    const have = new Set([...copy.graph.node.flatMap((n) => n.output), ...copy.graph.initializer.map((t) => t.name), ...copy.graph.input.map((i) => i.name), '']);
+    for (const n of copy.graph.node) for (const i of n.input) assert.ok(have.has(i), `${n.name} reads ${i}`);
+    // The copy asked for logits keeps them.
+    const withLogits = await tappedModel(causalModel.onnxPath, LAYERS, { logits: true });
+    assert.ok(decodeModel(readFileSync(withLogits.path), withLogits.path).graph.output.some((o) => o.name === 'logits'));
+
+    const tensors = Object.fromEntries(LAYERS.map((l) => [l, tapped.taps.find((t) => t.name === l)!.tensor]));
+    const { ids } = await TextTokenizer.load(causalModel.tokenizerPath, 32).encode(TEXTS);
+    const [ours, oracle] = await Promise.all([
+      shard(causalModel, { layers: LAYERS, loss: false }),
+      runOracle<{ perSample: Array<{ layers: Record<string, Record<string, number | boolean>> }> }>(oracleScript, { model: causalModel.onnxPath, layers: tensors, ids, loss: false }),
+    ]);
+    let compared = 0;
+    for (const row of ours.samples) {
+      const want = oracle.perSample[row.row].layers[row.layer];
+      assert.equal(row.skipped, want.skipped);
+      if (row.skipped) continue;
+      for (const m of METRICS) relClose(row[m], want[m] as number, 1e-6, `row ${row.row} ${row.layer} ${m}`);
+      compared++;
+    }
+    assert.ok(compared >= (TEXTS.length - 2) * LAYERS.length);
   });
 
   for (const [kind, model] of [['causal', () => causalModel], ['encoder', () => encoderModel]] as const) {
