@@ -150,14 +150,12 @@ function tempBeside(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}.${Math.random().toString(36).slice(2)}.tmp`);
 }
 
-/** Writes `bytes` (one array or several, in order) into `tmp` (flag 'w': a new file; 'a': after what it holds), fsyncs it and renames it to `path`; `tmp` is removed on failure. */
-function commitTemp(tmp: string, path: string, bytes: Uint8Array | readonly Uint8Array[], flag: 'w' | 'a'): void {
+/** Writes `bytes` (or what `write` writes to the open file) into `tmp` (flag 'w': a new file; 'a': after what it holds), fsyncs it and renames it to `path`; `tmp` is removed on failure. */
+function commitTemp(tmp: string, path: string, bytes: Uint8Array | ((fd: number) => void), flag: 'w' | 'a'): void {
   const fd = openSync(tmp, flag);
   try {
-    for (const piece of bytes instanceof Uint8Array ? [bytes] : bytes) {
-      let off = 0;
-      while (off < piece.length) off += writeSync(fd, piece, off, piece.length - off);
-    }
+    if (typeof bytes === 'function') bytes(fd);
+    else writeAll(fd, bytes);
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
@@ -168,8 +166,14 @@ function commitTemp(tmp: string, path: string, bytes: Uint8Array | readonly Uint
   renameSync(tmp, path);
 }
 
-/** Writes bytes (one array, or several one after another) to `path` atomically: a temp file beside it, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): void {
+/** Writes all of `bytes` to `fd` at its current position. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Writes bytes to `path` atomically: a temp file beside it, fsync, rename. With a function, that function writes the open temp file. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | ((fd: number) => void)): void {
   commitTemp(tempBeside(path), path, bytes, 'w');
 }
 

@@ -12,11 +12,13 @@
 //   outputs kept = the original outputs computed by needed nodes (free: present.* of a KV-cache
 //            decoder stay, so their shapes still size the empty past), plus what was required
 //
-// The copy is written without decoding the tensors: the original file's top-level fields are
-// copied as they are, and its graph field is rewritten from the byte ranges of the fields it keeps.
-import { readFileSync } from 'node:fs';
+// The copy is written without decoding the tensors or holding the file in memory: the original
+// file's fields are located by reading their tags and lengths only, its top-level fields are copied
+// through a small buffer as they are, and its graph field is rewritten from the byte ranges of the
+// fields it keeps.
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { writeFileAtomic, type GraphProto, type NodeProto } from './onnxProto.ts';
+import { writeAll, writeFileAtomic, type GraphProto, type NodeProto } from './onnxProto.ts';
 
 interface WithSubgraphs {
   attribute?: Array<{ g?: GraphProto | null; graphs?: GraphProto[] | null }>;
@@ -86,31 +88,60 @@ const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
 const GRAPH_OUTPUT = 12;
 
+/** One field of a message in the file: its number, its byte range (tag included) and, when
+ * length-delimited, where its payload starts. */
 interface Field {
   field: number;
   start: number;
   end: number;
+  payload: number;
 }
 
-/** The top-level fields of a protobuf message in `bytes`, with their byte ranges (tag included). */
-function fields(bytes: Uint8Array, from = 0, to = bytes.length): Field[] {
-  const reader = protobuf.Reader.create(bytes.subarray(from, to));
-  const out: Field[] = [];
-  while (reader.pos < reader.len) {
-    const start = reader.pos;
-    const tag = reader.uint32();
-    reader.skipType(tag & 7);
-    out.push({ field: tag >>> 3, start: from + start, end: from + reader.pos });
+/** Reads protobuf tags and lengths at given offsets of an open file. */
+class FieldScanner {
+  private readonly head = new Uint8Array(20);
+  constructor(
+    private readonly fd: number,
+    private readonly source: string,
+  ) {}
+
+  /** The varint at `pos` and the offset after it. */
+  private varint(pos: number): { value: number; next: number } {
+    const got = readSync(this.fd, this.head, 0, this.head.length, pos);
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < Math.min(got, 10); i++) {
+      const b = this.head[i];
+      value += (b & 0x7f) * scale;
+      scale *= 128;
+      if ((b & 0x80) === 0) return { value, next: pos + i + 1 };
+    }
+    throw new Error(`${this.source}: malformed protobuf varint at byte ${pos}`);
   }
-  return out;
-}
 
-/** The payload range of a length-delimited field (after its tag and length). */
-function payload(bytes: Uint8Array, f: Field): { start: number; end: number } {
-  const reader = protobuf.Reader.create(bytes.subarray(f.start, f.end));
-  reader.uint32(); // tag
-  const len = reader.uint32();
-  return { start: f.start + reader.pos, end: f.start + reader.pos + len };
+  /** The fields of the message occupying [from, to). */
+  fields(from: number, to: number): Field[] {
+    const out: Field[] = [];
+    let pos = from;
+    while (pos < to) {
+      const tag = this.varint(pos);
+      const wire = tag.value % 8;
+      let end: number;
+      let payload = tag.next;
+      if (wire === 0) end = this.varint(tag.next).next;
+      else if (wire === 1) end = tag.next + 8;
+      else if (wire === 5) end = tag.next + 4;
+      else if (wire === 2) {
+        const len = this.varint(tag.next);
+        payload = len.next;
+        end = len.next + len.value;
+      } else throw new Error(`${this.source}: protobuf wire type ${wire} at byte ${pos} is not supported`);
+      if (end > to) throw new Error(`${this.source}: protobuf field at byte ${pos} runs past its message (${end} > ${to})`);
+      out.push({ field: Math.floor(tag.value / 8), start: pos, end, payload });
+      pos = end;
+    }
+    return out;
+  }
 }
 
 function varint(n: number): Uint8Array {
@@ -119,39 +150,63 @@ function varint(n: number): Uint8Array {
   return w.finish();
 }
 
+/** A piece of the output: bytes of its own, or a byte range of the source file. */
+type Piece = Uint8Array | { start: number; end: number };
+
+const COPY_CHUNK = 8 * 2 ** 20;
+
 /**
  * Writes `path` atomically (temp file, fsync, rename) as the ONNX file `source` with its graph cut
  * to `plan` (`graph` is that file's decoded graph: its node, initializer and output entries are
  * matched to the file's fields by position), followed by `append` (serialised ModelProto bytes
- * merged in by the protobuf reader, as appendToModelFile does).
+ * merged in by the protobuf reader, as appendToModelFile does). Memory: one 8 MiB copy buffer.
  */
 export function writePrunedModelFile(source: string, path: string, graph: GraphProto, plan: PrunePlan, append: Uint8Array): void {
-  const bytes = readFileSync(source);
-  const pieces: Uint8Array[] = [];
-  // Counted over every graph field (a file may carry the graph in several, which readers merge).
-  let node = 0;
-  let initializer = 0;
-  let output = 0;
-  for (const top of fields(bytes)) {
-    if (top.field !== MODEL_GRAPH) {
-      pieces.push(bytes.subarray(top.start, top.end));
-      continue;
+  const fd = openSync(source, 'r');
+  try {
+    const scanner = new FieldScanner(fd, source);
+    const pieces: Piece[] = [];
+    // Counted over every graph field (a file may carry the graph in several, which readers merge).
+    let node = 0;
+    let initializer = 0;
+    let output = 0;
+    for (const top of scanner.fields(0, fstatSync(fd).size)) {
+      if (top.field !== MODEL_GRAPH) {
+        pieces.push({ start: top.start, end: top.end });
+        continue;
+      }
+      const kept: Array<{ start: number; end: number }> = [];
+      for (const f of scanner.fields(top.payload, top.end)) {
+        let keep = true;
+        if (f.field === GRAPH_NODE) keep = plan.nodes.has(node++);
+        else if (f.field === GRAPH_INITIALIZER) keep = plan.initializers.has(graph.initializer[initializer++]?.name ?? '');
+        else if (f.field === GRAPH_OUTPUT) keep = plan.outputs.has(graph.output[output++]?.name ?? '');
+        if (keep) kept.push({ start: f.start, end: f.end });
+      }
+      const length = kept.reduce((a, k) => a + (k.end - k.start), 0);
+      pieces.push(varint((MODEL_GRAPH << 3) | 2), varint(length), ...kept);
     }
-    const body = payload(bytes, top);
-    const kept: Uint8Array[] = [];
-    for (const f of fields(bytes, body.start, body.end)) {
-      let keep = true;
-      if (f.field === GRAPH_NODE) keep = plan.nodes.has(node++);
-      else if (f.field === GRAPH_INITIALIZER) keep = plan.initializers.has(graph.initializer[initializer++]?.name ?? '');
-      else if (f.field === GRAPH_OUTPUT) keep = plan.outputs.has(graph.output[output++]?.name ?? '');
-      if (keep) kept.push(bytes.subarray(f.start, f.end));
+    if (node !== graph.node.length || initializer !== graph.initializer.length || output !== graph.output.length) {
+      throw new Error(`${source}: the graph's fields do not match its decoded form (${node}/${graph.node.length} nodes, ${output}/${graph.output.length} outputs)`);
     }
-    const length = kept.reduce((a, k) => a + k.length, 0);
-    pieces.push(varint((MODEL_GRAPH << 3) | 2), varint(length), ...kept);
+    pieces.push(append);
+    const buffer = new Uint8Array(COPY_CHUNK);
+    writeFileAtomic(path, (out) => {
+      for (const p of pieces) {
+        if (p instanceof Uint8Array) {
+          writeAll(out, p);
+          continue;
+        }
+        for (let pos = p.start; pos < p.end; ) {
+          const got = readSync(fd, buffer, 0, Math.min(buffer.length, p.end - pos), pos);
+          if (got <= 0) throw new Error(`${source}: ended at byte ${pos}, before ${p.end}`);
+          let off = 0;
+          while (off < got) off += writeSync(out, buffer, off, got - off);
+          pos += got;
+        }
+      }
+    });
+  } finally {
+    closeSync(fd);
   }
-  if (node !== graph.node.length || initializer !== graph.initializer.length || output !== graph.output.length) {
-    throw new Error(`${source}: the graph's fields do not match its decoded form (${node}/${graph.node.length} nodes, ${output}/${graph.output.length} outputs)`);
-  }
-  pieces.push(append);
-  writeFileAtomic(path, pieces);
 }
