@@ -114,7 +114,7 @@ describe('SmolLM2-135M exported by optimum-cli, against PyTorch', () => {
       await temporal?.close();
     });
 
-    test('no task blocks the worker event loop for more than 1 s while SmolLM2 is planned, tapped and evaluated at every layer', async () => {
+    test('no task blocks the worker event loop for more than 400 ms while SmolLM2 is planned, tapped and evaluated at every layer', async () => {
       const lag = monitorEventLoopDelay({ resolution: 10 });
       lag.enable();
       const r = await temporal.client.workflow.execute(evaluationWorkflow, {
@@ -126,7 +126,9 @@ describe('SmolLM2-135M exported by optimum-cli, against PyTorch', () => {
       const maxMs = lag.max / 1e6;
       process.stderr.write(`smollm2: event-loop delay max ${maxMs.toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms\n`);
       assert.equal(r.summary.metrics.samplesUsed > 0, true);
-      assert.ok(maxMs < 1000, `event loop blocked for ${maxMs.toFixed(0)} ms`);
+      // Issue #11: no work on the event loop longer than ~200 ms (172 ms max measured in CI, p99 23 ms);
+      // the bound leaves room for a loaded machine.
+      assert.ok(maxMs < 400, `event loop blocked for ${maxMs.toFixed(0)} ms`);
     });
   });
 });

@@ -104,39 +104,52 @@ after(async () => {
 
 describe('optimum exports of every zoo architecture against PyTorch', () => {
   for (const entry of zoo) {
-    test(`${entry.arch}/${entry.form}: token ids equal AutoTokenizer's; every hidden_states index and the loss match PyTorch (≤ ${tolerance(entry.form)})`, async () => {
+    test(`${entry.arch}/${entry.form}: token ids equal AutoTokenizer's; every hidden_states index (with and without the loss) and the loss match PyTorch (≤ ${tolerance(entry.form)})`, async () => {
       const oracle = await runOracle<OracleOut>(oracleScript, { hf: entry.hf, texts, maxTokens: MAX_TOKENS }, hfPythonBin);
       const { ids } = await TextTokenizer.load(join(entry.onnx, 'tokenizer.json'), MAX_TOKENS).encode(texts);
       assert.deepEqual(ids, oracle.perSample.map((s) => s.ids), 'token ids');
 
       const L = oracle.numLayers;
       const indices = Array.from({ length: L + 1 }, (_, i) => String(i));
-      const r = await temporal.client.workflow.execute(evaluationWorkflow, {
-        taskQueue: TASK_QUEUES.orchestration,
-        workflowId: `zoo-${entry.arch}-${entry.form}-${Date.now()}`,
-        args: [{ spec: { model: entry.onnx, data: dataPath, layers: indices, maxTokens: MAX_TOKENS, shardSize: 6, store: `file://${join(dir, 'store')}` } }],
-      });
-      const rows = await sampleRows(r);
+      const evaluate = async (loss: boolean) =>
+        sampleRows(
+          await temporal.client.workflow.execute(evaluationWorkflow, {
+            taskQueue: TASK_QUEUES.orchestration,
+            workflowId: `zoo-${entry.arch}-${entry.form}-${loss ? 'loss' : 'no-loss'}-${Date.now()}`,
+            args: [{ spec: { model: entry.onnx, data: dataPath, layers: indices, maxTokens: MAX_TOKENS, shardSize: 6, loss, store: `file://${join(dir, 'store')}` } }],
+          }),
+        );
       const tol = tolerance(entry.form);
-      for (let i = 0; i <= L; i++) {
-        const name = expectedName(i, L, oracle.postNorm);
-        const layerRows = rows.filter((x) => x.layer === name).sort((a, b) => a.row - b.row);
-        assert.equal(layerRows.length, texts.length, `hidden_states[${i}] (${name}): one row per text; layers seen: ${[...new Set(rows.map((x) => x.layer))].join(', ')}`);
-        for (const row of layerRows) {
-          const o = oracle.perSample[row.row];
-          assert.equal(row.tokens, o.ids.length, `row ${row.row} tokens`);
-          const ol = o.layers[String(i)];
-          assert.equal(row.skipped, ol.skipped, `row ${row.row} hidden_states[${i}] skipped`);
-          if (ol.skipped) continue;
-          for (const m of METRICS) relClose(row[m], ol[m], tol, `${entry.arch}/${entry.form} row ${row.row} hidden_states[${i}] (${name}) ${m}`);
+      const checkLayers = (rows: SampleRow[], what: string) => {
+        for (let i = 0; i <= L; i++) {
+          const name = expectedName(i, L, oracle.postNorm);
+          const layerRows = rows.filter((x) => x.layer === name).sort((a, b) => a.row - b.row);
+          assert.equal(layerRows.length, texts.length, `${what}: hidden_states[${i}] (${name}): one row per text; layers seen: ${[...new Set(rows.map((x) => x.layer))].join(', ')}`);
+          for (const row of layerRows) {
+            const o = oracle.perSample[row.row];
+            assert.equal(row.tokens, o.ids.length, `row ${row.row} tokens`);
+            const ol = o.layers[String(i)];
+            assert.equal(row.skipped, ol.skipped, `row ${row.row} hidden_states[${i}] skipped`);
+            if (ol.skipped) continue;
+            for (const m of METRICS) relClose(row[m], ol[m], tol, `${entry.arch}/${entry.form} ${what} row ${row.row} hidden_states[${i}] (${name}) ${m}`);
+          }
         }
-      }
+      };
+      const rows = await evaluate(true);
+      checkLayers(rows, 'with the loss');
       if (oracle.postNorm) return;
       const lossRows = rows.filter((x) => x.layer === 'embeddings').sort((a, b) => a.row - b.row);
       for (const row of lossRows) {
         const expected = oracle.perSample[row.row].loss;
         if (expected === null) assert.equal(row.loss ?? null, null, `row ${row.row} loss`);
         else relClose(row.loss, expected, tol, `${entry.arch}/${entry.form} row ${row.row} loss`);
+      }
+      // Without the loss the tapped graph is cut to the nodes the hidden states need (no lm_head,
+      // src/model/pruneGraph.ts): every index still matches PyTorch.
+      if (oracle.perSample.some((o) => o.loss !== null)) {
+        const noLoss = await evaluate(false);
+        checkLayers(noLoss, 'without the loss');
+        assert.ok(noLoss.every((x) => x.loss == null), 'no loss rows without the loss');
       }
     });
   }
