@@ -89,66 +89,48 @@ static int center_rows(int rows, int cols, double *restrict z, double *restrict 
   return k;
 }
 
-/** Returns the rows kept, or −1 when X has a value that is not finite (Z is then garbage). */
-__attribute__((export_name("center_normalize_f32")))
-int center_normalize_f32(const float *restrict x, int rows, int cols, double *restrict z, double *restrict mean, double *restrict norms, double *restrict colsq) {
-  if (rows == 0) {
-    for (int c = 0; c < cols; c++) colsq[c] = 0;
-    return 0;
-  }
-  v128_t check = wasm_f64x2_splat(0);
-  int c;
-  for (c = 0; c + 2 <= cols; c += 2) {
-    v128_t v = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(x + c));
-    wasm_v128_store(z + c, v);
-    check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));
-    wasm_v128_store(mean + c, wasm_f64x2_splat(0));
-  }
-  double tail = 0;
-  for (; c < cols; c++) { const double v = x[c]; z[c] = v; tail += v - v; mean[c] = 0; }
-  for (int r = 1; r < rows; r++) {
-    const float *src = x + (long)r * cols;
-    double *restrict dst = z + (long)r * cols;
-    for (c = 0; c + 2 <= cols; c += 2) {
-      v128_t v = wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(src + c));
-      wasm_v128_store(dst + c, v);
-      check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));
-      wasm_v128_store(mean + c, wasm_f64x2_add(wasm_v128_load(mean + c), wasm_f64x2_sub(v, wasm_v128_load(z + c))));
-    }
-    for (; c < cols; c++) { const double v = src[c]; dst[c] = v; tail += v - v; mean[c] += v - z[c]; }
-  }
-  if (wasm_f64x2_extract_lane(check, 0) + wasm_f64x2_extract_lane(check, 1) + tail != 0) return -1;
-  return center_rows(rows, cols, z, mean, norms, colsq);
-}
+/** Two consecutive values of X at p as f64x2: float32 widened, float64 as is. */
+static inline v128_t load2_f32(const float *p) { return wasm_f64x2_promote_low_f32x4(wasm_v128_load64_zero(p)); }
+static inline v128_t load2_f64(const double *p) { return wasm_v128_load(p); }
 
-/** As center_normalize_f32 for float64 X; x may be z (in place). */
-__attribute__((export_name("center_normalize_f64")))
-int center_normalize_f64(const double *x, int rows, int cols, double *z, double *restrict mean, double *restrict norms, double *restrict colsq) {
-  if (rows == 0) {
-    for (int c = 0; c < cols; c++) colsq[c] = 0;
-    return 0;
+/**
+ * center_normalize_<suffix>(x, rows, cols, z, mean, norms, colsq) for X of element type T: the pass
+ * over X (Z = X in float64, Σ (v − v), the column offsets Σ_{r≥1} (x_rc − x_0c)), then center_rows.
+ * Returns the rows kept, or −1 when X has a value that is not finite (Z is then garbage).
+ */
+#define CENTER_NORMALIZE(suffix, T)                                                                                   \
+  __attribute__((export_name("center_normalize_" #suffix)))                                                            \
+  int center_normalize_##suffix(const T *x, int rows, int cols, double *z, double *restrict mean, double *restrict norms, \
+                                double *restrict colsq) {                                                             \
+    if (rows == 0) {                                                                                                  \
+      for (int c = 0; c < cols; c++) colsq[c] = 0;                                                                    \
+      return 0;                                                                                                       \
+    }                                                                                                                 \
+    v128_t check = wasm_f64x2_splat(0);                                                                               \
+    double tail = 0;                                                                                                  \
+    int c;                                                                                                            \
+    for (c = 0; c + 2 <= cols; c += 2) {                                                                              \
+      const v128_t v = load2_##suffix(x + c);                                                                         \
+      wasm_v128_store(z + c, v);                                                                                      \
+      check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));                                                            \
+      wasm_v128_store(mean + c, wasm_f64x2_splat(0));                                                                 \
+    }                                                                                                                 \
+    for (; c < cols; c++) { const double v = x[c]; z[c] = v; tail += v - v; mean[c] = 0; }                          \
+    for (int r = 1; r < rows; r++) {                                                                                  \
+      const T *src = x + (long)r * cols;                                                                              \
+      double *dst = z + (long)r * cols;                                                                               \
+      for (c = 0; c + 2 <= cols; c += 2) {                                                                            \
+        const v128_t v = load2_##suffix(src + c);                                                                     \
+        wasm_v128_store(dst + c, v);                                                                                  \
+        check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));                                                          \
+        wasm_v128_store(mean + c, wasm_f64x2_add(wasm_v128_load(mean + c), wasm_f64x2_sub(v, wasm_v128_load(z + c)))); \
+      }                                                                                                               \
+      for (; c < cols; c++) { const double v = src[c]; dst[c] = v; tail += v - v; mean[c] += v - z[c]; }            \
+    }                                                                                                                 \
+    if (wasm_f64x2_extract_lane(check, 0) + wasm_f64x2_extract_lane(check, 1) + tail != 0) return -1;                 \
+    return center_rows(rows, cols, z, mean, norms, colsq);                                                            \
   }
-  v128_t check = wasm_f64x2_splat(0);
-  int c;
-  for (c = 0; c + 2 <= cols; c += 2) {
-    v128_t v = wasm_v128_load(x + c);
-    wasm_v128_store(z + c, v);
-    check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));
-    wasm_v128_store(mean + c, wasm_f64x2_splat(0));
-  }
-  double tail = 0;
-  for (; c < cols; c++) { const double v = x[c]; z[c] = v; tail += v - v; mean[c] = 0; }
-  for (int r = 1; r < rows; r++) {
-    const double *src = x + (long)r * cols;
-    double *dst = z + (long)r * cols;
-    for (c = 0; c + 2 <= cols; c += 2) {
-      v128_t v = wasm_v128_load(src + c);
-      wasm_v128_store(dst + c, v);
-      check = wasm_f64x2_add(check, wasm_f64x2_sub(v, v));
-      wasm_v128_store(mean + c, wasm_f64x2_add(wasm_v128_load(mean + c), wasm_f64x2_sub(v, wasm_v128_load(z + c))));
-    }
-    for (; c < cols; c++) { const double v = src[c]; dst[c] = v; tail += v - v; mean[c] += v - z[c]; }
-  }
-  if (wasm_f64x2_extract_lane(check, 0) + wasm_f64x2_extract_lane(check, 1) + tail != 0) return -1;
-  return center_rows(rows, cols, z, mean, norms, colsq);
-}
+
+CENTER_NORMALIZE(f32, float)
+/* For float64 X; x may be z (in place: each value is read before it is written). */
+CENTER_NORMALIZE(f64, double)
