@@ -63,7 +63,7 @@ export function centerAndNormalize(x: ArrayLike<number>, rows: number, cols: num
  * kernel (one pass over X, then one over each row of Z while it is in cache; ~4× the TypeScript
  * form at 47×576); other inputs, or where the kernel cannot load, in TypeScript.
  */
-export function centerAndNormalizeInto(x: ArrayLike<number>, rows: number, cols: number, out: Float64Array): NormalizedRows | undefined {
+function centerAndNormalizeInto(x: ArrayLike<number>, rows: number, cols: number, out: Float64Array): NormalizedRows | undefined {
   if (x instanceof Float32Array || x instanceof Float64Array) {
     const columnSquares = new Float64Array(cols);
     const kept = centerAndNormalizeWasm(x, rows, cols, out, columnSquares);

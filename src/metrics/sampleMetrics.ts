@@ -10,11 +10,10 @@
  */
 import { normalizedEntropy, vonNeumannEntropy } from './entropy.ts';
 import { erankFromEntropy } from './erank.ts';
-import { assertFiniteHiddenStates, centerAndNormalizeInto, type NormalizedRows } from './normalize.ts';
+import { centerAndNormalize, type NormalizedRows } from './normalize.ts';
 import { nuclearNorm } from './nuclearNorm.ts';
 import { renyiEntropy } from './renyi.ts';
 import { sampleSpectrum } from './spectrum.ts';
-import { kernelArray } from '../linalg/sharedArray.ts';
 
 /** Skip reasons; they are also the keys of DatasetMetrics.skipReasons. */
 export const SKIP_TOO_FEW_TOKENS = 'fewer than 2 tokens';
@@ -66,14 +65,8 @@ export function sampleMetrics(
   for (const a of opts.alphas ?? []) {
     if (!(a > 0)) throw new Error(`Rényi order must be > 0, got ${a}`);
   }
-  if (opts.out && opts.out.length < rows * cols) throw new RangeError(`out has ${opts.out.length} entries, need ${rows}×${cols} = ${rows * cols}`);
-  // X in float64 once, checked on the way (the slow, locating scan runs only when something is not finite).
-  const x64 = opts.out ? opts.out.subarray(0, rows * cols) : kernelArray(rows * cols);
-  const normalized = centerAndNormalizeInto(x, rows, cols, x64);
-  if (normalized === undefined) {
-    assertFiniteHiddenStates(x, rows, cols);
-    throw new Error('hidden states are not finite'); // unreachable: the scan above throws
-  }
+  // X in float64 once, checked on the way (a non-finite value throws, naming its row and column).
+  const normalized = centerAndNormalize(x, rows, cols, opts.out);
   const base = { tokens: rows, dim: cols, droppedRows: normalized.droppedRows };
 
   if (normalized.kept < 2) {

@@ -257,10 +257,10 @@ export function tapHints(onnxPath: string): TapHints {
 
 // ---- the rewrite --------------------------------------------------------------------------------
 
-/** `$ENTROSCOPE_CACHE`, default ~/.cache/entroscope. */
 /** Bumped when what a tapped copy keeps changes (v1: only the nodes its outputs need). */
 const PRUNED_COPY_VERSION = 'pruned-v1';
 
+/** `$ENTROSCOPE_CACHE`, default ~/.cache/entroscope. */
 export function cacheRoot(): string {
   return resolve(process.env.ENTROSCOPE_CACHE ?? join(homedir(), '.cache', 'entroscope'));
 }

@@ -16,7 +16,7 @@
 // file's fields are located by reading their tags and lengths only, its top-level fields are copied
 // through a small buffer as they are, and its graph field is rewritten from the byte ranges of the
 // fields it keeps.
-import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { writeAll, writeFileAtomic, type GraphProto, type NodeProto } from './onnxProto.ts';
 
@@ -200,8 +200,7 @@ export function writePrunedModelFile(source: string, path: string, graph: GraphP
         for (let pos = p.start; pos < p.end; ) {
           const got = readSync(fd, buffer, 0, Math.min(buffer.length, p.end - pos), pos);
           if (got <= 0) throw new Error(`${source}: ended at byte ${pos}, before ${p.end}`);
-          let off = 0;
-          while (off < got) off += writeSync(out, buffer, off, got - off);
+          writeAll(out, buffer.subarray(0, got));
           pos += got;
         }
       }
