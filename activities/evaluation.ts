@@ -414,35 +414,42 @@ export async function summarize(input: PlanRef & {
       ctx.heartbeat(); // throttled by the SDK
     }
     const expected = JSON.stringify([{ start: 0, end: plan.dataset.rows }]);
-    const layers: LayerSummary[] = [];
-    for (const layer of plan.layers) {
-      const top = input.grams[layer];
-      if (!top) throw new Error(`no reduced Gram for layer ${layer}`);
-      const gram = gramFromArrow(await store.get(top), store.uriOf(top));
-      if (JSON.stringify(gram.covers) !== expected) {
-        throw new Error(`${store.uriOf(top)} covers ${JSON.stringify(gram.covers)}, expected every row ${expected}`);
-      }
-      const gramKey = keys.gram(prefix, run, layer);
-      const gramBytes = gramToArrow(gram);
-      await store.put(gramKey, gramBytes);
-      files.push(entry(gramKey, gramBytes));
-      const layerTotals = totals.get(layer)!;
-      const layerSummary: LayerSummary = {
-        layer,
-        dim: gram.dim,
-        metrics: datasetMetrics(layerTotals.metrics, { seed: plan.spec.seed }),
-        pooled: await sharedPool().run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
-        meanLoss: layerTotals.meanLoss(),
-        gram: store.uriOf(gramKey),
-      };
-      const twin = input.untrained?.find((u) => u.layer === layer);
-      if (twin) {
-        const d = diffErank(twin, layerSummary.metrics);
-        layerSummary.diffErank = { untrainedErankOfMeanEntropy: twin.erankOfMeanEntropy!, ...d, untrainSeed: plan.spec.untrainSeed };
-        layerSummary.reducedLoss = twin.meanLoss !== null && layerSummary.meanLoss !== null ? twin.meanLoss - layerSummary.meanLoss : null;
-      }
-      layers.push(layerSummary);
-    }
+    const pool = sharedPool();
+    // One layer per pool thread at a time (each holds a d×d Gram), results in layer order.
+    const perLayer: Array<{ summary: LayerSummary; file: FileEntry }> = await Readable.from(plan.layers).map(
+      async (layer: string) => {
+        const top = input.grams[layer];
+        if (!top) throw new Error(`no reduced Gram for layer ${layer}`);
+        const gramBytes = await store.get(top);
+        const gram = gramFromArrow(gramBytes, store.uriOf(top));
+        if (JSON.stringify(gram.covers) !== expected) {
+          throw new Error(`${store.uriOf(top)} covers ${JSON.stringify(gram.covers)}, expected every row ${expected}`);
+        }
+        // The verified root Gram is the evaluation's: its bytes are copied as they are.
+        const gramKey = keys.gram(prefix, run, layer);
+        await store.put(gramKey, gramBytes);
+        const layerTotals = totals.get(layer)!;
+        const layerSummary: LayerSummary = {
+          layer,
+          dim: gram.dim,
+          metrics: datasetMetrics(layerTotals.metrics, { seed: plan.spec.seed }),
+          pooled: await pool.run('pooledMetrics', { s: gram.s, n: gram.n, dim: gram.dim }),
+          meanLoss: layerTotals.meanLoss(),
+          gram: store.uriOf(gramKey),
+        };
+        const twin = input.untrained?.find((u) => u.layer === layer);
+        if (twin) {
+          const d = diffErank(twin, layerSummary.metrics);
+          layerSummary.diffErank = { untrainedErankOfMeanEntropy: twin.erankOfMeanEntropy!, ...d, untrainSeed: plan.spec.untrainSeed };
+          layerSummary.reducedLoss = twin.meanLoss !== null && layerSummary.meanLoss !== null ? twin.meanLoss - layerSummary.meanLoss : null;
+        }
+        ctx.heartbeat();
+        return { summary: layerSummary, file: entry(gramKey, gramBytes) };
+      },
+      { concurrency: pool.size },
+    ).toArray();
+    const layers = perLayer.map((l) => l.summary);
+    files.push(...perLayer.map((l) => l.file));
     const first = totals.get(plan.layers[0])!;
     const summary: EvaluationSummary = {
       model: {

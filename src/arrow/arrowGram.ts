@@ -126,7 +126,8 @@ export function gramToArrow(g: PartialGram, batchRows = DEFAULT_BATCH_ROWS): Uin
   const batches: A.RecordBatch[] = [];
   for (let r0 = 0; r0 < g.dim; r0 += batchRows) {
     const rows = Math.min(batchRows, g.dim - r0);
-    batches.push(enc.batch(g.s.slice(r0 * g.dim, (r0 + rows) * g.dim), rows));
+    // A view: the writer copies each batch body into its output.
+    batches.push(enc.batch(g.s.subarray(r0 * g.dim, (r0 + rows) * g.dim), rows));
   }
   return A.RecordBatchStreamWriter.writeAll(batches).toUint8Array(true);
 }

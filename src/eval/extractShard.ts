@@ -8,10 +8,12 @@ import { inferenceFailure, isTransientInferenceFailure } from '../model/inferenc
 import { TextTokenizer } from '../model/tokenizer.ts';
 import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss.ts';
-import { sampleMetrics } from '../metrics/sampleMetrics.ts';
+import { layerSamples, type LayerSamplesOutput } from './layerSamples.ts';
+import { startOnHelper, warmSampleHelper } from './sampleHelper.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
 import { kernelArray } from '../linalg/sharedArray.ts';
+import { totalCores } from '../linalg/coreBudget.ts';
 import { sampleRowOf, type SampleRow } from '../arrow/sampleTable.ts';
 import type { PartialGram } from '../arrow/arrowGram.ts';
 
@@ -33,6 +35,8 @@ export interface ExtractShardInput {
   loss?: boolean;
   /** onnxruntime graph optimisation (OnnxModel LoadOptions); default `all`. */
   graphOptimization?: GraphOptimization;
+  /** Measure every other layer on a helper thread when a core is idle (sampleHelper.ts); default true. */
+  sampleHelper?: boolean;
 }
 
 /** A per-sample row plus the sample's next-token loss (the same on every layer's row). */
@@ -142,6 +146,8 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     (e) => e.truncated,
   );
   const ids = encoded.map((e) => e.ids);
+  const useHelper = input.sampleHelper !== false && layers.length > 1 && totalCores() > 1;
+  if (useHelper) warmSampleHelper();
   const truncated = encoded.map((e) => e.truncated);
 
   // Batch texts of similar length together so little compute goes to padding; the metrics do not
@@ -165,10 +171,10 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     inferenceMs += t1 - t0;
     // Layer by layer: each layer's kept unit rows of this batch are pooled in one rank-k update
     // after its samples (one long update runs ~1.4× faster than one per sample: the kernel's panels
-    // fill up). Samples write Z straight into one batch buffer, one after another (a skipped
-    // sample's rows are overwritten by the next), so the layer's Z is zBatch[0, kept·dim) with no
-    // copy; the buffer is reused by the next layer, so a batch holds one layer's Z (batch tokens ×
-    // dim float64), not every layer's, and each layer's hidden states are let go once measured.
+    // fill up). Samples write Z straight into one batch buffer, one after another (layerSamples.ts),
+    // so the layer's Z is zBatch[0, kept·dim) with no copy; the buffer is reused by the next layer,
+    // so a batch holds one layer's Z (batch tokens × dim float64; two with the helper thread), not
+    // every layer's, and each layer's hidden states are let go once measured.
     // Every value is computed as in a sample-major loop (each (sample, layer) pair alone, each
     // layer's update in sample order), so the results do not depend on this order.
     const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
@@ -199,29 +205,49 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       }
     });
     delete out.logits;
-    layers.forEach((layer, l) => {
+    const lengths = members.map((i) => ids[i].length);
+    const rows = members.map((i) => input.startRow + i);
+    const where = (l: number) => `layer ${layers[l].name} (${layers[l].tensor})`;
+    const measured = (l: number, r: LayerSamplesOutput, z: Float64Array) => {
       const h = out.layers[l];
-      // Shared memory when large: the pooled update's helper threads read it in place.
-      if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
-      let kept = 0;
-      members.forEach((i, b) => {
-        const n = ids[i].length;
-        const x = h.hidden.subarray(b * h.seqLen * h.dim, (b * h.seqLen + n) * h.dim);
-        let result;
-        try {
-          result = sampleMetrics(x, n, h.dim, { out: zBatch.subarray(kept * h.dim) });
-        } catch (err) {
-          throw new InputError(`dataset row ${input.startRow + i}, layer ${layer.name} (${layer.tensor}): ${(err as Error).message}`);
-        }
-        const m = result.metrics;
-        if (!m.skipped) kept += result.normalized.kept;
-        samples[l][i] = sampleRowOf(input.startRow + i, layer.name, m, truncated[i]);
-      });
+      members.forEach((i, b) => (samples[l][i] = sampleRowOf(rows[b], layers[l].name, r.metrics[b], truncated[i])));
       const g = pooled[l];
-      if (g.dim !== h.dim) throw new InputError(`layer ${layer.name} (${layer.tensor}) of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
-      g.add({ z: zBatch.subarray(0, kept * h.dim), kept, dim: h.dim, tokens: kept, droppedRows: 0 });
+      if (g.dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
+      g.add({ z: z.subarray(0, r.kept * h.dim), kept: r.kept, dim: h.dim, tokens: r.kept, droppedRows: 0 });
       out.layers[l] = { ...h, hidden: new Float32Array(0) };
-    });
+    };
+    // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
+    // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
+    for (let l = 0; l < layers.length; l += 2) {
+      const h = out.layers[l];
+      const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
+      const remote =
+        next && useHelper
+          ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
+          : undefined;
+      let here: LayerSamplesOutput;
+      try {
+        // Shared memory when large: the pooled update's helper threads read it in place.
+        if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
+        here = layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
+      } catch (err) {
+        await remote?.done().catch(() => undefined);
+        remote?.release();
+        throw err;
+      }
+      let there: LayerSamplesOutput | undefined;
+      try {
+        there = await remote?.done();
+        measured(l, here, zBatch);
+        if (there) measured(l + 1, there, remote!.z);
+      } finally {
+        remote?.release();
+      }
+      if (next && !there) {
+        if (zBatch.length < batchTokens * next.dim) zBatch = kernelArray(batchTokens * next.dim);
+        measured(l + 1, layerSamples({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1), z: zBatch }), zBatch);
+      }
+    }
     metricsMs += performance.now() - t1;
     onProgress?.(Math.min(b0 + input.batchSize, order.length));
   }

@@ -58,6 +58,17 @@ export async function holdCoreAsync<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs fn on a core its caller already took for this thread (`acquireHelpers`): kernels inside
+ * count nothing more, as inside `holdCore`. */
+export async function onGrantedCore<T>(fn: () => Promise<T>): Promise<T> {
+  depth++;
+  try {
+    return await fn();
+  } finally {
+    depth--;
+  }
+}
+
 /** Takes up to `wanted` idle cores for helper threads (never blocks; 0 when none is idle).
  * Give them back with `releaseHelpers`. */
 export function acquireHelpers(wanted: number): number {

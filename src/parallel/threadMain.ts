@@ -1,7 +1,7 @@
 // Entry point of a pool thread: runs the requested task, posts progress and the result back.
 import { parentPort } from 'node:worker_threads';
-import { holdCoreAsync } from '../linalg/coreBudget.ts';
-import { tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
+import { holdCoreAsync, onGrantedCore } from '../linalg/coreBudget.ts';
+import { CALLER_HOLDS_CORE, tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
 import { resultTransferables } from './transferables.ts';
 
 const port = parentPort!;
@@ -10,8 +10,10 @@ port.on('message', async (req: ThreadRequest) => {
   try {
     const run = tasks[req.task] as (input: unknown, onProgress: (done: number) => void, isCancelled: () => boolean) => Promise<unknown>;
     const isCancelled = () => Atomics.load(req.cancelFlag, 0) === 1;
-    // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores.
-    const output = await holdCoreAsync(() => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled));
+    // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores
+    // (unless its caller already took the core for it).
+    const call = () => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled);
+    const output = await (CALLER_HOLDS_CORE.has(req.task) ? onGrantedCore(call) : holdCoreAsync(call));
     // The result's partial Grams move to the caller rather than being copied (transferables.ts).
     reply({ id: req.id, kind: 'ok', output }, resultTransferables(output));
   } catch (err) {

@@ -38,16 +38,48 @@ let external: string;
 let dataPath: string;
 let texts: string[];
 
-async function evaluate(model: string, tag: string): Promise<SampleRow[]> {
+async function evaluate(model: string, tag: string, opts: { loss?: boolean } = {}): Promise<SampleRow[]> {
   const r: EvaluationResult = await temporal.client.workflow.execute(evaluationWorkflow, {
     taskQueue: TASK_QUEUES.orchestration,
     workflowId: `external-${tag}-${Date.now()}`,
-    args: [{ spec: { model, data: dataPath, layers: ['all'], maxTokens: MAX_TOKENS, shardSize: 4, store: `file://${join(dir, `store-${tag}`)}` } }],
+    args: [{ spec: { model, data: dataPath, layers: ['all'], maxTokens: MAX_TOKENS, shardSize: 4, ...(opts.loss === false ? { loss: false } : {}), store: `file://${join(dir, `store-${tag}`)}` } }],
   });
   const store = openStore(r.storeUri);
   const rows: SampleRow[] = [];
   for (const k of (await store.list(`${r.prefix}/shards/`)).filter((x) => x.endsWith('samples.arrow'))) rows.push(...samplesFromArrow(await store.get(k), k));
   return rows.sort((a, b) => a.layer.localeCompare(b.layer) || a.row - b.row);
+}
+
+function assertSameRows(got: SampleRow[], want: SampleRow[]): void {
+  assert.equal(got.length, want.length);
+  got.forEach((r, i) => {
+    assert.equal(r.layer, want[i].layer);
+    assert.equal(r.row, want[i].row);
+    for (const m of METRICS) assert.equal(r[m], want[i][m], `${r.layer} row ${r.row} ${m}`);
+  });
+}
+
+type Oracle = { numLayers: number; perSample: Array<{ layers: Record<string, { skipped: boolean } & Record<string, number>> }> };
+let oracle: Promise<Oracle> | undefined;
+
+/** Every row against transformers' hidden_states on the checkpoint (hf_oracle.py), to 1e-5 relative. */
+async function assertMatchesPyTorch(rows: SampleRow[]): Promise<void> {
+  const o = await (oracle ??= runOracle<Oracle>(oracleScript, { hf: entry.hf, texts, maxTokens: MAX_TOKENS }, hfPythonBin));
+  const L = o.numLayers;
+  const names = (i: number) => (i === 0 ? 'embeddings' : i < L ? `block.${i - 1}` : 'final');
+  let checked = 0;
+  for (let i = 0; i <= L; i++) {
+    for (const r of rows.filter((x) => x.layer === names(i))) {
+      const want = o.perSample[r.row].layers[String(i)];
+      if (want.skipped) continue;
+      for (const m of METRICS) {
+        const err = Math.abs((r[m] as number) - want[m]) / Math.max(Math.abs(want[m]), 1e-12);
+        assert.ok(err <= 1e-5, `hidden_states[${i}] row ${r.row} ${m}: ${r[m]} vs ${want[m]} (${err})`);
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked >= (L + 1) * texts.length - 2, `${checked} rows matched to PyTorch`);
 }
 
 before(async () => {
@@ -73,29 +105,17 @@ describe('external-data ONNX (model.onnx + model.onnx_data)', () => {
   test('run: every layer equals the inline model exactly and PyTorch to 1e-5', async () => {
     const inline = await evaluate(entry.onnx, 'inline');
     const ext = await evaluate(external, 'ext');
-    assert.equal(ext.length, inline.length);
+    assertSameRows(ext, inline);
     assert.ok(new Set(ext.map((r) => r.layer)).size > 3, 'several layers');
-    ext.forEach((r, i) => {
-      assert.equal(r.layer, inline[i].layer);
-      for (const m of METRICS) assert.equal(r[m], inline[i][m], `${r.layer} row ${r.row} ${m}`);
-    });
-    const oracle = await runOracle<{ numLayers: number; perSample: Array<{ layers: Record<string, { skipped: boolean } & Record<string, number>> }> }>(
-      oracleScript,
-      { hf: entry.hf, texts, maxTokens: MAX_TOKENS },
-      hfPythonBin,
-    );
-    const L = oracle.numLayers;
-    const names = (i: number) => (i === 0 ? 'embeddings' : i < L ? `block.${i - 1}` : 'final');
-    for (let i = 0; i <= L; i++) {
-      for (const r of ext.filter((x) => x.layer === names(i))) {
-        const o = oracle.perSample[r.row].layers[String(i)];
-        if (o.skipped) continue;
-        for (const m of METRICS) {
-          const err = Math.abs((r[m] as number) - o[m]) / Math.max(Math.abs(o[m]), 1e-12);
-          assert.ok(err <= 1e-5, `hidden_states[${i}] row ${r.row} ${m}: ${r[m]} vs ${o[m]} (${err})`);
-        }
-      }
-    }
+    await assertMatchesPyTorch(ext);
+  });
+
+  test('run with the loss off (the tapped graph cut to the nodes of the hidden states): equals the inline model and PyTorch', async () => {
+    const inline = await evaluate(entry.onnx, 'inline-noloss', { loss: false });
+    const ext = await evaluate(external, 'ext-noloss', { loss: false });
+    assertSameRows(ext, inline);
+    assert.ok(ext.every((r) => r.loss === null), 'no loss computed');
+    await assertMatchesPyTorch(ext);
   });
 
   test('run from s3:// (the share-nothing path): the worker fetches model.onnx_data with the graph; results equal the local run', async () => {

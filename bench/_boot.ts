@@ -1,0 +1,11 @@
+import { ThreadPool } from '../src/parallel/threadPool.ts';
+const d = 64; const s = new Float64Array(d * d); for (let i = 0; i < d; i++) s[i * d + i] = 1;
+const t = performance.now();
+const p = new ThreadPool(1);
+await p.run('pooledMetrics', { s, n: 10, dim: d });
+console.log('first task', (performance.now() - t).toFixed(0), 'ms');
+const t2 = performance.now();
+await p.run('pooledMetrics', { s: s.slice(), n: 10, dim: d });
+console.log('second task', (performance.now() - t2).toFixed(0), 'ms');
+await p.close?.();
+process.exit(0);
