@@ -5,7 +5,8 @@
 // only in MinIO. Evaluations use every layer and Diff-eRank (the untrained twin goes through the
 // store). A one-worker sweep is the reference; two workers, one SIGKILLed mid-shard, must give
 // bit-identical results through `run`; so must a run resumed after every process was killed; and a
-// cancelled run must stop its running shards within seconds.
+// cancelled run must stop its running shards within seconds. A decoder exported by optimum (the
+// zoo's Llama), only in MinIO, with the loss off on two workers, must match PyTorch sample by sample.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { cacheDir, ensureBucket, modelDir, requireEnv } from '../helpers/services.ts';
+import { cacheDir, ensureBucket, hfPythonBin, modelDir, requireEnv, runOracle } from '../helpers/services.ts';
+import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { spawnIsolated, type IsolatedProcess } from '../helpers/isolatedProcess.ts';
 import { openStore } from '../../src/store/openStore.ts';
 import { getJson, type ObjectStore } from '../../src/store/store.ts';
@@ -294,4 +296,44 @@ test('cancelling a run stops its running shards within seconds', async () => {
   assert.ok(doneAfter < 2, `the shards were stopped, not finished (${doneAfter} of 2 done)`);
   cpu1.forEach((c, i) => assert.ok(c - cpu0[i] < 1, `worker ${i} used ${(c - cpu0[i]).toFixed(2)} CPU s in 4 s after the cancellation`));
   assert.equal((await client.workflow.getHandle(id).describe()).status.name, 'CANCELLED');
+});
+
+test('a decoder exported by optimum, only in MinIO, every layer with the loss off on two isolated workers: each sample equals PyTorch', async () => {
+  // The zoo's Llama (optimum-cli, no KV cache): each worker taps it and cuts the graph to the hidden
+  // states in its own cache; the oracle is transformers on the checkpoint (hf_oracle.py).
+  const zoo = JSON.parse(await readFile(join(cacheDir, 'zoo', 'zoo.json'), 'utf8')) as { entries: Array<{ arch: string; form: string; hf: string; onnx: string }> };
+  const llama = zoo.entries.find((e) => e.arch === 'llama' && e.form === 'no-past')!;
+  const upload = openStore(base);
+  for (const f of await readdir(llama.onnx)) await upload.put(`models/llama/${f}`, await readFile(join(llama.onnx, f)));
+  const store = `${base}/store-llama`;
+  const run = cli(['run', '--model', `${base}/models/llama`, '--data', datasets.jsonl, '--layers', 'all', '--no-loss', '--shard-size', '1', '--batch-size', '2', '--max-tokens', '40', '--store', store, '--parallel', '2', '--json']);
+  const r = jsonOf<RunResult>(await finished(run));
+  const s = openStore(store);
+  const rows: SampleRow[] = [];
+  for (const k of (await s.list(`${r.prefix}/shards/`)).filter((x) => x.endsWith('samples.arrow'))) rows.push(...samplesFromArrow(await s.get(k), k));
+  const workersSeen = new Set((await shardDones(s, r.prefix)).map((d) => d.runtime!.worker));
+  assert.equal(workersSeen.size, 2, `shards were extracted on ${[...workersSeen].join(', ')}`);
+  assert.ok(rows.every((x) => x.loss === null), 'no loss computed');
+  const texts = new TextDecoder().decode(uploaded['data/texts.jsonl']).trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+  const oracle = await runOracle<{ numLayers: number; perSample: Array<{ layers: Record<string, { skipped: boolean } & Record<string, number>> }> }>(
+    new URL('../oracle/hf_oracle.py', import.meta.url).pathname,
+    { hf: llama.hf, texts, maxTokens: 40 },
+    hfPythonBin,
+  );
+  const L = oracle.numLayers;
+  const name = (i: number) => (i === 0 ? 'embeddings' : i < L ? `block.${i - 1}` : 'final');
+  let checked = 0;
+  for (let i = 0; i <= L; i++) {
+    for (const row of rows.filter((x) => x.layer === name(i))) {
+      const want = oracle.perSample[row.row].layers[String(i)];
+      assert.equal(row.skipped, want.skipped, `hidden_states[${i}] row ${row.row} skipped`);
+      if (want.skipped) continue;
+      for (const m of ['entropy', 'erank', 'normalizedEntropy', 'renyi2', 'nuclearNorm'] as const) {
+        const err = Math.abs((row[m] as number) - want[m]) / Math.max(Math.abs(want[m]), 1e-12);
+        assert.ok(err <= 1e-5, `hidden_states[${i}] row ${row.row} ${m}: ${row[m]} vs ${want[m]} (${err})`);
+      }
+      checked++;
+    }
+  }
+  assert.equal(checked, (L + 1) * expectedRows.jsonl, 'every row of every hidden_states index');
 });
