@@ -415,7 +415,8 @@ export async function summarize(input: PlanRef & {
     }
     const expected = JSON.stringify([{ start: 0, end: plan.dataset.rows }]);
     const pool = sharedPool();
-    // One layer per pool thread at a time (each holds a d×d Gram), results in layer order.
+    // One layer at a time per thread the pool has started (each holds a d×d Gram; a thread started
+    // only for this costs more memory than its solves save time), results in layer order.
     const perLayer: Array<{ summary: LayerSummary; file: FileEntry }> = await Readable.from(plan.layers).map(
       async (layer: string) => {
         const top = input.grams[layer];
@@ -446,7 +447,7 @@ export async function summarize(input: PlanRef & {
         ctx.heartbeat();
         return { summary: layerSummary, file: entry(gramKey, gramBytes) };
       },
-      { concurrency: pool.size },
+      { concurrency: Math.max(1, pool.started) },
     ).toArray();
     const layers = perLayer.map((l) => l.summary);
     files.push(...perLayer.map((l) => l.file));

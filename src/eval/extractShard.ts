@@ -146,7 +146,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
     (e) => e.truncated,
   );
   const ids = encoded.map((e) => e.ids);
-  const useHelper = input.sampleHelper !== false && layers.length > 1 && totalCores() > 1;
+  const useHelper = (input.sampleHelper ?? process.env.ENTROSCOPE_SAMPLE_HELPER !== '0') && layers.length > 1 && totalCores() > 1;
   if (useHelper) warmSampleHelper();
   const truncated = encoded.map((e) => e.truncated);
 

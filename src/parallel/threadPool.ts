@@ -2,7 +2,7 @@
 // calling process's event loop stays free for Temporal heartbeats and cancellation.
 // onnxruntime-node's `run` is synchronous native work behind a promise: on the main thread it would
 // block everything. Each thread runs `threadMain.ts`, which keeps its own ORT session cache.
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { InputError, TaskCancelledError } from '../errors.ts';
 // Sets up the process-wide busy-thread count before any pool thread starts, so they all share it.
@@ -54,6 +54,8 @@ export class ThreadPool {
   constructor(
     readonly size: number,
     private readonly entry: URL = new URL(import.meta.url.endsWith('.js') ? './threadMain.js' : './threadBoot.mjs', import.meta.url),
+    /** V8 heap limits of each thread (worker_threads ResourceLimits). */
+    private readonly resourceLimits?: ResourceLimits,
   ) {}
 
   /** Starts threads until `n` (at most `size`) exist, so their loading overlaps other work. */
@@ -69,7 +71,7 @@ export class ThreadPool {
   }
 
   private startThread(slot: Slot): void {
-    const worker = new Worker(this.entry);
+    const worker = new Worker(this.entry, this.resourceLimits ? { resourceLimits: this.resourceLimits } : {});
     worker.unref();
     slot.worker = worker;
     slot.running = undefined;
@@ -86,6 +88,11 @@ export class ThreadPool {
     };
     worker.on('error', (err) => die(err.message));
     worker.on('exit', (code) => die(`exit code ${code}`));
+  }
+
+  /** Threads started so far (at most `size`). */
+  get started(): number {
+    return this.slots.length;
   }
 
   /** The threads' ids, in slot order (a replaced thread has a new one). */
