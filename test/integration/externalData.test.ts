@@ -18,11 +18,11 @@ import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts
 import { parameterCountDetails } from '../../src/model/parameterCount.ts';
 import { untrainFiles } from '../../src/model/untrain.ts';
 import { OnnxModel } from '../../src/model/onnxModel.ts';
-import { cacheDir, ensureBucket, hfPythonBin, requireEnv, runOracle } from '../helpers/services.ts';
+import { cacheDir, ensureBucket, hfPythonBin, requireEnv } from '../helpers/services.ts';
+import { assertRowsMatchHf, hfOracle, type HfOracleOutput } from '../helpers/hfOracle.ts';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.ts';
 
 const address = requireEnv('TEMPORAL_ADDRESS');
-const oracleScript = new URL('../oracle/hf_oracle.py', import.meta.url).pathname;
 const converter = new URL('../zoo/to_external_data.py', import.meta.url).pathname;
 const zooFile = join(cacheDir, 'zoo', 'zoo.json');
 if (!existsSync(zooFile)) throw new Error(`${zooFile} is missing: run infra/build-zoo.sh (npm test does)`);
@@ -59,27 +59,13 @@ function assertSameRows(got: SampleRow[], want: SampleRow[]): void {
   });
 }
 
-type Oracle = { numLayers: number; perSample: Array<{ layers: Record<string, { skipped: boolean } & Record<string, number>> }> };
-let oracle: Promise<Oracle> | undefined;
+let oracle: Promise<HfOracleOutput> | undefined;
 
-/** Every row against transformers' hidden_states on the checkpoint (hf_oracle.py), to 1e-5 relative. */
+/** Every row against transformers' hidden_states on the checkpoint (helpers/hfOracle.ts), to 1e-5 relative. */
 async function assertMatchesPyTorch(rows: SampleRow[]): Promise<void> {
-  const o = await (oracle ??= runOracle<Oracle>(oracleScript, { hf: entry.hf, texts, maxTokens: MAX_TOKENS }, hfPythonBin));
-  const L = o.numLayers;
-  const names = (i: number) => (i === 0 ? 'embeddings' : i < L ? `block.${i - 1}` : 'final');
-  let checked = 0;
-  for (let i = 0; i <= L; i++) {
-    for (const r of rows.filter((x) => x.layer === names(i))) {
-      const want = o.perSample[r.row].layers[String(i)];
-      if (want.skipped) continue;
-      for (const m of METRICS) {
-        const err = Math.abs((r[m] as number) - want[m]) / Math.max(Math.abs(want[m]), 1e-12);
-        assert.ok(err <= 1e-5, `hidden_states[${i}] row ${r.row} ${m}: ${r[m]} vs ${want[m]} (${err})`);
-      }
-      checked++;
-    }
-  }
-  assert.ok(checked >= (L + 1) * texts.length - 2, `${checked} rows matched to PyTorch`);
+  const o = await (oracle ??= hfOracle(entry.hf, texts, MAX_TOKENS));
+  const checked = assertRowsMatchHf(rows, o);
+  assert.ok(checked >= (o.numLayers + 1) * texts.length - 2, `${checked} rows matched to PyTorch`);
 }
 
 before(async () => {

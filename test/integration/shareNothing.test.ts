@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { cacheDir, ensureBucket, hfPythonBin, modelDir, requireEnv, runOracle } from '../helpers/services.ts';
+import { cacheDir, ensureBucket, modelDir, requireEnv } from '../helpers/services.ts';
+import { assertRowsMatchHf, hfOracle } from '../helpers/hfOracle.ts';
 import { samplesFromArrow, type SampleRow } from '../../src/arrow/sampleTable.ts';
 import { spawnIsolated, type IsolatedProcess } from '../helpers/isolatedProcess.ts';
 import { openStore } from '../../src/store/openStore.ts';
@@ -315,25 +316,7 @@ test('a decoder exported by optimum, only in MinIO, every layer with the loss of
   assert.equal(workersSeen.size, 2, `shards were extracted on ${[...workersSeen].join(', ')}`);
   assert.ok(rows.every((x) => x.loss === null), 'no loss computed');
   const texts = new TextDecoder().decode(uploaded['data/texts.jsonl']).trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
-  const oracle = await runOracle<{ numLayers: number; perSample: Array<{ layers: Record<string, { skipped: boolean } & Record<string, number>> }> }>(
-    new URL('../oracle/hf_oracle.py', import.meta.url).pathname,
-    { hf: llama.hf, texts, maxTokens: 40 },
-    hfPythonBin,
-  );
-  const L = oracle.numLayers;
-  const name = (i: number) => (i === 0 ? 'embeddings' : i < L ? `block.${i - 1}` : 'final');
-  let checked = 0;
-  for (let i = 0; i <= L; i++) {
-    for (const row of rows.filter((x) => x.layer === name(i))) {
-      const want = oracle.perSample[row.row].layers[String(i)];
-      assert.equal(row.skipped, want.skipped, `hidden_states[${i}] row ${row.row} skipped`);
-      if (want.skipped) continue;
-      for (const m of ['entropy', 'erank', 'normalizedEntropy', 'renyi2', 'nuclearNorm'] as const) {
-        const err = Math.abs((row[m] as number) - want[m]) / Math.max(Math.abs(want[m]), 1e-12);
-        assert.ok(err <= 1e-5, `hidden_states[${i}] row ${row.row} ${m}: ${row[m]} vs ${want[m]} (${err})`);
-      }
-      checked++;
-    }
-  }
-  assert.equal(checked, (L + 1) * expectedRows.jsonl, 'every row of every hidden_states index');
+  const oracle = await hfOracle(llama.hf, texts, 40);
+  const checked = assertRowsMatchHf(rows, oracle);
+  assert.equal(checked, (oracle.numLayers + 1) * expectedRows.jsonl, 'every row of every hidden_states index');
 });
