@@ -216,36 +216,35 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       g.add({ z: z.subarray(0, r.kept * h.dim), kept: r.kept, dim: h.dim, tokens: r.kept, droppedRows: 0 });
       out.layers[l] = { ...h, hidden: new Float32Array(0) };
     };
+    const samplesHere = (l: number): LayerSamplesOutput => {
+      const h = out.layers[l];
+      // Shared memory when large: the pooled update's helper threads read it in place.
+      if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
+      return layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
+    };
     // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
     // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
     for (let l = 0; l < layers.length; l += 2) {
-      const h = out.layers[l];
       const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
       const remote =
         next && useHelper
           ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
           : undefined;
-      let here: LayerSamplesOutput;
       try {
-        // Shared memory when large: the pooled update's helper threads read it in place.
-        if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
-        here = layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
-      } catch (err) {
-        await remote?.done().catch(() => undefined);
-        remote?.release();
-        throw err;
-      }
-      let there: LayerSamplesOutput | undefined;
-      try {
-        there = await remote?.done();
+        const here = samplesHere(l);
+        const there = await remote?.done();
         measured(l, here, zBatch);
         if (there) measured(l + 1, there, remote!.z);
+        else if (next) {
+          const r = samplesHere(l + 1);
+          measured(l + 1, r, zBatch);
+        }
       } finally {
-        remote?.release();
-      }
-      if (next && !there) {
-        if (zBatch.length < batchTokens * next.dim) zBatch = kernelArray(batchTokens * next.dim);
-        measured(l + 1, layerSamples({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1), z: zBatch }), zBatch);
+        // The helper has finished with its buffers before they go back (when this thread failed first, too).
+        if (remote) {
+          await remote.done().catch(() => undefined);
+          remote.release();
+        }
       }
     }
     metricsMs += performance.now() - t1;

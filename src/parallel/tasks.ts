@@ -6,7 +6,7 @@ import type { PooledMetrics } from '../metrics/pooled.ts';
 import type { LayerSamplesInput, LayerSamplesOutput } from '../eval/layerSamples.ts';
 
 // Each task imports its module on first use, so a thread loads only what it runs: a thread that
-// only solves pooled spectra starts in ~0.1 s instead of ~0.8 s (ONNX Runtime, tokenizers, images).
+// only solves pooled spectra starts in ~0.2 s instead of ~0.8 s (ONNX Runtime, tokenizers, images).
 export const tasks = {
   extractShard: async (input: ExtractShardInput, onProgress: (done: number) => void, isCancelled: () => boolean): Promise<ExtractShardOutput> =>
     (await import('../eval/extractShard.ts')).extractShard(input, onProgress, isCancelled),
