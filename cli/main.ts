@@ -11,6 +11,7 @@ import { registerUntrain } from './commands/untrain.ts';
 import { registerWorker } from './commands/worker.ts';
 import { registerSweep } from './commands/sweep.ts';
 import { userMessage } from './errors.ts';
+import { nativeLoadsSettled } from '../src/linalg/nativeLoading.ts';
 
 // commander through require: importing a CommonJS package from ESM first parses it for its exports
 // (~40 ms of every start, `--help` included).
@@ -40,5 +41,7 @@ try {
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { message } }, null, 2) + '\n');
   process.exitCode = 1;
 }
-// Native handles (ORT threads, Temporal core) may linger; the command's work is done.
+// Native handles (ORT threads, Temporal core) may linger; the command's work is done. A helper
+// thread still loading koffi would abort the process if it exited now (nativeLoading.ts).
+await nativeLoadsSettled();
 process.exit(process.exitCode ?? 0);

@@ -13,7 +13,13 @@
 //
 // Helpers are started lazily, kept for the life of the process (unref'd, blocked in Atomics.wait
 // while idle). The cores they run on are the caller's to take from coreBudget.ts.
+//
+// A helper is counted in nativeLoading.ts from its start until it has loaded its imports (it then
+// enters serveJobs, helperLoop.mjs), so the CLI does not exit while one boots, and stop() never
+// terminates one that is booting: a thread ended while it loads koffi aborts the process
+// (nativeLoading.ts says why). Wasm helpers are counted the same way; they boot in milliseconds.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { nativeLoading } from './nativeLoading.ts';
 
 /** Most helpers a gang starts (64 threads with the caller). */
 export const MAX_HELPERS = 63;
@@ -23,11 +29,13 @@ interface Helper {
   port: MessagePort;
   /** The epoch whose buffers it last got. */
   epoch: number;
+  /** 0 while it boots; 1 once booted (set by the helper), 2 if it exited first (set here). */
+  booted: Int32Array;
 }
 
 export class HelperGang {
   private readonly layout: { GEN: number; REMAINING: number; EPOCH: number; ERROR: number; STOP: number; PARAMS: number; STRIDE: number; CLAIM: number };
-  private readonly ctl: Int32Array;
+  private ctl: Int32Array;
   private readonly helpers: Helper[] = [];
   private epoch = 0;
   private sent: unknown[] | undefined;
@@ -53,24 +61,31 @@ export class HelperGang {
    * helper script reads it; `share(p)`: share p run on this thread (the same work as the helper's).
    */
   run(got: number, spawn: Record<string, unknown>, buffers: Record<string, unknown>, params: (helper: number) => number[], share: (part: number) => void): void {
-    const { ctl, layout } = this;
     if (got < 1 || got > MAX_HELPERS) throw new RangeError(`helpers must be 1…${MAX_HELPERS}, got ${got}`);
     if (!sameItems(this.spawnedWith, Object.values(spawn))) {
       this.stop();
       this.spawnedWith = Object.values(spawn);
     }
+    const { ctl, layout } = this; // after stop(), which replaces the control words
     while (this.helpers.length < got) {
       const index = this.helpers.length;
       const { port1, port2 } = new MessageChannel();
+      const booted = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.add(nativeLoading, 0, 1);
       const worker = new Worker(this.script, {
         // Plain JavaScript: no loader or eval flags of the parent process are needed (or wanted).
         execArgv: [],
-        workerData: { ...spawn, control: ctl.buffer, index, port: port2, layout },
+        workerData: { ...spawn, control: ctl.buffer, index, port: port2, layout, booted: booted.buffer, loading: nativeLoading.buffer },
         transferList: [port2],
+      });
+      // A helper that dies before it boots is no longer loading anything.
+      worker.once('exit', () => {
+        if (Atomics.compareExchange(booted, 0, 0, 2) === 0) Atomics.sub(nativeLoading, 0, 1);
+        Atomics.notify(booted, 0);
       });
       worker.unref();
       port1.unref();
-      this.helpers.push({ worker, port: port1, epoch: -1 });
+      this.helpers.push({ worker, port: port1, epoch: -1, booted });
     }
     if (!sameItems(this.sent, Object.values(buffers))) {
       this.epoch++;
@@ -114,7 +129,12 @@ export class HelperGang {
     if (Atomics.load(ctl, layout.ERROR) !== 0) throw new Error(`a ${this.what} thread failed`);
   }
 
-  /** Stops every helper (they leave their loop at STOP) and resets the control words. */
+  /**
+   * Stops every helper: STOP is set in the current control words and each helper's slot bumped, so
+   * it leaves its loop; one that has booted is also terminated. One still booting is left to leave
+   * by itself once booted (ending a thread while it loads koffi aborts the process: nativeLoading.ts).
+   * The gang continues on fresh control words, which no old helper can see.
+   */
   stop(): void {
     const { ctl, layout } = this;
     if (this.helpers.length === 0) return;
@@ -123,12 +143,8 @@ export class HelperGang {
       Atomics.add(ctl, layout.GEN + i, 1);
       Atomics.notify(ctl, layout.GEN + i);
     }
-    for (const h of this.helpers.splice(0)) void h.worker.terminate();
-    Atomics.store(ctl, layout.STOP, 0);
-    for (let i = 0; i <= MAX_HELPERS; i++) {
-      Atomics.store(ctl, layout.GEN + i, 0);
-      Atomics.store(ctl, layout.CLAIM + i, 0);
-    }
+    for (const h of this.helpers.splice(0)) if (Atomics.load(h.booted, 0) !== 0) void h.worker.terminate();
+    this.ctl = new Int32Array(new SharedArrayBuffer(ctl.byteLength));
     this.sent = undefined;
   }
 }

@@ -12,9 +12,14 @@ import { receiveMessageOnPort } from 'node:worker_threads';
  * Serves jobs until STOP. `onBuffers(message)` adopts an epoch's buffers; `run(ctl, p)` does the
  * job whose parameters start at ctl[p].
  */
-export function serveJobs({ control, index, port, layout }, what, onBuffers, run) {
+export function serveJobs({ control, index, port, layout, booted, loading }, what, onBuffers, run) {
   const { GEN, REMAINING, EPOCH, ERROR, PARAMS, STRIDE, STOP, CLAIM } = layout;
   const ctl = new Int32Array(control);
+  // This thread's imports (koffi, OpenBLAS) are loaded: it no longer holds up the process's exit
+  // nor its own termination (nativeLoading.ts, helperGang.ts).
+  const flag = new Int32Array(booted);
+  if (Atomics.compareExchange(flag, 0, 0, 1) === 0) Atomics.sub(new Int32Array(loading), 0, 1);
+  Atomics.notify(flag, 0);
   let epoch = -1;
   let seen = 0;
   for (;;) {

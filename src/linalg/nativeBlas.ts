@@ -18,6 +18,7 @@
 // coreBudget.ts (shared with inference), and helpers only take idle cores of that budget.
 import { createRequire } from 'node:module';
 import { holdCore } from './coreBudget.ts';
+import { whileLoadingNative } from './nativeLoading.ts';
 import type { BlockBlas } from './nativeGramBlocks.mjs';
 import type { Rank2kBlas } from './nativeTridiagonalBlocks.mjs';
 
@@ -73,7 +74,7 @@ function candidates(): string[] {
 function tryLoad(): Blas | null {
   let koffi: typeof import('koffi');
   try {
-    koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    koffi = whileLoadingNative(() => createRequire(import.meta.url)('koffi') as typeof import('koffi'));
   } catch (err) {
     loadError = `the koffi package did not load (${(err as Error).message})`;
     return null;
@@ -81,7 +82,7 @@ function tryLoad(): Blas | null {
   const errors: string[] = [];
   for (const name of candidates()) {
     try {
-      const lib = koffi.load(name);
+      const lib = whileLoadingNative(() => koffi.load(name));
       const blas: Blas = {
         library: name,
         config: (lib.func('const char *openblas_get_config()') as () => string)(),

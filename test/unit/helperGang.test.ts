@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HelperGang } from '../../src/linalg/helperGang.ts';
+import { nativeLoading, nativeLoadsSettled } from '../../src/linalg/nativeLoading.ts';
 
 const script = new URL('../fixtures/countingHelper.mjs', import.meta.url);
 const HELPER_TOTAL = 0x3ff;
@@ -37,5 +38,48 @@ test('a helper that never starts: the caller runs its shares and returns', () =>
   assert.deepEqual(Array.from(counts.subarray(0, 3)), [50, 50, 50]);
   assert.equal(counts[HELPER_TOTAL], 0, 'no helper ran anything');
   assert.ok(performance.now() - t0 < 5000, 'no waiting on the dead helpers');
+  gang.stop();
+});
+
+// A thread ended while it loads koffi aborts the whole process (src/linalg/nativeLoading.ts), so a
+// booting helper is counted process-wide until it has booted, the CLI waits for that count before
+// it exits, and stop() leaves a booting helper to end by itself. A slow-booting helper shows it.
+test('a booting helper is counted until it boots; nativeLoadsSettled waits for it; stop() does not kill it', async () => {
+  const gang = new HelperGang(script, 1, 'counting helper');
+  const counts = new Int32Array(new SharedArrayBuffer(4 * 1024));
+  const left = new Int32Array(new SharedArrayBuffer(4));
+  await nativeLoadsSettled(); // the dead helpers of the test above are counted off as their exits arrive
+  const before = Atomics.load(nativeLoading, 0);
+  assert.equal(before, 0);
+  const t0 = performance.now();
+  job(gang, 1, counts, { bootMs: 400, left: left.buffer });
+  assert.deepEqual(Array.from(counts.subarray(0, 2)), [1, 1], 'the caller ran the booting helper\'s share');
+  assert.equal(Atomics.load(nativeLoading, 0), before + 1, 'the booting helper is counted');
+  await nativeLoadsSettled();
+  assert.ok(performance.now() - t0 >= 390, `settled after ${performance.now() - t0} ms, before the helper booted`);
+  assert.equal(Atomics.load(nativeLoading, 0), before, 'counted off once booted');
+
+  // stop() while a second gang's helper boots: the helper still boots and leaves its loop itself.
+  const gang2 = new HelperGang(script, 1, 'counting helper');
+  const left2 = new Int32Array(new SharedArrayBuffer(4));
+  job(gang2, 1, counts, { bootMs: 300, left: left2.buffer });
+  gang2.stop();
+  await nativeLoadsSettled();
+  for (const end = Date.now() + 5000; Atomics.load(left2, 0) === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(Atomics.load(left2, 0), 1, 'the helper stopped by stop() while booting was not terminated: it left its loop itself');
+  // After stop(), the gang runs jobs on fresh helpers.
+  job(gang2, 1, counts, { bootMs: 0 });
+  gang.stop();
+  gang2.stop();
+});
+
+test('a helper that dies before it boots is counted off', async () => {
+  const gang = new HelperGang(script, 1, 'counting helper');
+  const counts = new Int32Array(new SharedArrayBuffer(4 * 1024));
+  await nativeLoadsSettled();
+  job(gang, 2, counts, { exitAtOnce: true });
+  assert.equal(Atomics.load(nativeLoading, 0), 2, 'two helpers booting');
+  await nativeLoadsSettled(5000);
+  assert.equal(Atomics.load(nativeLoading, 0), 0);
   gang.stop();
 });
