@@ -10,6 +10,8 @@ import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss.ts';
 import { layerSamples, type LayerSamplesOutput } from './layerSamples.ts';
 import { startOnHelper, warmSampleHelper } from './sampleHelper.ts';
+import { openPipeline, pipelineWanted, startBatch, type PipelinedBatch } from './batchPipeline.ts';
+import { measureClaimedLayers, type LayerResult } from './batchLayers.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
 import { kernelArray } from '../linalg/sharedArray.ts';
@@ -35,7 +37,9 @@ export interface ExtractShardInput {
   loss?: boolean;
   /** onnxruntime graph optimisation (OnnxModel LoadOptions); default `all`. */
   graphOptimization?: GraphOptimization;
-  /** Measure every other layer on a helper thread when a core is idle (sampleHelper.ts); default true. */
+  /** Measure every other layer on a helper thread when a core is idle (sampleHelper.ts), or where
+   * a thread's priority can be lowered, measure each batch on a background thread while the next
+   * is inferred (batchPipeline.ts); default true. */
   sampleHelper?: boolean;
 }
 
@@ -79,11 +83,15 @@ function modelFor(input: ExtractShardInput): Promise<OnnxModel> {
 const RETAINED_ACCUMULATOR_BYTES = 256 * 2 ** 20;
 const freeAccumulators: Float64Array[][] = [];
 
-function takeAccumulators(dims: number[]): { s: Float64Array[]; shared: boolean } {
+/** `inSharedMemory`: every accumulator in a SharedArrayBuffer, small ones too (the background
+ * thread of batchPipeline.ts writes them); undefined when the set is too large to keep. */
+function takeAccumulators(dims: number[], inSharedMemory = false): { s: Float64Array[]; shared: boolean } | undefined {
   const bytes = dims.reduce((a, d) => a + 8 * d * d, 0);
-  if (bytes > RETAINED_ACCUMULATOR_BYTES) return { s: dims.map((d) => new Float64Array(d * d)), shared: false };
-  const i = freeAccumulators.findIndex((set) => set.length === dims.length && set.every((a, l) => a.length === dims[l] * dims[l]));
-  if (i < 0) return { s: dims.map((d) => kernelArray(d * d)), shared: true };
+  if (bytes > RETAINED_ACCUMULATOR_BYTES) return inSharedMemory ? undefined : { s: dims.map((d) => new Float64Array(d * d)), shared: false };
+  const fits = (set: Float64Array[]) =>
+    set.length === dims.length && set.every((a, l) => a.length === dims[l] * dims[l] && (!inSharedMemory || a.buffer instanceof SharedArrayBuffer));
+  const i = freeAccumulators.findIndex(fits);
+  if (i < 0) return { s: dims.map((d) => (inSharedMemory ? new Float64Array(new SharedArrayBuffer(8 * d * d)) : kernelArray(d * d))), shared: true };
   const [set] = freeAccumulators.splice(i, 1);
   for (const a of set) a.fill(0);
   return { s: set, shared: true };
@@ -147,7 +155,10 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   );
   const ids = encoded.map((e) => e.ids);
   const useHelper = (input.sampleHelper ?? process.env.ENTROSCOPE_SAMPLE_HELPER !== '0') && layers.length > 1 && totalCores() > 1;
-  if (useHelper) warmSampleHelper();
+  // Where the background thread's priority can be lowered, it measures each batch while the next is
+  // inferred (batchPipeline.ts); elsewhere the sample helper takes every other layer when a core is idle.
+  const pipelineReady = useHelper && pipelineWanted() ? openPipeline() : undefined;
+  if (useHelper && !pipelineReady) warmSampleHelper();
   const truncated = encoded.map((e) => e.truncated);
 
   // Batch texts of similar length together so little compute goes to padding; the metrics do not
@@ -159,96 +170,146 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   let pooled: PooledGram[] = [];
   const losses: Array<number | null> = new Array(ids.length).fill(null);
   let zBatch: Float64Array = new Float64Array(0);
+  /** Whether batches go to the background thread (decided at the first batch). */
+  let pipelined = false;
+  /** The batch the background thread is measuring, with what its results are recorded against. */
+  let inFlight: { job: PipelinedBatch; members: number[]; rows: number[]; zLength: number } | undefined;
+  const record = (members: number[], rows: number[], results: LayerResult[]): void => {
+    for (const r of results) {
+      members.forEach((i, b) => (samples[r.layer][i] = sampleRowOf(rows[b], layers[r.layer].name, r.metrics[b], truncated[i])));
+      pooled[r.layer].n += r.kept;
+    }
+  };
+  const zOf = (length: number): Float64Array => (zBatch.length < length ? (zBatch = kernelArray(length)) : zBatch);
+  /** Measures the rest of the batch in flight here, waits for the background thread, records it. */
+  const settle = async (): Promise<void> => {
+    const { job, members, rows, zLength } = inFlight!;
+    const results = await job.finish(zOf(zLength));
+    inFlight = undefined;
+    record(members, rows, results);
+  };
   let inferenceMs = 0;
   let metricsMs = 0;
   let tokens = 0;
-  for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
-    if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${b0} of ${order.length} texts`);
-    const members = order.slice(b0, b0 + input.batchSize);
-    const t0 = performance.now();
-    const out = await runBatch(model, input, ids, members);
-    const t1 = performance.now();
-    inferenceMs += t1 - t0;
-    // Layer by layer: each layer's kept unit rows of this batch are pooled in one rank-k update
-    // after its samples (one long update runs ~1.4× faster than one per sample: the kernel's panels
-    // fill up). Samples write Z straight into one batch buffer, one after another (layerSamples.ts),
-    // so the layer's Z is zBatch[0, kept·dim) with no copy; the buffer is reused by the next layer,
-    // so a batch holds one layer's Z (batch tokens × dim float64; two with the helper thread), not
-    // every layer's, and each layer's hidden states are let go once measured.
-    // Every value is computed as in a sample-major loop (each (sample, layer) pair alone, each
-    // layer's update in sample order), so the results do not depend on this order.
-    const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
-    if (accumulators === undefined) {
-      const dims = out.layers.map((h) => h.dim);
-      const taken = (accumulators = takeAccumulators(dims));
-      pooled = dims.map((d, l) => PooledGram.fromParts(d, taken.s[l], 0));
-    }
-    members.forEach((i, b) => {
-      const n = ids[i].length;
-      tokens += n;
-      const row = input.startRow + i;
-      // The loss path OnnxModel took (model.lossPath): log-probabilities from the graph, else the logits.
-      if (out.nextTokenLogProbs) {
-        const { logProbs, seqLen } = out.nextTokenLogProbs;
-        try {
-          losses[i] = nextTokenLossFromLogProbs(logProbs.subarray(b * seqLen, b * seqLen + n), n);
-        } catch (err) {
-          throw new InputError(`dataset row ${row}, ${model.nextTokenLogProbOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+  try {
+    for (let b0 = 0; b0 < order.length; b0 += input.batchSize) {
+      if (isCancelled?.()) throw new TaskCancelledError(`shard at row ${input.startRow} cancelled after ${b0} of ${order.length} texts`);
+      const members = order.slice(b0, b0 + input.batchSize);
+      const t0 = performance.now();
+      const out = await runBatch(model, input, ids, members);
+      const t1 = performance.now();
+      inferenceMs += t1 - t0;
+      // Layer by layer: each layer's kept unit rows of this batch are pooled in one rank-k update
+      // after its samples (one long update runs ~1.4× faster than one per sample: the kernel's panels
+      // fill up). Samples write Z straight into one batch buffer, one after another (layerSamples.ts),
+      // so the layer's Z is zBatch[0, kept·dim) with no copy; the buffer is reused by the next layer,
+      // so a batch holds one layer's Z (batch tokens × dim float64; two with the helper thread), not
+      // every layer's, and each layer's hidden states are let go once measured.
+      // Every value is computed as in a sample-major loop (each (sample, layer) pair alone, each
+      // layer's update in sample order), so the results do not depend on this order.
+      const batchTokens = members.reduce((a, i) => a + ids[i].length, 0);
+      if (accumulators === undefined) {
+        const dims = out.layers.map((h) => h.dim);
+        // The background thread writes S in place: shared memory, and only where the set is kept.
+        if (pipelineReady && (await pipelineReady)) accumulators = takeAccumulators(dims, true);
+        pipelined = accumulators !== undefined;
+        const taken = (accumulators ??= takeAccumulators(dims)!);
+        pooled = dims.map((d, l) => PooledGram.fromParts(d, taken.s[l], 0));
+      }
+      members.forEach((i, b) => {
+        const n = ids[i].length;
+        tokens += n;
+        const row = input.startRow + i;
+        // The loss path OnnxModel took (model.lossPath): log-probabilities from the graph, else the logits.
+        if (out.nextTokenLogProbs) {
+          const { logProbs, seqLen } = out.nextTokenLogProbs;
+          try {
+            losses[i] = nextTokenLossFromLogProbs(logProbs.subarray(b * seqLen, b * seqLen + n), n);
+          } catch (err) {
+            throw new InputError(`dataset row ${row}, ${model.nextTokenLogProbOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+          }
+        } else if (out.logits) {
+          const { logits, seqLen, vocab } = out.logits;
+          try {
+            losses[i] = nextTokenLoss(logits.subarray(b * seqLen * vocab, (b * seqLen + n) * vocab), ids[i], vocab);
+          } catch (err) {
+            throw new InputError(`dataset row ${row}, ${model.logitsOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+          }
         }
-      } else if (out.logits) {
-        const { logits, seqLen, vocab } = out.logits;
+      });
+      delete out.logits;
+      const lengths = members.map((i) => ids[i].length);
+      const rows = members.map((i) => input.startRow + i);
+      const where = (l: number) => `layer ${layers[l].name} (${layers[l].tensor})`;
+      const measured = (l: number, r: LayerSamplesOutput, z: Float64Array) => {
+        const h = out.layers[l];
+        members.forEach((i, b) => (samples[l][i] = sampleRowOf(rows[b], layers[l].name, r.metrics[b], truncated[i])));
+        const g = pooled[l];
+        if (g.dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
+        g.add({ z: z.subarray(0, r.kept * h.dim), kept: r.kept, dim: h.dim, tokens: r.kept, droppedRows: 0 });
+        out.layers[l] = { ...h, hidden: new Float32Array(0) };
+      };
+      const samplesHere = (l: number): LayerSamplesOutput => {
+        const h = out.layers[l];
+        // Shared memory when large: the pooled update's helper threads read it in place.
+        if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
+        return layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
+      };
+      if (pipelined) {
+        // The previous batch is finished first (here: the layers the background thread has not
+        // claimed), so every S sums its batches in order; then this batch goes to the background.
+        if (inFlight) await settle();
+        out.layers.forEach((h, l) => {
+          if (pooled[l].dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${pooled[l].dim} in another`);
+        });
+        const zLength = batchTokens * Math.max(...out.layers.map((h) => h.dim));
+        const meta = { lengths, rows, where: layers.map((_, l) => where(l)), s: pooled.map((g) => g.s) };
+        const job = startBatch(out.layers, meta);
+        if (job) inFlight = { job, members, rows, zLength };
+        else {
+          // Too large to hold twice: measured here, now.
+          const hidden = out.layers.map((h) => h.hidden);
+          const claim = new Int32Array(1);
+          record(members, rows, measureClaimedLayers({ ...meta, hidden, seqLen: out.layers.map((h) => h.seqLen), dim: out.layers.map((h) => h.dim), claim }, zOf(zLength)));
+        }
+        out.layers = [];
+      }
+      // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
+      // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
+      else for (let l = 0; l < layers.length; l += 2) {
+        const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
+        const remote =
+          next && useHelper
+            ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
+            : undefined;
         try {
-          losses[i] = nextTokenLoss(logits.subarray(b * seqLen * vocab, (b * seqLen + n) * vocab), ids[i], vocab);
-        } catch (err) {
-          throw new InputError(`dataset row ${row}, ${model.logitsOutput} of ${input.onnxPath}: ${(err as Error).message}`);
+          const here = samplesHere(l);
+          const there = await remote?.done();
+          measured(l, here, zBatch);
+          if (there) measured(l + 1, there, remote!.z);
+          else if (next) {
+            const r = samplesHere(l + 1);
+            measured(l + 1, r, zBatch);
+          }
+        } finally {
+          // The helper has finished with its buffers before they go back (when this thread failed first, too).
+          if (remote) {
+            await remote.done().catch(() => undefined);
+            remote.release();
+          }
         }
       }
-    });
-    delete out.logits;
-    const lengths = members.map((i) => ids[i].length);
-    const rows = members.map((i) => input.startRow + i);
-    const where = (l: number) => `layer ${layers[l].name} (${layers[l].tensor})`;
-    const measured = (l: number, r: LayerSamplesOutput, z: Float64Array) => {
-      const h = out.layers[l];
-      members.forEach((i, b) => (samples[l][i] = sampleRowOf(rows[b], layers[l].name, r.metrics[b], truncated[i])));
-      const g = pooled[l];
-      if (g.dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
-      g.add({ z: z.subarray(0, r.kept * h.dim), kept: r.kept, dim: h.dim, tokens: r.kept, droppedRows: 0 });
-      out.layers[l] = { ...h, hidden: new Float32Array(0) };
-    };
-    const samplesHere = (l: number): LayerSamplesOutput => {
-      const h = out.layers[l];
-      // Shared memory when large: the pooled update's helper threads read it in place.
-      if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
-      return layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
-    };
-    // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
-    // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
-    for (let l = 0; l < layers.length; l += 2) {
-      const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
-      const remote =
-        next && useHelper
-          ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
-          : undefined;
-      try {
-        const here = samplesHere(l);
-        const there = await remote?.done();
-        measured(l, here, zBatch);
-        if (there) measured(l + 1, there, remote!.z);
-        else if (next) {
-          const r = samplesHere(l + 1);
-          measured(l + 1, r, zBatch);
-        }
-      } finally {
-        // The helper has finished with its buffers before they go back (when this thread failed first, too).
-        if (remote) {
-          await remote.done().catch(() => undefined);
-          remote.release();
-        }
-      }
+      metricsMs += performance.now() - t1;
+      onProgress?.(Math.min(b0 + input.batchSize, order.length));
     }
-    metricsMs += performance.now() - t1;
-    onProgress?.(Math.min(b0 + input.batchSize, order.length));
+    if (inFlight) {
+      const t = performance.now();
+      await settle();
+      metricsMs += performance.now() - t;
+    }
+  } finally {
+    // After a failure the background thread finishes its layer before its buffers can be reused.
+    if (inFlight) await inFlight.job.abandon();
   }
   if (ids.length === 0) throw new InputError(`shard at row ${input.startRow} is empty`);
   const covers = [{ start: input.startRow, end: input.startRow + input.texts.length }];

@@ -38,8 +38,18 @@ export function busyThreads(): number {
   return Atomics.load(busy, 0);
 }
 
+/**
+ * A background thread (src/eval/batchPipeline.ts: niced, it runs on the cycles inference leaves
+ * idle) counts nothing and takes no helper cores: its kernels run on it alone.
+ */
+let background = false;
+export function markBackgroundThread(): void {
+  background = true;
+}
+
 /** Runs fn with this thread counted busy (re-entrant: a kernel inside a pool task counts once). */
 export function holdCore<T>(fn: () => T): T {
+  if (background) return fn();
   if (depth++ === 0) Atomics.add(busy, 0, 1);
   try {
     return fn();
@@ -72,6 +82,7 @@ export async function onGrantedCore<T>(fn: () => Promise<T>): Promise<T> {
 /** Takes up to `wanted` idle cores for helper threads (never blocks; 0 when none is idle).
  * Give them back with `releaseHelpers`. */
 export function acquireHelpers(wanted: number): number {
+  if (background) return 0;
   const total = totalCores();
   for (;;) {
     const now = Atomics.load(busy, 0);

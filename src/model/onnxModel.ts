@@ -241,6 +241,9 @@ async function createSession(path: string, intraOpThreads = 1, level: GraphOptim
       graphOptimizationLevel: level,
       executionProviders: [configuredExecutionProvider()],
       enableCpuMemArena: process.env.ENTROSCOPE_CPU_MEM_ARENA !== '0',
+      // Pre-packed MatMul weights: a second, kernel-friendly copy of each weight matrix (~0.3 GB
+      // for SmolLM2). ENTROSCOPE_ORT_PREPACK=0 saves that memory (BENCHMARKS.md: its cost in speed).
+      ...(process.env.ENTROSCOPE_ORT_PREPACK === '0' ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     });
   } catch (err) {
     throw new InputError(`cannot load ONNX model ${path}: ${(err as Error).message}`);

@@ -4,6 +4,7 @@ import type { ExtractMultimodalShardInput } from '../multimodal/extractMultimoda
 import type { ExtractHiddenStatesShardInput } from '../hiddenStates/extractHiddenStatesShard.ts';
 import type { PooledMetrics } from '../metrics/pooled.ts';
 import type { LayerSamplesInput, LayerSamplesOutput } from '../eval/layerSamples.ts';
+import type { BatchLayersInput, LayerResult } from '../eval/batchLayers.ts';
 
 // Each task imports its module on first use, so a thread loads only what it runs: a thread that
 // only solves pooled spectra starts in ~0.2 s instead of ~0.8 s (ONNX Runtime, tokenizers, images).
@@ -19,10 +20,17 @@ export const tasks = {
     (await import('../metrics/pooled.ts')).pooledMetrics(input.s, input.n, input.dim),
   /** One layer's per-sample metrics for an extraction thread (src/eval/sampleHelper.ts). */
   layerSamples: async (input: LayerSamplesInput): Promise<LayerSamplesOutput> => (await import('../eval/layerSamples.ts')).layerSamples(input),
+  /** A batch's layers on an extraction thread's background thread (src/eval/batchPipeline.ts);
+   * null: only lower the thread's priority and say whether that worked. */
+  batchLayers: async (input: BatchLayersInput | null): Promise<{ niced: boolean; results: LayerResult[] }> =>
+    (await import('../eval/batchLayers.ts')).backgroundBatchLayers(input),
 };
 
-/** Tasks whose caller took a core for them from the budget (coreBudget.ts): not counted busy again. */
-export const CALLER_HOLDS_CORE: ReadonlySet<string> = new Set(['layerSamples']);
+/**
+ * Tasks not counted busy (coreBudget.ts): `layerSamples`, whose caller took a core for it from the
+ * budget, and `batchLayers`, which runs at the lowest priority on cycles nobody else wants.
+ */
+export const CALLER_HOLDS_CORE: ReadonlySet<string> = new Set(['layerSamples', 'batchLayers']);
 
 export type TaskName = keyof typeof tasks;
 export type TaskInput<T extends TaskName> = Parameters<(typeof tasks)[T]>[0];

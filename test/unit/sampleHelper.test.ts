@@ -44,6 +44,9 @@ function assertIdentical(got: ExtractShardOutput, want: ExtractShardOutput): voi
 
 // Two cores in the budget whatever this machine has (coreBudget.ts reads it at each call).
 process.env.ENTROSCOPE_THREADS = '2';
+// The sample helper is the fallback where the background pipeline is off or cannot lower its
+// thread's priority (test/unit/batchPipeline.test.ts tests that one).
+process.env.ENTROSCOPE_PIPELINE = '0';
 
 describe('sample helper thread', () => {
   test('with the helper, every layer equals the one-thread result bit for bit (batch 1, 3 and 7)', async () => {
