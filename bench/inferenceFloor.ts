@@ -8,8 +8,10 @@
 // (tokenizeBounded, the same TextTokenizer and maxTokens), sorted by length, cut into batches of
 // `--batch-size` and run with model.runAll.
 // Prints one JSON line: wall (from process start), model-load, inference and tokens.
+// `--burner NICE` (0 or 19) also runs bench/burner.ts on one more thread at that nice value and
+// reports how many samples it measured meanwhile (how much CPU inference leaves idle).
 // Usage: node --import tsx bench/inferenceFloor.ts --model DIR --data FILE.jsonl --max-tokens N
-//          [--layers all] [--loss] [--shard-size 64] [--batch-size 16]
+//          [--layers all] [--loss] [--shard-size 64] [--batch-size 16] [--burner NICE]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -46,6 +48,7 @@ if (isMainThread) {
       'max-tokens': { type: 'string' },
       'shard-size': { type: 'string', default: '64' },
       'batch-size': { type: 'string', default: '16' },
+      burner: { type: 'string' },
     },
   });
   if (!args.model || !args.data || !args['max-tokens']) throw new Error('--model, --data and --max-tokens are required');
@@ -68,6 +71,12 @@ if (isMainThread) {
     intraOpThreads: plan.intraOpThreads,
   };
   const threads = Math.min(plan.sessions, shards.length);
+  const burned = new Int32Array(new SharedArrayBuffer(4));
+  if (args.burner !== undefined) {
+    const boot = `const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}); register(); await import(${JSON.stringify(new URL('./burner.ts', import.meta.url).href)});`;
+    new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { workerData: { counter: burned.buffer, nice: Number(args.burner) } }).unref();
+  }
+  const burnStart = performance.now();
   let next = 0;
   const reports = await Promise.all(
     Array.from({ length: threads }, () =>
@@ -98,6 +107,7 @@ if (isMainThread) {
       tokens: reports.reduce((a, r) => a + r.tokens, 0),
       loadMs: Math.max(...reports.map((r) => r.loadMs)),
       inferenceMs: reports.map((r) => r.inferenceMs),
+      ...(args.burner !== undefined ? { burnerNice: Number(args.burner), burnerSamplesPerS: Atomics.load(burned, 0) / ((performance.now() - burnStart) / 1000) } : {}),
     }) + '\n',
   );
 } else {

@@ -26,6 +26,8 @@ export interface BatchLayersInput {
   s: Float64Array[];
   /** claim[0]: the next layer to claim (shared). */
   claim: Int32Array;
+  /** The layers' numbers as the caller counts them (default 0, 1, …): results carry these. */
+  layerIndex?: number[];
 }
 
 export interface LayerResult {
@@ -45,7 +47,7 @@ export function measureClaimedLayers(input: BatchLayersInput, z: Float64Array): 
     const dim = input.dim[l];
     const r = layerSamples({ hidden: input.hidden[l], seqLen: input.seqLen[l], dim, lengths: input.lengths, rows: input.rows, where: input.where[l], z });
     if (r.kept > 0) syrkUpper(input.s[l], z.subarray(0, r.kept * dim), r.kept, dim);
-    done.push({ layer: l, metrics: r.metrics, kept: r.kept });
+    done.push({ layer: input.layerIndex?.[l] ?? l, metrics: r.metrics, kept: r.kept });
   }
 }
 

@@ -10,7 +10,7 @@ import { tokenizeBounded } from '../data/textBound.ts';
 import { nextTokenLoss, nextTokenLossFromLogProbs } from '../model/nextTokenLoss.ts';
 import { layerSamples, type LayerSamplesOutput } from './layerSamples.ts';
 import { startOnHelper, warmSampleHelper } from './sampleHelper.ts';
-import { openPipeline, pipelineWanted, startBatch, type PipelinedBatch } from './batchPipeline.ts';
+import { backgroundShare, openPipeline, pipelineWanted, startBatch, type PipelinedBatch } from './batchPipeline.ts';
 import { measureClaimedLayers, type LayerResult } from './batchLayers.ts';
 import { PooledGram } from '../metrics/pooled.ts';
 import { symmetrizeFromUpper } from '../linalg/gram.ts';
@@ -37,9 +37,9 @@ export interface ExtractShardInput {
   loss?: boolean;
   /** onnxruntime graph optimisation (OnnxModel LoadOptions); default `all`. */
   graphOptimization?: GraphOptimization;
-  /** Measure every other layer on a helper thread when a core is idle (sampleHelper.ts), or where
-   * a thread's priority can be lowered, measure each batch on a background thread while the next
-   * is inferred (batchPipeline.ts); default true. */
+  /** Measure every other layer on a helper thread when a core is idle (sampleHelper.ts), or with
+   * ENTROSCOPE_PIPELINE=1 where a thread's priority can be lowered, measure each batch on a
+   * background thread while the next is inferred (batchPipeline.ts); default true. */
   sampleHelper?: boolean;
 }
 
@@ -155,8 +155,9 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
   );
   const ids = encoded.map((e) => e.ids);
   const useHelper = (input.sampleHelper ?? process.env.ENTROSCOPE_SAMPLE_HELPER !== '0') && layers.length > 1 && totalCores() > 1;
-  // Where the background thread's priority can be lowered, it measures each batch while the next is
-  // inferred (batchPipeline.ts); elsewhere the sample helper takes every other layer when a core is idle.
+  // With ENTROSCOPE_PIPELINE=1, where the background thread's priority can be lowered, it measures
+  // each batch while the next is inferred (batchPipeline.ts); otherwise the sample helper takes
+  // every other layer when a core is idle.
   const pipelineReady = useHelper && pipelineWanted() ? openPipeline() : undefined;
   if (useHelper && !pipelineReady) warmSampleHelper();
   const truncated = encoded.map((e) => e.truncated);
@@ -257,21 +258,28 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       };
       if (pipelined) {
         // The previous batch is finished first (here: the layers the background thread has not
-        // claimed), so every S sums its batches in order; then this batch goes to the background.
+        // claimed), so every S sums its batches in order. Then the last K layers of this batch go
+        // to the background thread and the others are measured here, now (batchPipeline.ts).
         if (inFlight) await settle();
         out.layers.forEach((h, l) => {
           if (pooled[l].dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${pooled[l].dim} in another`);
         });
-        const zLength = batchTokens * Math.max(...out.layers.map((h) => h.dim));
-        const meta = { lengths, rows, where: layers.map((_, l) => where(l)), s: pooled.map((g) => g.s) };
-        const job = startBatch(out.layers, meta);
-        if (job) inFlight = { job, members, rows, zLength };
-        else {
-          // Too large to hold twice: measured here, now.
-          const hidden = out.layers.map((h) => h.hidden);
-          const claim = new Int32Array(1);
-          record(members, rows, measureClaimedLayers({ ...meta, hidden, seqLen: out.layers.map((h) => h.seqLen), dim: out.layers.map((h) => h.dim), claim }, zOf(zLength)));
-        }
+        const count = out.layers.length;
+        const widest = Math.max(...out.layers.map((h) => h.dim));
+        const zLength = batchTokens * widest;
+        const first = count - backgroundShare(count, 4 * members.length * out.layers[0].seqLen * widest);
+        const part = (from: number, to: number) => ({
+          lengths,
+          rows,
+          where: layers.slice(from, to).map((_, j) => where(from + j)),
+          s: pooled.slice(from, to).map((g) => g.s),
+          layerIndex: Array.from({ length: to - from }, (_, j) => from + j),
+        });
+        if (first < count) inFlight = { job: startBatch(out.layers.slice(first), part(first, count)), members, rows, zLength };
+        const here = out.layers.slice(0, first);
+        const claim = new Int32Array(1);
+        const mine = { ...part(0, first), hidden: here.map((h) => h.hidden), seqLen: here.map((h) => h.seqLen), dim: here.map((h) => h.dim), claim };
+        record(members, rows, measureClaimedLayers(mine, zOf(zLength)));
         out.layers = [];
       }
       // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper

@@ -32,6 +32,8 @@ before(() => {
 
 // Two cores in the budget whatever this machine has (coreBudget.ts reads it at each call).
 process.env.ENTROSCOPE_THREADS = '2';
+/** With the pipeline (opt-in, ENTROSCOPE_PIPELINE=1) or without it (the sample helper instead). */
+const pipeline = (on: boolean): void => void (process.env.ENTROSCOPE_PIPELINE = on ? '1' : '0');
 
 function shard(background: boolean, batchSize: number, texts = TEXTS): Promise<ExtractShardOutput> {
   return extractShard({ ...model, maxTokens: 32, batchSize, intraOpThreads: 1, startRow: 40, texts, layers: ['all'], loss: true, sampleHelper: background });
@@ -66,9 +68,9 @@ describe('background batch pipeline', { skip: process.platform !== 'linux' && 't
 
   test('every layer equals the one-thread result bit for bit (batch 1, 3 and 7)', async () => {
     for (const batch of [1, 3, 7]) {
-      process.env.ENTROSCOPE_PIPELINE = '0';
+      pipeline(false);
       const alone = await shard(false, batch);
-      delete process.env.ENTROSCOPE_PIPELINE;
+      pipeline(true);
       const batches = pipelinedBatches();
       const piped = await shard(true, batch);
       assert.equal(pipelinedBatches() - batches, Math.ceil(TEXTS.length / batch), 'every batch went to the background thread');
@@ -102,9 +104,9 @@ describe('background batch pipeline', { skip: process.platform !== 'linux' && 't
   });
 
   test('two shards at once on one thread keep their batches apart', async () => {
-    process.env.ENTROSCOPE_PIPELINE = '0';
+    pipeline(false);
     const [alone3, alone2] = [await shard(false, 3), await shard(false, 2, TEXTS.slice(1))];
-    delete process.env.ENTROSCOPE_PIPELINE;
+    pipeline(true);
     const [a, b] = await Promise.all([shard(true, 3), shard(true, 2, TEXTS.slice(1))]);
     assertIdentical(a, alone3);
     assertIdentical(b, alone2);
@@ -123,9 +125,9 @@ describe('background batch pipeline', { skip: process.platform !== 'linux' && 't
     // failure comes back from whichever thread met it.
     await new Promise((r) => setTimeout(r, 200));
     await assert.rejects(job.finish(new Float64Array(5 * dim)), (err: Error) => err.name === 'InputError' && /^dataset row 8, layer block\.1 \(c\): /.test(err.message));
-    process.env.ENTROSCOPE_PIPELINE = '0';
+    pipeline(false);
     const alone = await shard(false, 3);
-    delete process.env.ENTROSCOPE_PIPELINE;
+    pipeline(true);
     assertIdentical(await shard(true, 3), alone);
   });
 });
