@@ -10,19 +10,9 @@
 // worker_threads.setEnvironmentData (set on import here; src/parallel/threadPool.ts imports this
 // module before it starts its threads, and nested workers inherit it).
 import { availableParallelism } from 'node:os';
-import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
+import { processCounter } from './processCounter.ts';
 
-const KEY = 'entroscope.coreBudget';
-
-function sharedCounter(): Int32Array {
-  const have = getEnvironmentData(KEY);
-  if (have instanceof SharedArrayBuffer) return new Int32Array(have);
-  const sab = new SharedArrayBuffer(4);
-  setEnvironmentData(KEY, sab);
-  return new Int32Array(sab);
-}
-
-const busy = sharedCounter();
+const busy = processCounter('entroscope.coreBudget');
 /** How deep this thread is in `holdCore` (only the outermost hold counts). */
 let depth = 0;
 

@@ -10,21 +10,11 @@
 // then (its share of the job was run by the caller instead, helperGang.ts). So the CLI waits for
 // this count to reach zero before it exits (cli/main.ts), and HelperGang.stop() waits for a helper
 // to boot before it terminates it.
-import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const KEY = 'entroscope.nativeLoading';
-
-function sharedCounter(): Int32Array {
-  const have = getEnvironmentData(KEY);
-  if (have instanceof SharedArrayBuffer) return new Int32Array(have);
-  const sab = new SharedArrayBuffer(4);
-  setEnvironmentData(KEY, sab);
-  return new Int32Array(sab);
-}
+import { processCounter } from './processCounter.ts';
 
 /** The shared count (index 0); helper threads get its buffer in their workerData. */
-export const nativeLoading = sharedCounter();
+export const nativeLoading = processCounter('entroscope.nativeLoading');
 
 /** Runs fn (which loads a native library) with this thread counted as loading. */
 export function whileLoadingNative<T>(fn: () => T): T {

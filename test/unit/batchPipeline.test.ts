@@ -12,16 +12,9 @@ import { extractShard, type ExtractShardOutput } from '../../src/eval/extractSha
 import { backgroundLayers, openPipeline, pipelinedBatches, startBatch } from '../../src/eval/batchPipeline.ts';
 import { measureClaimedLayers } from '../../src/eval/batchLayers.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
+import { SHARD_TEXTS, assertShardsIdentical } from '../helpers/shardEquality.ts';
 
-const TEXTS = [
-  'the quick brown fox jumps over the lazy dog',
-  'a b',
-  'entropy of hidden representations',
-  'x',
-  'one two three four five six seven eight nine ten eleven twelve',
-  'matrix entropy measures how spread the spectrum is',
-  'models compress what they learn',
-];
+const TEXTS = SHARD_TEXTS;
 
 let model: { onnxPath: string; tokenizerPath: string };
 
@@ -39,14 +32,7 @@ function shard(background: boolean, batchSize: number, texts = TEXTS): Promise<E
   return extractShard({ ...model, maxTokens: 32, batchSize, intraOpThreads: 1, startRow: 40, texts, layers: ['all'], loss: true, sampleHelper: background });
 }
 
-function assertIdentical(got: ExtractShardOutput, want: ExtractShardOutput): void {
-  assert.deepEqual(got.layers, want.layers);
-  assert.deepEqual(got.samples, want.samples);
-  got.grams.forEach((g, l) => {
-    assert.equal(g.n, want.grams[l].n);
-    assert.deepEqual(Array.from(g.s), Array.from(want.grams[l].s), `layer ${g.layer}`);
-  });
-}
+const assertIdentical = assertShardsIdentical;
 
 /** The nice value of each thread of this process (field 19 of /proc/self/task/TID/stat). */
 function threadNices(): number[] {

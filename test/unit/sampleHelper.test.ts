@@ -11,16 +11,9 @@ import { extractShard, type ExtractShardOutput } from '../../src/eval/extractSha
 import { helperCalls, startOnHelper } from '../../src/eval/sampleHelper.ts';
 import { layerSamples } from '../../src/eval/layerSamples.ts';
 import { TINY_PRESETS, writeTinyTransformer } from '../fixtures/tinyTransformer.ts';
+import { SHARD_TEXTS, assertShardsIdentical } from '../helpers/shardEquality.ts';
 
-const TEXTS = [
-  'the quick brown fox jumps over the lazy dog',
-  'a b',
-  'entropy of hidden representations',
-  'x',
-  'one two three four five six seven eight nine ten eleven twelve',
-  'matrix entropy measures how spread the spectrum is',
-  'models compress what they learn',
-];
+const TEXTS = SHARD_TEXTS;
 
 let model: { onnxPath: string; tokenizerPath: string };
 
@@ -33,14 +26,7 @@ function shard(sampleHelper: boolean, batchSize: number): Promise<ExtractShardOu
   return extractShard({ ...model, maxTokens: 32, batchSize, intraOpThreads: 1, startRow: 40, texts: TEXTS, layers: ['all'], loss: true, sampleHelper });
 }
 
-function assertIdentical(got: ExtractShardOutput, want: ExtractShardOutput): void {
-  assert.deepEqual(got.layers, want.layers);
-  assert.deepEqual(got.samples, want.samples);
-  got.grams.forEach((g, l) => {
-    assert.equal(g.n, want.grams[l].n);
-    assert.deepEqual(Array.from(g.s), Array.from(want.grams[l].s), `layer ${g.layer}`);
-  });
-}
+const assertIdentical = assertShardsIdentical;
 
 // Two cores in the budget whatever this machine has (coreBudget.ts reads it at each call).
 process.env.ENTROSCOPE_THREADS = '2';
