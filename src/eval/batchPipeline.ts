@@ -27,7 +27,7 @@
 import { ThreadPool } from '../parallel/threadPool.ts';
 import { measureClaimedLayers, stopClaims, type BatchLayersInput, type LayerResult } from './batchLayers.ts';
 
-/** Largest batch (all layers' hidden states, float32 bytes) handed to the background thread. */
+/** Most bytes of hidden states (float32, the K layers of one batch) handed to the background thread. */
 export const MAX_PIPELINED_BYTES = 64 * 2 ** 20;
 
 // A small young generation, as the sample helper (sampleHelper.ts): the thread allocates only each

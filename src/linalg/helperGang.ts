@@ -71,13 +71,19 @@ export class HelperGang {
       const index = this.helpers.length;
       const { port1, port2 } = new MessageChannel();
       const booted = new Int32Array(new SharedArrayBuffer(4));
-      Atomics.add(nativeLoading, 0, 1);
-      const worker = new Worker(this.script, {
-        // Plain JavaScript: no loader or eval flags of the parent process are needed (or wanted).
-        execArgv: [],
-        workerData: { ...spawn, control: ctl.buffer, index, port: port2, layout, booted: booted.buffer, loading: nativeLoading.buffer },
-        transferList: [port2],
-      });
+      Atomics.add(nativeLoading, 0, 1); // before it starts: it counts itself off once booted
+      let worker: Worker;
+      try {
+        worker = new Worker(this.script, {
+          // Plain JavaScript: no loader or eval flags of the parent process are needed (or wanted).
+          execArgv: [],
+          workerData: { ...spawn, control: ctl.buffer, index, port: port2, layout, booted: booted.buffer, loading: nativeLoading.buffer },
+          transferList: [port2],
+        });
+      } catch (err) {
+        Atomics.sub(nativeLoading, 0, 1);
+        throw err;
+      }
       // A helper that dies before it boots is no longer loading anything.
       worker.once('exit', () => {
         if (Atomics.compareExchange(booted, 0, 0, 2) === 0) Atomics.sub(nativeLoading, 0, 1);
