@@ -181,6 +181,7 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       pooled[r.layer].n += r.kept;
     }
   };
+  // Shared memory when large: the pooled update's helper threads read it in place.
   const zOf = (length: number): Float64Array => (zBatch.length < length ? (zBatch = kernelArray(length)) : zBatch);
   /** Measures the rest of the batch in flight here, waits for the background thread, records it. */
   const settle = async (): Promise<void> => {
@@ -242,28 +243,27 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
       const lengths = members.map((i) => ids[i].length);
       const rows = members.map((i) => input.startRow + i);
       const where = (l: number) => `layer ${layers[l].name} (${layers[l].tensor})`;
+      const checkWidth = (l: number, dim: number): void => {
+        if (pooled[l].dim !== dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${dim} wide in one batch and ${pooled[l].dim} in another`);
+      };
       const measured = (l: number, r: LayerSamplesOutput, z: Float64Array) => {
         const h = out.layers[l];
         members.forEach((i, b) => (samples[l][i] = sampleRowOf(rows[b], layers[l].name, r.metrics[b], truncated[i])));
         const g = pooled[l];
-        if (g.dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${g.dim} in another`);
+        checkWidth(l, h.dim);
         g.add({ z: z.subarray(0, r.kept * h.dim), kept: r.kept, dim: h.dim, tokens: r.kept, droppedRows: 0 });
         out.layers[l] = { ...h, hidden: new Float32Array(0) };
       };
       const samplesHere = (l: number): LayerSamplesOutput => {
         const h = out.layers[l];
-        // Shared memory when large: the pooled update's helper threads read it in place.
-        if (zBatch.length < batchTokens * h.dim) zBatch = kernelArray(batchTokens * h.dim);
-        return layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zBatch });
+        return layerSamples({ hidden: h.hidden, seqLen: h.seqLen, dim: h.dim, lengths, rows, where: where(l), z: zOf(batchTokens * h.dim) });
       };
       if (pipelined) {
         // The previous batch is finished first (here: the layers the background thread has not
         // claimed), so every S sums its batches in order. Then the last K layers of this batch go
         // to the background thread and the others are measured here, now (batchPipeline.ts).
         if (inFlight) await settle();
-        out.layers.forEach((h, l) => {
-          if (pooled[l].dim !== h.dim) throw new InputError(`${where(l)} of ${input.onnxPath} is ${h.dim} wide in one batch and ${pooled[l].dim} in another`);
-        });
+        out.layers.forEach((h, l) => checkWidth(l, h.dim));
         const count = out.layers.length;
         const widest = Math.max(...out.layers.map((h) => h.dim));
         const zLength = batchTokens * widest;
@@ -281,29 +281,30 @@ export async function extractShard(input: ExtractShardInput, onProgress?: (done:
         const mine = { ...part(0, first), hidden: here.map((h) => h.hidden), seqLen: here.map((h) => h.seqLen), dim: here.map((h) => h.dim), claim };
         record(members, rows, measureClaimedLayers(mine, zOf(zLength)));
         out.layers = [];
-      }
-      // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
-      // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
-      else for (let l = 0; l < layers.length; l += 2) {
-        const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
-        const remote =
-          next && useHelper
-            ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
-            : undefined;
-        try {
-          const here = samplesHere(l);
-          const there = await remote?.done();
-          measured(l, here, zBatch);
-          if (there) measured(l + 1, there, remote!.z);
-          else if (next) {
-            const r = samplesHere(l + 1);
-            measured(l + 1, r, zBatch);
-          }
-        } finally {
-          // The helper has finished with its buffers before they go back (when this thread failed first, too).
-          if (remote) {
-            await remote.done().catch(() => undefined);
-            remote.release();
+      } else {
+        // Two layers at a time: layer l here and, when a core is idle, layer l + 1 on the helper
+        // thread (sampleHelper.ts); then both layers' pooled updates, in layer order.
+        for (let l = 0; l < layers.length; l += 2) {
+          const next = l + 1 < layers.length ? out.layers[l + 1] : undefined;
+          const remote =
+            next && useHelper
+              ? startOnHelper({ hidden: next.hidden, seqLen: next.seqLen, dim: next.dim, lengths, rows, where: where(l + 1) }, batchTokens * next.dim)
+              : undefined;
+          try {
+            const here = samplesHere(l);
+            const there = await remote?.done();
+            measured(l, here, zBatch);
+            if (there) measured(l + 1, there, remote!.z);
+            else if (next) {
+              const r = samplesHere(l + 1);
+              measured(l + 1, r, zBatch);
+            }
+          } finally {
+            // The helper has finished with its buffers before they go back (when this thread failed first, too).
+            if (remote) {
+              await remote.done().catch(() => undefined);
+              remote.release();
+            }
           }
         }
       }

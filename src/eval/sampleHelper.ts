@@ -11,7 +11,7 @@
 // The helper is one pool thread per extraction thread, started on first use and kept. Its inputs
 // travel in shared memory, reused call after call (a set per call in flight): the layer's hidden
 // states (copied in, one memcpy of batch × seqLen × dim float32) and the Z it writes. Its task does not count itself busy
-// (tasks.ts CALLER_HOLDS_CORE): the caller took the core for it from the budget.
+// (tasks.ts NOT_COUNTED_BUSY): the caller took the core for it from the budget.
 import { ThreadPool } from '../parallel/threadPool.ts';
 import { acquireHelpers, releaseHelpers } from '../linalg/coreBudget.ts';
 import type { LayerSamplesInput, LayerSamplesOutput } from './layerSamples.ts';

@@ -87,7 +87,6 @@ export class HelperGang {
       // A helper that dies before it boots is no longer loading anything.
       worker.once('exit', () => {
         if (Atomics.compareExchange(booted, 0, 0, 2) === 0) Atomics.sub(nativeLoading, 0, 1);
-        Atomics.notify(booted, 0);
       });
       worker.unref();
       port1.unref();

@@ -17,9 +17,7 @@ export function serveJobs({ control, index, port, layout, booted, loading }, wha
   const ctl = new Int32Array(control);
   // This thread's imports (koffi, OpenBLAS) are loaded: it no longer holds up the process's exit
   // nor its own termination (nativeLoading.ts, helperGang.ts).
-  const flag = new Int32Array(booted);
-  if (Atomics.compareExchange(flag, 0, 0, 1) === 0) Atomics.sub(new Int32Array(loading), 0, 1);
-  Atomics.notify(flag, 0);
+  if (Atomics.compareExchange(new Int32Array(booted), 0, 0, 1) === 0) Atomics.sub(new Int32Array(loading), 0, 1);
   let epoch = -1;
   let seen = 0;
   for (;;) {

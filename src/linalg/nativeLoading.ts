@@ -8,8 +8,8 @@
 // 10–40 ms after starting a worker thread that requires koffi: about one exit in three aborts. The
 // CLI calls process.exit when a command is done, and a kernel's helper thread may still be booting
 // then (its share of the job was run by the caller instead, helperGang.ts). So the CLI waits for
-// this count to reach zero before it exits (cli/main.ts), and HelperGang.stop() waits for a helper
-// to boot before it terminates it.
+// this count to reach zero before it exits (cli/main.ts), and HelperGang.stop() never terminates a
+// helper that is still booting (it leaves by itself once booted).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processCounter } from './processCounter.ts';
 

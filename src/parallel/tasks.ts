@@ -30,7 +30,7 @@ export const tasks = {
  * Tasks not counted busy (coreBudget.ts): `layerSamples`, whose caller took a core for it from the
  * budget, and `batchLayers`, which runs at the lowest priority on cycles nobody else wants.
  */
-export const CALLER_HOLDS_CORE: ReadonlySet<string> = new Set(['layerSamples', 'batchLayers']);
+export const NOT_COUNTED_BUSY: ReadonlySet<string> = new Set(['layerSamples', 'batchLayers']);
 
 export type TaskName = keyof typeof tasks;
 export type TaskInput<T extends TaskName> = Parameters<(typeof tasks)[T]>[0];

@@ -1,7 +1,7 @@
 // Entry point of a pool thread: runs the requested task, posts progress and the result back.
 import { parentPort } from 'node:worker_threads';
 import { holdCoreAsync, onGrantedCore } from '../linalg/coreBudget.ts';
-import { CALLER_HOLDS_CORE, tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
+import { NOT_COUNTED_BUSY, tasks, type ThreadReply, type ThreadRequest } from './tasks.ts';
 import { resultTransferables } from './transferables.ts';
 
 const port = parentPort!;
@@ -13,7 +13,7 @@ port.on('message', async (req: ThreadRequest) => {
     // Counted busy while it runs, so metric kernels elsewhere in the process only take idle cores
     // (unless its caller already took the core for it).
     const call = () => run(req.input, (done) => reply({ id: req.id, kind: 'progress', done }), isCancelled);
-    const output = await (CALLER_HOLDS_CORE.has(req.task) ? onGrantedCore(call) : holdCoreAsync(call));
+    const output = await (NOT_COUNTED_BUSY.has(req.task) ? onGrantedCore(call) : holdCoreAsync(call));
     // The result's partial Grams move to the caller rather than being copied (transferables.ts).
     reply({ id: req.id, kind: 'ok', output }, resultTransferables(output));
   } catch (err) {
